@@ -1,0 +1,87 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+// Milliseconds since the epoch, filled in by SQLite so raw inserts get it too.
+const createdAt = () =>
+  integer('created_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`);
+const updatedAt = () =>
+  integer('updated_at', { mode: 'timestamp_ms' })
+    .notNull()
+    .default(sql`(unixepoch() * 1000)`)
+    .$onUpdate(() => new Date());
+
+/** Session hosts registered through the API; the env-configured default host has no row. */
+export const hostsTable = sqliteTable('hosts', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  url: text('url').notNull(),
+  secret: text('secret').notNull(),
+  createdAt: createdAt(),
+});
+
+export const deviceStatuses = ['DISCONNECTED', 'CONNECTING', 'CONNECTED', 'LOGGED_OUT'] as const;
+export type DeviceStatus = (typeof deviceStatuses)[number];
+
+export const devicesTable = sqliteTable('devices', {
+  id: text('id').primaryKey(), // "device_…"
+  // Null: the device lives on the default host (HOST_URL).
+  hostId: text('host_id').references(() => hostsTable.id),
+  name: text('name').notNull(),
+  webhookUrl: text('webhook_url').notNull().default(''),
+  // The key itself is shown once and never stored: only its hash (for lookup) and a
+  // masked form such as "wa_f1e2…1100" (for display).
+  apiKeyHash: text('api_key_hash').notNull().unique(),
+  apiKeyMasked: text('api_key_masked').notNull(),
+  status: text('status', { enum: deviceStatuses }).notNull().default('DISCONNECTED'),
+  phoneNumber: text('phone_number'),
+  pushName: text('push_name'),
+  totalMessagesSent: integer('total_messages_sent').notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const contactGroupsTable = sqliteTable('contact_groups', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+});
+
+export const contactsTable = sqliteTable('contacts', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  number: text('number').notNull(),
+  groupId: text('group_id').references(() => contactGroupsTable.id, { onDelete: 'set null' }),
+});
+
+export const messageTypes = ['text', 'image', 'video', 'document'] as const;
+export const messageStatuses = ['queued', 'sent', 'delivered', 'read', 'failed'] as const;
+
+/** The message log: one row per send request, updated as WhatsApp reports its status. */
+export const messagesTable = sqliteTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devicesTable.id, { onDelete: 'cascade' }),
+    to: text('to').notNull(),
+    type: text('type', { enum: messageTypes }).notNull(),
+    status: text('status', { enum: messageStatuses }).notNull().default('queued'),
+    waMessageId: text('wa_message_id'),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('messages_device_created_idx').on(t.deviceId, t.createdAt),
+    // Status receipts from WhatsApp arrive keyed by WhatsApp's message id.
+    index('messages_wa_message_id_idx').on(t.waMessageId),
+  ],
+);
+
+export type Host = typeof hostsTable.$inferSelect;
+export type Device = typeof devicesTable.$inferSelect;
+export type ContactGroup = typeof contactGroupsTable.$inferSelect;
+export type Contact = typeof contactsTable.$inferSelect;
+export type Message = typeof messagesTable.$inferSelect;

@@ -1,0 +1,122 @@
+// The media host: an HTTPS server on 127.0.0.1 that takes Baileys' encrypted uploads and serves
+// them back by direct path, plus the checks a recipient makes on a media message (PROTOCOL.md §6).
+import type { proto } from '@whiskeysockets/baileys';
+import { createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TlsIdentity } from './certs.ts';
+import { hkdf } from './noise.ts';
+
+export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'sticker'] as const;
+export type MediaType = (typeof MEDIA_TYPES)[number];
+
+/** The media part of a message as the recipient sees it after download and decryption. */
+export interface ReceivedMedia {
+  type: MediaType;
+  bytes: Buffer;
+  mimetype?: string;
+  fileName?: string;
+  caption?: string;
+}
+
+type MediaMessage = proto.Message.IImageMessage &
+  proto.Message.IVideoMessage &
+  proto.Message.IDocumentMessage &
+  proto.Message.IAudioMessage;
+
+const KEY_INFO: Record<MediaType, string> = {
+  image: 'Image',
+  sticker: 'Image',
+  video: 'Video',
+  audio: 'Audio',
+  document: 'Document',
+};
+
+const b64url = (data: Uint8Array) => Buffer.from(data).toString('base64url');
+
+export class MediaHost {
+  /** Encrypted bodies by direct path. */
+  private readonly blobs = new Map<string, Buffer>();
+  readonly authToken = randomBytes(16).toString('base64url');
+  uploads = 0;
+
+  private readonly server: Server;
+  readonly host: string;
+  private readonly log: (line: string) => void;
+
+  private constructor(server: Server, host: string, log: (line: string) => void) {
+    this.server = server;
+    this.host = host;
+    this.log = log;
+  }
+
+  static async start(tls: TlsIdentity, log: (line: string) => void): Promise<MediaHost> {
+    const server = createServer({ key: tls.key, cert: tls.cert });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const media = new MediaHost(server, host, log);
+    server.on('request', (req, res) => media.handle(req, res));
+    return media;
+  }
+
+  private handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
+    const url = new URL(req.url ?? '/', `https://${this.host}`);
+    if (req.method === 'POST' && url.pathname.startsWith('/mms/')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const token = url.searchParams.get('token');
+        if (url.searchParams.get('auth') !== this.authToken || !token || b64url(createHash('sha256').update(body).digest()) !== token) {
+          this.log(`media: refused upload to ${url.pathname} (bad auth or token)`);
+          res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+          return;
+        }
+        const directPath = `/v/t62.7118-24/${token}.enc`;
+        this.blobs.set(directPath, body);
+        this.uploads++;
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
+      });
+      return;
+    }
+    const blob = req.method === 'GET' ? this.blobs.get(url.pathname) : undefined;
+    if (blob) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length }).end(blob);
+      return;
+    }
+    this.log(`media: unhandled ${req.method} ${url.pathname}`);
+    res.writeHead(404).end();
+  }
+
+  /** Finds the upload a media message points at, checks hashes and MAC, and decrypts it. */
+  open(type: MediaType, media: MediaMessage): ReceivedMedia {
+    const directPath = media.directPath ?? '';
+    const body = this.blobs.get(directPath);
+    if (!body) throw new Error(`no upload at direct path ${directPath}`);
+    if (!media.mediaKey || !media.fileEncSha256 || !media.fileSha256) throw new Error('media message lacks keys or hashes');
+    if (!createHash('sha256').update(body).digest().equals(Buffer.from(media.fileEncSha256))) {
+      throw new Error('fileEncSha256 does not match the uploaded body');
+    }
+    const keys = hkdf(media.mediaKey, 112, Buffer.alloc(0), `WhatsApp ${KEY_INFO[type]} Keys`);
+    const [iv, cipherKey, macKey] = [keys.subarray(0, 16), keys.subarray(16, 48), keys.subarray(48, 80)];
+    const ciphertext = body.subarray(0, body.length - 10);
+    const mac = createHmac('sha256', macKey).update(iv).update(ciphertext).digest().subarray(0, 10);
+    if (!timingSafeEqual(mac, body.subarray(body.length - 10))) throw new Error('media MAC mismatch');
+    const decipher = createDecipheriv('aes-256-cbc', cipherKey, iv);
+    const bytes = Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    if (!createHash('sha256').update(bytes).digest().equals(Buffer.from(media.fileSha256))) {
+      throw new Error('fileSha256 does not match the decrypted bytes');
+    }
+    if (media.fileLength != null && Number(media.fileLength) !== bytes.length) {
+      throw new Error(`fileLength ${media.fileLength} but ${bytes.length} bytes decrypted`);
+    }
+    return { type, bytes, mimetype: media.mimetype ?? undefined, fileName: media.fileName ?? undefined, caption: media.caption ?? undefined };
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
