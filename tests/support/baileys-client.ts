@@ -159,3 +159,13 @@ export class TestClient extends EventEmitter {
     }
   }
 }
+
+/** A client linked to a fresh simulated account by scanning its first QR code, once open. */
+export async function pairedClient(sim: WaSim, account: { phone?: string; name?: string } = {}, options: ClientOptions = {}): Promise<TestClient> {
+  const client = new TestClient(sim, options);
+  const qr = await client.next<string>('qr');
+  const opened = client.next('open');
+  await sim.scanQr(qr, account);
+  await opened;
+  return client;
+}

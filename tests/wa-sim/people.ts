@@ -54,6 +54,8 @@ export class Companion {
   connection?: Connection;
   /** Stanzas addressed to it while it was offline, delivered at its next login. */
   readonly pending: BinaryNode[] = [];
+  /** Messages sent to it that it has not yet confirmed with a receipt: sent again if it drops. */
+  readonly unacked = new Map<string, BinaryNode>();
 
   readonly noiseKey: Buffer;
   readonly owner: Person;

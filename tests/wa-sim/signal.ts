@@ -23,6 +23,8 @@ export class SimDevice implements SignalStorage {
   readonly registrationId = keyhelper.generateRegistrationId();
   private readonly signedPreKey;
   private readonly preKeys = new Map<number, LibsignalKeyPair>();
+  /** Prekeys the "server" has not handed out yet; the private halves stay in `preKeys` until used. */
+  private readonly unissued: number[] = [];
   private nextPreKeyId = 1;
   private readonly sessions = new Map<string, Uint8Array>();
   private readonly senderKeys = new Map<string, SenderKeyRecord>();
@@ -39,12 +41,14 @@ export class SimDevice implements SignalStorage {
   private addPreKey(): void {
     const { keyId, keyPair } = keyhelper.generatePreKey(this.nextPreKeyId++);
     this.preKeys.set(keyId, keyPair);
+    this.unissued.push(keyId);
   }
 
   /** Hands out one one-time prekey, as the server would, never the same one twice. */
   bundle(): PreKeyBundle {
-    const [keyId, pair] = this.preKeys.entries().next().value ?? [];
-    if (keyId !== undefined) this.addPreKey();
+    if (!this.unissued.length) this.addPreKey();
+    const keyId = this.unissued.shift()!;
+    const pair = this.preKeys.get(keyId)!;
     return {
       registrationId: this.registrationId,
       identityKey: stripPrefix(this.identity.pubKey),
@@ -53,7 +57,7 @@ export class SimDevice implements SignalStorage {
         publicKey: stripPrefix(this.signedPreKey.keyPair.pubKey),
         signature: Buffer.from(this.signedPreKey.signature),
       },
-      preKey: pair && { keyId: keyId!, publicKey: stripPrefix(pair.pubKey) },
+      preKey: { keyId, publicKey: stripPrefix(pair.pubKey) },
     };
   }
 

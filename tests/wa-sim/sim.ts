@@ -98,6 +98,7 @@ export class WaSim implements ConnectionHandler {
   /** Presence and chat-state updates the clients sent (`composing`, `available`, …). */
   readonly presences: { from: string; tag: string; attrs: Record<string, string> }[] = [];
   autoReceipts: 'none' | 'delivery' | 'read';
+  receiptDelayMs = 250;
 
   private readonly events = new EventEmitter();
   private readonly iqHandlers = new Map<string, IqHandler>();
@@ -260,7 +261,15 @@ export class WaSim implements ConnectionHandler {
 
   onClose(conn: Connection): void {
     this.connections.delete(conn);
-    if (conn.companion?.connection === conn) conn.companion.connection = undefined;
+    const companion = conn.companion;
+    if (companion?.connection === conn) {
+      companion.connection = undefined;
+      // Like WhatsApp, keep what the device never confirmed and offer it again at its next login.
+      const unconfirmed = [...companion.unacked.values()].map((s) => ({ ...s, attrs: { ...s.attrs, offline: '1' } }));
+      companion.unacked.clear();
+      companion.pending.unshift(...unconfirmed);
+    }
+    this.events.emit('closed', conn);
   }
 
   async onStanza(conn: Connection, stanza: BinaryNode): Promise<void> {
@@ -702,8 +711,10 @@ export class WaSim implements ConnectionHandler {
     conn.send(node('ack', { class: 'message', id, from: to, t: String(nowSeconds()) }));
     this.events.emit('outgoing', outgoing);
     if (this.autoReceipts !== 'none' && !outgoing.error) {
-      this.sendReceipt(id, 'delivery');
-      if (this.autoReceipts === 'read') this.sendReceipt(id, 'read');
+      // A recipient's phone answers a moment later, never in the same instant as the server's ack.
+      const later = (type: ReceiptType, ms: number) => setTimeout(() => this.sendReceipt(id, type), ms).unref();
+      later('delivery', this.receiptDelayMs);
+      if (this.autoReceipts === 'read') later('read', this.receiptDelayMs * 2);
     }
   }
 
@@ -718,6 +729,7 @@ export class WaSim implements ConnectionHandler {
   private onClientReceipt(conn: Connection, stanza: BinaryNode): void {
     const receipt = { id: stanza.attrs.id!, type: stanza.attrs.type ?? 'delivery', from: conn.label, to: stanza.attrs.to ?? '' };
     this.clientReceipts.push(receipt);
+    conn.companion?.unacked.delete(receipt.id);
     conn.send(node('ack', { class: 'receipt', id: receipt.id, from: receipt.to, ...(stanza.attrs.type ? { type: stanza.attrs.type } : {}) }));
     this.events.emit('client-receipt', receipt);
   }
@@ -788,7 +800,7 @@ export class WaSim implements ConnectionHandler {
         const pairwise = await sender.phoneDevice.encrypt(recipient, proto.Message.encode(content).finish(), () => companion.bundle());
         body = [node('enc', { v: '2', type: pairwise.type, ...(media ? { mediatype: media.replace('Message', '') } : {}) }, pairwise.ciphertext)];
       }
-      if (companion.online) receipts.push(this.waitFor('client-receipt', (r: ClientReceipt) => r.id === id && r.from === companion.jid, 15_000));
+      if (companion.online) receipts.push(this.confirmation(companion.connection!, id));
       this.deliver(companion, node('message', stanzaAttrs, body));
     }
     await Promise.all(receipts);
@@ -797,8 +809,28 @@ export class WaSim implements ConnectionHandler {
 
   /** Sends now if the companion is connected, else queues for its next login. */
   private deliver(companion: Companion, stanza: BinaryNode): void {
+    if (stanza.tag === 'message') companion.unacked.set(stanza.attrs.id!, stanza);
     if (companion.online) companion.connection!.send(stanza);
     else companion.pending.push(stanza);
+  }
+
+  /** Resolves when the client confirms message `id`, or when its connection drops (the message is then queued). */
+  private confirmation(conn: Connection, id: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off('client-receipt', onReceipt);
+        this.events.off('closed', onClosed);
+      };
+      const onReceipt = (r: ClientReceipt) => r.id === id && r.from === conn.label && (done(), resolve());
+      const onClosed = (c: Connection) => c === conn && (done(), resolve());
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`wa-sim: ${conn.label} did not confirm message ${id}`));
+      }, 15_000);
+      this.events.on('client-receipt', onReceipt);
+      this.events.on('closed', onClosed);
+    });
   }
 
   // ───────────────────────── faults ─────────────────────────
