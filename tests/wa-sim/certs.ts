@@ -51,3 +51,25 @@ export async function makeTlsIdentity(): Promise<TlsIdentity> {
   });
   return { key: pems.private, cert: pems.cert };
 }
+
+/** Both identities as JSON, so a restarted simulator keeps the root key and certificate clients trust. */
+export function serializeIdentities(noise: NoiseIdentity, tls: TlsIdentity): string {
+  const b64 = (data: Uint8Array) => Buffer.from(data).toString('base64');
+  return JSON.stringify({
+    noise: { rootPublicKey: b64(noise.rootPublicKey), staticPublic: b64(noise.staticKey.public), staticPrivate: b64(noise.staticKey.private), certChain: b64(noise.certChain) },
+    tls,
+  });
+}
+
+export function parseIdentities(json: string): { noise: NoiseIdentity; tls: TlsIdentity } {
+  const data = JSON.parse(json);
+  const buf = (value: string) => Buffer.from(value, 'base64');
+  return {
+    noise: {
+      rootPublicKey: buf(data.noise.rootPublicKey),
+      staticKey: { public: buf(data.noise.staticPublic), private: buf(data.noise.staticPrivate) },
+      certChain: buf(data.noise.certChain),
+    },
+    tls: data.tls,
+  };
+}

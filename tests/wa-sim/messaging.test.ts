@@ -142,10 +142,14 @@ describe('messages to the client', () => {
     expect([message.key.remoteJid, message.key.remoteJidAlt]).toContain(hana.jid);
     expect((firstUpsert as { type?: string }).type).toBe('notify');
 
+    // Once the client has answered on that session, the contact's next message is a plain `msg`.
+    const reply = (await client.sock.sendMessage(hana.jid, { text: 'Masih ada, kak.' }))!.key.id;
+    expect((await sim.waitForOutgoing((m) => m.id === reply)).text).toBe('Masih ada, kak.');
     const secondUpsert = upsert('SIMTEST0002');
     await sim.sendIncoming(me, hana.phone, { extendedTextMessage: { text: 'Kalau ada, saya pesan 2.' } }, { id: 'SIMTEST0002' });
     const second = (await secondUpsert).messages.find((m) => m.key.id === 'SIMTEST0002')!;
     expect(second.message?.extendedTextMessage?.text).toBe('Kalau ada, saya pesan 2.');
+    expect(sim.incoming.filter((m) => m.from === hana.jid).map((m) => m.encTypes)).toEqual([['pkmsg'], ['msg']]);
   });
 
   it('delivers a group message from a participant', async () => {

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { makeNoiseIdentity, makeTlsIdentity, type NoiseIdentity, type TlsIdentity } from './certs.ts';
 import { Connection, type ConnectionHandler, type Registration } from './connection.ts';
+import { handleControl } from './control.ts';
 import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia } from './media.ts';
 import { hkdf } from './noise.ts';
 import { bytesOf, child, childNodes, children, describe, node, nowSeconds, textOf, uintBE, type BinaryNode } from './nodes.ts';
@@ -29,6 +30,8 @@ export interface StartOptions {
   port?: number;
   /** Reuse a TLS identity (e.g. one whose certificate a client process already trusts). */
   tls?: TlsIdentity;
+  /** Reuse a Noise identity (so clients configured with its root key keep trusting it). */
+  identity?: NoiseIdentity;
   /** Receipts sent automatically after each acknowledged client message. */
   autoReceipts?: 'none' | 'delivery' | 'read';
   /** Log sink; unhandled stanzas are always logged through it. Defaults to stderr. */
@@ -93,6 +96,8 @@ export class WaSim implements ConnectionHandler {
   readonly groups = new Map<string, Group>();
   readonly outbox: OutgoingMessage[] = [];
   readonly clientReceipts: ClientReceipt[] = [];
+  /** Every message delivered to a client: to which device, from whom, and how it was encrypted. */
+  readonly incoming: { id: string; to: string; from: string; encTypes: string[] }[] = [];
   /** Every stanza the simulator had no handler for. */
   readonly unhandled: BinaryNode[] = [];
   /** Presence and chat-state updates the clients sent (`composing`, `available`, …). */
@@ -129,11 +134,12 @@ export class WaSim implements ConnectionHandler {
     const log = options.log ?? ((line: string) => process.stderr.write(`[wa-sim] ${line}\n`));
     const tls = options.tls ?? (await makeTlsIdentity());
     const media = await MediaHost.start(tls, log);
-    const httpServer = createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
+    let sim: WaSim | undefined;
+    const httpServer = createServer((req, res) => void handleControl(sim!, req, res));
     // Every upgrade is accepted (a refused upgrade makes Baileys hang, PROTOCOL.md §1.1).
     const wss = new WebSocketServer({ server: httpServer, maxPayload: 16 * 1024 * 1024 });
-    const sim = new WaSim(httpServer, wss, makeNoiseIdentity(), tls, media, log, options);
-    wss.on('connection', (ws) => sim.connections.add(new Connection(ws, sim.identity, sim)));
+    sim = new WaSim(httpServer, wss, options.identity ?? makeNoiseIdentity(), tls, media, log, options);
+    wss.on('connection', (ws) => sim!.connections.add(new Connection(ws, sim!.identity, sim!)));
     await new Promise<void>((resolve) => httpServer.listen(options.port ?? 0, '127.0.0.1', resolve));
     return sim;
   }
@@ -150,6 +156,10 @@ export class WaSim implements ConnectionHandler {
   }
   get caCertPem(): string {
     return this.tls.cert;
+  }
+  /** Base URL of the HTTP control API (same port as the WebSocket). */
+  get controlUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
   }
 
   async stop(): Promise<void> {
@@ -800,6 +810,7 @@ export class WaSim implements ConnectionHandler {
         const pairwise = await sender.phoneDevice.encrypt(recipient, proto.Message.encode(content).finish(), () => companion.bundle());
         body = [node('enc', { v: '2', type: pairwise.type, ...(media ? { mediatype: media.replace('Message', '') } : {}) }, pairwise.ciphertext)];
       }
+      this.incoming.push({ id, to: companion.jid, from: sender.jid, encTypes: body.map((b) => (b.tag === 'enc' ? b.attrs.type! : b.tag)) });
       if (companion.online) receipts.push(this.confirmation(companion.connection!, id));
       this.deliver(companion, node('message', stanzaAttrs, body));
     }
