@@ -7,6 +7,8 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
 
 export default defineConfig({
   test: {
+    // libsignal prints every session it opens or closes straight to the console.
+    onConsoleLog: (log) => !/^(Closing|Opening|Removing) (open )?session/.test(log),
     projects: [
       {
         plugins: [
@@ -28,8 +30,6 @@ export default defineConfig({
           include: ['tests/**/*.test.ts'],
           exclude: ['tests/edge/**'],
           pool: 'forks',
-          // libsignal prints every session it opens or closes straight to the console.
-          onConsoleLog: (log) => !/^(Closing|Opening|Removing) (open )?session/.test(log),
           // These tests drive real WhatsApp-protocol sessions against the simulator.
           testTimeout: 60_000,
           hookTimeout: 60_000,

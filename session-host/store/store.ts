@@ -1,0 +1,22 @@
+// The session host's persistence: a small key-value interface with two backends, Redis (when
+// REDIS_URL is set) and files under DATA_DIR (the default). Auth state, device settings, the
+// webhook queue and the recent-message cache all live behind it, so both backends behave alike.
+
+/** Values are strings (JSON, usually); a `null` in a write deletes the key. */
+export type Changes = Record<string, string | null>;
+
+export interface Store {
+  get(key: string): Promise<string | undefined>;
+  /** Values in the order of `keys`; `undefined` where a key is absent. */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
+  /**
+   * Applies every change. Each key's write is atomic: a reader (or a process killed mid-write)
+   * sees the old value or the new one, never a torn one. Redis applies the whole batch at once.
+   */
+  write(changes: Changes): Promise<void>;
+  /** Every key that starts with `prefix`, in no particular order. */
+  keys(prefix: string): Promise<string[]>;
+  /** Deletes every key that starts with `prefix`. */
+  deletePrefix(prefix: string): Promise<void>;
+  close(): Promise<void>;
+}
