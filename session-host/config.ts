@@ -1,0 +1,67 @@
+// The session host's configuration, read once from the environment at start. A bad value stops
+// the process with a message naming the variable.
+import { z } from 'zod';
+
+const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', '']).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const schema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65_535).default(8790),
+    HOST: z.string().default('127.0.0.1'),
+    HOST_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with the edge)'),
+    REDIS_URL: z.string().url().optional(),
+    DATA_DIR: z.string().min(1).default('data'),
+    WA_WS_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+    WA_ROOT_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be a base64 X25519 public key (32 bytes)')
+      .optional(),
+    MEDIA_ALLOW_PRIVATE_NETWORKS: flag.default(false),
+    MEDIA_MAX_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    MEDIA_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+    PUBLIC_URL: z.string().url().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] });
+
+export type Config = {
+  port: number;
+  host: string;
+  hostSecret: string;
+  redisUrl?: string;
+  dataDir: string;
+  waWebSocketUrl?: string;
+  waRootKey?: Buffer<ArrayBuffer>;
+  mediaAllowPrivateNetworks: boolean;
+  mediaMaxBytes: number;
+  mediaTimeoutMs: number;
+  publicUrl?: string;
+  logLevel: string;
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty variables count as unset, so `FOO= npm start` behaves like leaving FOO out.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    hostSecret: c.HOST_SECRET,
+    redisUrl: c.REDIS_URL,
+    dataDir: c.DATA_DIR,
+    waWebSocketUrl: c.WA_WS_URL,
+    waRootKey: c.WA_ROOT_KEY ? Buffer.from(c.WA_ROOT_KEY, 'base64') : undefined,
+    mediaAllowPrivateNetworks: c.MEDIA_ALLOW_PRIVATE_NETWORKS,
+    mediaMaxBytes: c.MEDIA_MAX_BYTES,
+    mediaTimeoutMs: c.MEDIA_TIMEOUT_MS,
+    publicUrl: c.PUBLIC_URL,
+    logLevel: c.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,155 @@
+// The session host, wired together: store, webhook queue, device sessions, the link server and
+// the HTTP endpoints (/healthz, /metrics, /link).
+import makeWASocket, { WA_CERT_DETAILS, type UserFacingSocketConfig } from '@whiskeysockets/baileys';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.ts';
+import { LinkServer, type Handlers } from './link/server.ts';
+import type { EventData, EventName } from './link/protocol.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { renderMetrics } from './metrics.ts';
+import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/store.ts';
+import { WebhookQueue } from './webhooks/queue.ts';
+
+export interface HostOptions {
+  config: Config;
+  logger?: Logger;
+  /** Builds Baileys sockets (default: `defaultSocketFactory(config)`). */
+  socketFactory?: SocketFactory;
+  /** An already open store to use instead of the one the config names (left open at stop). */
+  store?: Store;
+  sessionOptions?: Partial<SessionOptions>;
+  /** Webhook retry timing, in milliseconds (tests shorten it). */
+  webhookRetry?: ConstructorParameters<typeof WebhookQueue>[0]['retry'];
+}
+
+export interface Host {
+  url: string;
+  server: Server;
+  store: Store;
+  registry: SessionRegistry;
+  webhooks: WebhookQueue;
+  link: LinkServer;
+  /** Resolves once stored devices have been reconnected (in the background after start). */
+  restored: Promise<void>;
+  /** Closes sockets without logging devices out, lets webhooks in flight finish, keeps the rest queued. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The production socket factory: WhatsApp itself, or the endpoint WA_WS_URL names. `overrides`
+ * adds Baileys options (tests pass a `fetchAgent` trusting the simulator's media certificate).
+ */
+export function defaultSocketFactory(config: Config, overrides: Partial<UserFacingSocketConfig> = {}): SocketFactory {
+  if (config.waWebSocketUrl && config.waRootKey) {
+    // A custom endpoint (the simulator) signs its Noise certificates with its own root key.
+    WA_CERT_DETAILS.PUBLIC_KEY = config.waRootKey;
+  }
+  return (socket) =>
+    makeWASocket({
+      ...socket,
+      ...(config.waWebSocketUrl ? { waWebSocketUrl: config.waWebSocketUrl } : {}),
+      // A gateway needs no chat history: skipping it saves memory and a 20 s wait at first login.
+      shouldSyncHistoryMessage: () => false,
+      syncFullHistory: false,
+      markOnlineOnConnect: false,
+      ...overrides,
+    });
+}
+
+export async function startHost(options: HostOptions): Promise<Host> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  // Baileys is chatty at info (it logs every routine 515 as an error, too); at info and warn only
+  // its warnings and worse are kept, other levels apply as set.
+  const baileysLevel = ['info', 'warn'].includes(config.logLevel) ? 'warn' : config.logLevel;
+  const baileysLogger = logger.child({ component: 'baileys' }, { level: baileysLevel });
+  const store = options.store ?? (await openStore({ redisUrl: config.redisUrl, dataDir: config.dataDir }));
+
+  let link: LinkServer | undefined;
+  const emit = <E extends EventName>(event: E, data: EventData<E>) => link?.broadcast(event, data);
+  const metrics = { messagesSent: 0, messagesReceived: 0 };
+  let registry!: SessionRegistry;
+  const webhooks = new WebhookQueue({
+    store,
+    logger,
+    target: (deviceId) => registry.webhookTarget(deviceId),
+    allowPrivateNetworks: config.mediaAllowPrivateNetworks,
+    retry: options.webhookRetry,
+  });
+  registry = new SessionRegistry({
+    store,
+    logger,
+    baileysLogger,
+    socketFactory: options.socketFactory ?? defaultSocketFactory(config),
+    webhooks,
+    emit,
+    metrics,
+    options: {
+      ...DEFAULT_SESSION_OPTIONS,
+      media: { maxBytes: config.mediaMaxBytes, timeoutMs: config.mediaTimeoutMs, allowPrivateNetworks: config.mediaAllowPrivateNetworks },
+      ...options.sessionOptions,
+    },
+  });
+
+  // Devices first: the webhook queue asks the registry where each stored job goes.
+  await registry.load();
+  await webhooks.start();
+
+  const handlers: Handlers = {
+    'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
+    'device.upsert': async (settings) => (await registry.upsert(settings)).state,
+    'device.delete': async ({ id }) => ({ deleted: await registry.delete(id) }),
+    'device.connect': async ({ id }) => {
+      const session = registry.get(id);
+      await session.connect();
+      return session.untilSettled(10_000);
+    },
+    'device.pairingCode': async ({ id, phone }) => ({ code: await registry.get(id).pairingCode(phone) }),
+    'device.disconnect': async ({ id }) => registry.get(id).disconnect(),
+    'device.logout': async ({ id }) => registry.get(id).logout(),
+    'message.send': async (params) => registry.get(params.deviceId).send(params),
+    'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
+  };
+  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl });
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://host').pathname;
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', devices: registry.list().length, links: link!.connected }));
+    } else if (req.method === 'GET' && path === '/metrics') {
+      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected });
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Not found' }));
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (new URL(req.url ?? '/', 'http://host').pathname === '/link') link!.handleUpgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  });
+  const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
+  logger.info({ url, store: config.redisUrl ? 'redis' : 'files' }, 'session host listening');
+
+  const restored = registry.reconnectAll().catch((error) => logger.error({ err: error }, 'restoring devices failed'));
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('stopping: closing WhatsApp sockets (devices stay logged in)');
+      registry.shutdown();
+      link!.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await webhooks.stop();
+      if (!options.store) await store.close();
+    })());
+
+  return { url, server, store, registry, webhooks, link, restored, stop };
+}

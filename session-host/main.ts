@@ -1,0 +1,26 @@
+// Entry point: `node session-host/main.ts` (npm run host). Configuration comes from the
+// environment (see config.ts); SIGTERM and SIGINT stop it cleanly, devices stay logged in.
+import { ConfigError, loadConfig } from './config.ts';
+import { startHost } from './host.ts';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+const host = await startHost({ config });
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    host.stop().then(
+      () => process.exit(0),
+      (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

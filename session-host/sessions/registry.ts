@@ -1,0 +1,120 @@
+// All devices of this host: created from the edge's settings, restored at start, one Baileys
+// socket each, built through an injectable factory (tests point it at the simulator).
+import type { UserFacingSocketConfig, WASocket } from '@whiskeysockets/baileys';
+import type { Logger } from '../logger.ts';
+import { LinkError, type DeviceSettings, type DeviceState, type EventData, type EventName } from '../link/protocol.ts';
+import { hasCreds } from '../store/auth-state.ts';
+import type { Store } from '../store/store.ts';
+import { DeviceSession, type StoredSettings } from './device-session.ts';
+
+export type SocketFactory = (config: Pick<UserFacingSocketConfig, 'auth' | 'logger' | 'getMessage'>) => WASocket;
+
+export interface WebhookSink {
+  enqueue(deviceId: string, event: { type: 'message' | 'status' | 'connection'; payload: object }): Promise<string>;
+}
+
+export interface SessionOptions {
+  /** QR codes shown per connect before the device gives up and waits for a new connect. */
+  maxQrCodes: number;
+  backoff: { baseMs: number; maxMs: number };
+  media: { maxBytes: number; timeoutMs: number; allowPrivateNetworks: boolean };
+  /** Devices reconnecting at once when the host starts. */
+  restoreConcurrency: number;
+}
+
+export interface SessionDeps {
+  store: Store;
+  logger: Logger;
+  baileysLogger: Logger;
+  socketFactory: SocketFactory;
+  webhooks: WebhookSink;
+  emit: <E extends EventName>(event: E, data: EventData<E>) => void;
+  options: SessionOptions;
+  metrics: { messagesSent: number; messagesReceived: number };
+}
+
+export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
+  maxQrCodes: 5,
+  backoff: { baseMs: 1_000, maxMs: 60_000 },
+  media: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, allowPrivateNetworks: false },
+  restoreConcurrency: 10,
+};
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, DeviceSession>();
+  private readonly deps: SessionDeps;
+
+  constructor(deps: SessionDeps) {
+    this.deps = deps;
+  }
+
+  get(id: string): DeviceSession {
+    const session = this.sessions.get(id);
+    if (!session) throw new LinkError('not_found', `no device ${id} on this host`);
+    return session;
+  }
+
+  list(): DeviceState[] {
+    return [...this.sessions.values()].map((s) => s.state);
+  }
+
+  /** Creates the device or updates its settings (name, webhook URL and secret). */
+  async upsert(settings: DeviceSettings): Promise<DeviceSession> {
+    const existing = this.sessions.get(settings.id);
+    if (existing) {
+      await existing.saveSettings(settings);
+      return existing;
+    }
+    const session = new DeviceSession({ autoConnect: false, ...settings }, this.deps);
+    await session.saveSettings({});
+    this.sessions.set(settings.id, session);
+    return session;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    this.sessions.delete(id);
+    await session.destroy();
+    return true;
+  }
+
+  webhookTarget(deviceId: string): { url: string; secret: string } | undefined {
+    const settings = this.sessions.get(deviceId)?.settings;
+    return settings?.webhookUrl && settings.webhookSecret ? { url: settings.webhookUrl, secret: settings.webhookSecret } : undefined;
+  }
+
+  /** Loads every stored device (settings, counters), without connecting anything yet. */
+  async load(): Promise<void> {
+    const keys = await this.deps.store.keys('device:');
+    const values = await this.deps.store.getMany(keys.filter((k) => k.endsWith(':settings')));
+    for (const raw of values) {
+      if (!raw) continue;
+      const session = new DeviceSession(JSON.parse(raw) as StoredSettings, this.deps);
+      await session.load();
+      this.sessions.set(session.id, session);
+    }
+  }
+
+  /**
+   * Reconnects the logged-in devices that were meant to be online, a few at a time so a host
+   * with many devices does not hit WhatsApp with all of them at once.
+   */
+  async reconnectAll(): Promise<void> {
+    const queue: DeviceSession[] = [];
+    for (const session of this.sessions.values()) {
+      if (session.settings.autoConnect && (await hasCreds(this.deps.store, session.id))) queue.push(session);
+    }
+    const worker = async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) {
+        await s.connect();
+        await s.untilSettled(15_000);
+      }
+    };
+    await Promise.all(Array.from({ length: this.deps.options.restoreConcurrency }, worker));
+  }
+
+  shutdown(): void {
+    for (const session of this.sessions.values()) session.shutdown();
+  }
+}
