@@ -7,6 +7,7 @@ import {
   proto,
   type AnyMessageContent,
   type BaileysEventMap,
+  type SignalDataSet,
   type WAMessage,
   type WASocket,
 } from '@whiskeysockets/baileys';
@@ -147,9 +148,12 @@ export class DeviceSession {
       this.opening = false;
     }
     if (!this.wanted) return this.setStatus('DISCONNECTED');
-    const { state, saveCreds } = this.auth;
+    const auth = this.auth;
+    const { state, saveCreds } = auth;
+    // A closing socket may still write keys after a logout cleared them; those writes are dropped.
+    const keys = { get: state.keys.get, set: async (data: SignalDataSet) => (this.auth === auth ? state.keys.set(data) : undefined) };
     const sock = this.deps.socketFactory({
-      auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(state.keys, this.deps.baileysLogger) },
+      auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(keys, this.deps.baileysLogger) },
       logger: this.deps.baileysLogger,
       getMessage: (key) => this.recentMessage(key.id ?? ''),
     });
@@ -243,6 +247,11 @@ export class DeviceSession {
 
   /** Ends the login on the phone too; the device needs a new scan afterwards. */
   async logout(): Promise<DeviceState> {
+    // Only a connected socket can tell WhatsApp; a linked device that is offline connects first.
+    if (this.phoneNumber && this.status !== 'CONNECTED') {
+      await this.connect();
+      await this.until((s) => s === 'CONNECTED', 10_000);
+    }
     this.wanted = false;
     const sock = this.sock;
     if (sock && this.status === 'CONNECTED') {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../session-host/config.ts';
 import { defaultSocketFactory, startHost, type Host, type HostOptions } from '../../session-host/host.ts';
-import type { Store } from '../../session-host/store/store.ts';
+import type { UserFacingSocketConfig } from '@whiskeysockets/baileys';
 import type { WaSim } from '../wa-sim/index.ts';
 
 export const TEST_SECRET = 'test-host-secret-0123456789abcdef';
@@ -27,12 +27,19 @@ export function simEnv(sim: WaSim, extra: Record<string, string> = {}): Record<s
   };
 }
 
-export async function startTestHost(sim: WaSim, options: { dataDir?: string; store?: Store; env?: Record<string, string> } & Partial<HostOptions> = {}): Promise<Host> {
+export interface TestHostOptions extends Partial<HostOptions> {
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Extra Baileys options (e.g. a short `qrTimeout`). */
+  baileys?: Partial<UserFacingSocketConfig>;
+}
+
+export async function startTestHost(sim: WaSim, options: TestHostOptions = {}): Promise<Host> {
   const config = loadConfig(simEnv(sim, { DATA_DIR: options.dataDir ?? tempDir(), ...options.env }));
   return startHost({
     config,
     store: options.store,
-    socketFactory: defaultSocketFactory(config, { fetchAgent: new Agent({ ca: sim.caCertPem }) }),
+    socketFactory: defaultSocketFactory(config, { fetchAgent: new Agent({ ca: sim.caCertPem }), ...options.baileys }),
     sessionOptions: { backoff: { baseMs: 200, maxMs: 2_000 }, ...options.sessionOptions },
     webhookRetry: { initialDelayMs: 100, maxDelayMs: 1_000, ...options.webhookRetry },
   });
