@@ -1,0 +1,368 @@
+// Webhook deliveries (incoming messages, message status, connection changes), durable in the
+// Store: a job is written before `enqueue` resolves and deleted only after the receiver answered
+// 2xx, so a restart or a crash loses nothing. Each job carries one random id, sent as
+// X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the 2xx and
+// before the delete) is recognisable by receivers.
+//
+// One queue instance owns a store namespace; two processes sharing one would both deliver.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { RequestError, displayUrl, safeRequest } from '../net/safe-request.ts';
+import type { Store } from '../store/store.ts';
+import { signWebhook } from './signature.ts';
+
+export type WebhookEventType = 'message' | 'status' | 'connection';
+export interface WebhookEvent {
+  type: WebhookEventType;
+  payload: object;
+}
+export interface WebhookTarget {
+  url: string;
+  secret: string;
+}
+
+export interface WebhookQueueOptions {
+  store: Store;
+  logger: Logger;
+  /** Where a device's webhooks go now; undefined (no URL, device gone) drops its jobs. */
+  target: (deviceId: string) => WebhookTarget | undefined | Promise<WebhookTarget | undefined>;
+  /** MEDIA_ALLOW_PRIVATE_NETWORKS: the same rule as media URLs. */
+  allowPrivateNetworks: boolean;
+  /** Deliveries at once, across devices (each device delivers one at a time, in order). */
+  concurrency?: number;
+  /** Per attempt, the whole exchange. */
+  timeoutMs?: number;
+  retry?: RetryOptions;
+  /** How long `stop()` waits for deliveries in flight. */
+  stopTimeoutMs?: number;
+  keyPrefix?: string;
+}
+
+/** Retry timing, in milliseconds; the defaults suit production, tests shorten them. */
+export interface RetryOptions {
+  /** Delay before the first retry (2 s); it doubles each time, with ±20% jitter, up to `maxDelayMs`. */
+  initialDelayMs?: number;
+  /** Longest wait between attempts (1 h). */
+  maxDelayMs?: number;
+  /** A job still undelivered this long after its event is given up (24 h). */
+  maxAgeMs?: number;
+}
+
+export interface WebhookStats {
+  /** Jobs not yet delivered, dropped or expired (in flight included). */
+  depth: number;
+  inFlight: number;
+  delivered: number;
+  /** Failed attempts (each retry counts). */
+  failures: number;
+  /** Jobs discarded undelivered: expired, or their device had no webhook target. */
+  dropped: number;
+  /** Of `dropped`, those given up after `maxAgeMs`. */
+  expired: number;
+}
+
+const EVENT_TYPES = ['message', 'status', 'connection'] as const;
+
+const jobSchema = z.object({
+  id: z.string(),
+  deviceId: z.string(),
+  type: z.enum(EVENT_TYPES),
+  payload: z.looseObject({}),
+  createdAt: z.number(),
+  /** Enqueue order, increasing across restarts: `max(previous + 1, now in µs)`. */
+  seq: z.number(),
+  attempts: z.number(),
+  dueAt: z.number(),
+  lastError: z.string().optional(),
+});
+type Job = z.infer<typeof jobSchema>;
+
+/** Only the status line and a little of the body are kept, for the failure reason. */
+const REPLY_BYTES = 1024;
+const MAX_TIMER = 2 ** 31 - 1;
+
+export class WebhookQueue {
+  private readonly store: Store;
+  private readonly logger: Logger;
+  private readonly target: WebhookQueueOptions['target'];
+  private readonly allowPrivateNetworks: boolean;
+  private readonly concurrency: number;
+  private readonly timeoutMs: number;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly maxAgeMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly prefix: string;
+
+  /** Pending jobs per device, in `seq` order; the head is the only one that may be delivered. */
+  private readonly devices = new Map<string, Job[]>();
+  /** Jobs whose write has not finished yet: not deliverable, and they hold back their device. */
+  private readonly unsaved = new Set<string>();
+  /** The delivery in flight per device. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly counts = { delivered: 0, failures: 0, dropped: 0, expired: 0 };
+  private loaded: Promise<void> | undefined;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+
+  constructor(options: WebhookQueueOptions) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.target = options.target;
+    this.allowPrivateNetworks = options.allowPrivateNetworks;
+    this.concurrency = options.concurrency ?? 8;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.initialDelayMs = options.retry?.initialDelayMs ?? 2_000;
+    this.maxDelayMs = options.retry?.maxDelayMs ?? 60 * 60_000;
+    this.maxAgeMs = options.retry?.maxAgeMs ?? 24 * 60 * 60_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? this.timeoutMs + 5_000;
+    this.prefix = options.keyPrefix ?? 'webhook:';
+  }
+
+  /** Loads the jobs a previous run left in the store and starts delivering. */
+  async start(): Promise<void> {
+    await this.load();
+    this.running = true;
+    this.pump();
+  }
+
+  /**
+   * Persists an event for `deviceId` and returns its id (X-Webhook-Id). `payload` is posted as
+   * the JSON body, as is. Resolves only once the
+   * job is in the store. Works before `start()` and after `stop()` too; the job then waits.
+   */
+  async enqueue(deviceId: string, event: WebhookEvent): Promise<string> {
+    if (!deviceId) throw new TypeError('webhook deviceId is empty');
+    if (!EVENT_TYPES.includes(event?.type)) {
+      throw new TypeError(`webhook event type must be one of ${EVENT_TYPES.join(', ')}, not ${JSON.stringify(event?.type)}`);
+    }
+    if (typeof event.payload !== 'object' || event.payload === null || Array.isArray(event.payload)) {
+      throw new TypeError(`webhook ${event.type} payload must be an object`);
+    }
+    // Loading first keeps new jobs behind the ones already stored, and never loads one twice.
+    await this.load();
+    const now = Date.now();
+    this.seq = Math.max(this.seq + 1, now * 1000);
+    const job: Job = {
+      id: randomUUID(),
+      deviceId,
+      type: event.type,
+      payload: event.payload as Job['payload'],
+      createdAt: now,
+      seq: this.seq,
+      attempts: 0,
+      dueAt: now,
+    };
+    // In memory at once, so FIFO order is the order of enqueue calls even if writes finish out
+    // of order; deliverable only once written.
+    this.insert(job);
+    this.unsaved.add(job.id);
+    try {
+      await this.store.write({ [this.key(job)]: JSON.stringify(job) });
+    } catch (err) {
+      this.remove(job);
+      throw err;
+    } finally {
+      this.unsaved.delete(job.id);
+      this.pump();
+    }
+    return job.id;
+  }
+
+  /** Stops scheduling and waits (at most `stopTimeoutMs`) for deliveries in flight; the rest stays stored. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
+    await Promise.race([Promise.allSettled(this.inFlight.values()), timeout]);
+    clearTimeout(timer);
+  }
+
+  get stats(): WebhookStats {
+    let depth = 0;
+    for (const jobs of this.devices.values()) depth += jobs.length;
+    return { depth, inFlight: this.inFlight.size, ...this.counts };
+  }
+
+  private load(): Promise<void> {
+    this.loaded ??= this.readStore().catch((err) => {
+      this.loaded = undefined; // let the next call try again
+      throw err;
+    });
+    return this.loaded;
+  }
+
+  private async readStore(): Promise<void> {
+    const keys = await this.store.keys(this.prefix);
+    const values = await this.store.getMany(keys);
+    const jobs: Job[] = [];
+    values.forEach((value, i) => {
+      const parsed = value === undefined ? undefined : jobSchema.safeParse(safeJson(value));
+      if (parsed?.success) jobs.push(parsed.data);
+      // Left in place rather than deleted: it is evidence, and harmless.
+      else if (value !== undefined) this.logger.error({ key: keys[i] }, 'unreadable webhook job skipped');
+    });
+    for (const job of jobs.sort((a, b) => a.seq - b.seq)) {
+      this.insert(job);
+      this.seq = Math.max(this.seq, job.seq);
+    }
+    if (jobs.length) this.logger.info({ pending: jobs.length }, 'webhook jobs resumed');
+  }
+
+  /** Starts every delivery that is due and allowed, and sets a timer for the next one. */
+  private pump(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.running) return;
+    const now = Date.now();
+    const due: Job[] = [];
+    let next = Infinity;
+    for (const [deviceId, [head]] of this.devices) {
+      if (!head || this.inFlight.has(deviceId) || this.unsaved.has(head.id)) continue;
+      if (head.dueAt <= now) due.push(head);
+      else next = Math.min(next, head.dueAt);
+    }
+    // Longest-waiting first, so one busy device cannot starve the others.
+    due.sort((a, b) => a.dueAt - b.dueAt || a.seq - b.seq);
+    for (const job of due) {
+      if (this.inFlight.size >= this.concurrency) return; // a finishing delivery pumps again
+      const delivery = this.deliver(job)
+        .catch((err) => {
+          // Only a bug gets here; pushing the job back keeps it from spinning.
+          this.logger.error({ err, deviceId: job.deviceId, webhookId: job.id }, 'webhook delivery crashed');
+          job.dueAt = Date.now() + this.initialDelayMs;
+        })
+        .finally(() => {
+          this.inFlight.delete(job.deviceId);
+          this.pump();
+        });
+      this.inFlight.set(job.deviceId, delivery);
+    }
+    if (next !== Infinity) this.timer = setTimeout(() => this.pump(), Math.min(next - now, MAX_TIMER)).unref();
+  }
+
+  private async deliver(job: Job): Promise<void> {
+    const log = this.logger.child({ deviceId: job.deviceId, webhookId: job.id, event: job.type });
+    if (Date.now() - job.createdAt > this.maxAgeMs) return this.discard(job, 'expired', log);
+
+    let target: WebhookTarget | undefined;
+    try {
+      target = await this.target(job.deviceId);
+    } catch (err) {
+      return this.failed(job, `webhook target lookup failed: ${(err as Error).message}`, log);
+    }
+    if (!target?.url) return this.discard(job, 'dropped', log);
+
+    // The payload is the whole body, flat as Fonnte-style receivers expect; the delivery's own
+    // metadata (id, event, signature) travels in headers.
+    const body = JSON.stringify(job.payload);
+    const timestamp = Math.floor(Date.now() / 1000);
+    let reason: string;
+    try {
+      const response = await safeRequest(target.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'wa-gateway',
+          'x-webhook-id': job.id,
+          'x-webhook-event': job.type,
+          'x-webhook-timestamp': String(timestamp),
+          'x-webhook-signature': signWebhook(target.secret, timestamp, body),
+        },
+        body,
+        label: 'webhook URL',
+        timeoutMs: this.timeoutMs,
+        maxBytes: REPLY_BYTES,
+        truncateBody: true,
+        // A redirected POST may turn into a GET whose 2xx would count as delivered: never follow.
+        maxRedirects: 0,
+        allowPrivateNetworks: this.allowPrivateNetworks,
+      });
+      if (response.status >= 200 && response.status < 300) return this.delivered(job, log);
+      reason = `webhook URL ${displayUrl(target.url)} answered HTTP ${response.status}${replySummary(response)}`;
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      reason = err.message;
+    }
+    return this.failed(job, reason, log);
+  }
+
+  private async delivered(job: Job, log: Logger): Promise<void> {
+    this.counts.delivered++;
+    this.remove(job);
+    try {
+      await this.store.write({ [this.key(job)]: null });
+    } catch (err) {
+      // Delivered all the same; only a restart before the next write would send it again.
+      log.error({ err }, 'webhook delivered but its job could not be deleted');
+    }
+    log.debug({ attempts: job.attempts + 1 }, 'webhook delivered');
+  }
+
+  private async failed(job: Job, reason: string, log: Logger): Promise<void> {
+    this.counts.failures++;
+    job.attempts++;
+    const backoff = this.initialDelayMs * 2 ** (job.attempts - 1) * (0.8 + Math.random() * 0.4);
+    const delay = Math.min(this.maxDelayMs, backoff);
+    if (Date.now() + delay - job.createdAt > this.maxAgeMs) {
+      log.warn({ attempts: job.attempts, reason }, 'webhook delivery failed');
+      return this.discard(job, 'expired', log);
+    }
+    job.dueAt = Date.now() + delay;
+    job.lastError = reason;
+    log.warn({ attempts: job.attempts, retryInMs: Math.round(delay), reason }, 'webhook delivery failed; will retry');
+    try {
+      await this.store.write({ [this.key(job)]: JSON.stringify(job) });
+    } catch (err) {
+      // The retry still happens; a restart would only forget the attempt count.
+      log.error({ err }, 'webhook retry state could not be saved');
+    }
+  }
+
+  private async discard(job: Job, why: 'dropped' | 'expired', log: Logger): Promise<void> {
+    this.counts.dropped++;
+    if (why === 'expired') this.counts.expired++;
+    this.remove(job);
+    await this.store.write({ [this.key(job)]: null });
+    if (why === 'dropped') log.info('webhook dropped: the device is gone or has no webhook URL');
+    else log.warn({ attempts: job.attempts, ageMs: Date.now() - job.createdAt }, 'webhook expired undelivered');
+  }
+
+  /** Per-device keys let a deleted device's queue go with one `deletePrefix`. */
+  private key(job: Job): string {
+    return `${this.prefix}${job.deviceId}:${job.id}`;
+  }
+
+  private insert(job: Job): void {
+    const jobs = this.devices.get(job.deviceId) ?? [];
+    let i = jobs.length;
+    while (i > 0 && jobs[i - 1]!.seq > job.seq) i--;
+    jobs.splice(i, 0, job);
+    this.devices.set(job.deviceId, jobs);
+  }
+
+  private remove(job: Job): void {
+    const jobs = this.devices.get(job.deviceId);
+    if (!jobs) return;
+    const i = jobs.indexOf(job);
+    if (i >= 0) jobs.splice(i, 1);
+    if (jobs.length === 0) this.devices.delete(job.deviceId);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function replySummary({ body }: { body: Buffer }): string {
+  const text = body.toString('utf8').replace(/\s+/g, ' ').trim().slice(0, 200);
+  return text ? `: ${text}` : '';
+}

@@ -1,0 +1,45 @@
+// No lost webhook, none twice: events queued while the receiver is down survive a SIGKILL of the
+// host and reach the receiver exactly once when both are back.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
+import { LinkClient } from '../support/link-client.ts';
+import { WebhookReceiver } from '../support/receiver.ts';
+import { WaSim } from '../wa-sim/index.ts';
+
+let sim: WaSim;
+beforeAll(async () => {
+  sim = await WaSim.start({ log: () => {} });
+});
+afterAll(() => sim.stop());
+
+const queueDepth = async (url: string) => Number((await (await fetch(`${url}/metrics`)).text()).match(/^wa_webhook_queue_depth (\d+)$/m)?.[1]);
+
+it('delivers each event exactly once after the receiver was down and the host was killed', async () => {
+  const receiver = await new WebhookReceiver().start();
+  const dataDir = tempDir();
+  let proc = await spawnHost(sim, { DATA_DIR: dataDir });
+  const link = await LinkClient.connect(proc.url, TEST_SECRET);
+  await link.request('device.upsert', { id: 'crashy', webhookUrl: receiver.url, webhookSecret: 'crash-test-secret-000001' });
+  const { phone } = await sim.scanQr((await link.request('device.connect', { id: 'crashy' })).qr!);
+  await link.nextEvent('device.status', (d) => d.id === 'crashy' && d.status === 'CONNECTED');
+  await receiver.waitFor((r) => r.json.event === 'connection');
+
+  await receiver.stop(); // down: connections refused from now on
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await sim.sendIncoming(phone, '6281300000001', `pesan ${i}`)).id);
+  await expect.poll(() => queueDepth(proc.url), { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+
+  link.close();
+  proc.child.kill('SIGKILL');
+  await new Promise((resolve) => proc.child.once('exit', resolve));
+
+  await receiver.start(); // back, on the same port
+  proc = await spawnHost(sim, { DATA_DIR: dataDir });
+  for (const id of ids) await receiver.waitFor((r) => r.json.id === id, 30_000);
+  await expect.poll(() => queueDepth(proc.url), { timeout: 10_000 }).toBe(0);
+  const delivered = receiver.received.filter((r) => r.json.event === 'message').map((r) => r.json.id);
+  expect(delivered).toEqual(ids); // each once, in order
+  proc.child.kill('SIGTERM');
+  await new Promise((resolve) => proc.child.once('exit', resolve));
+  await receiver.stop();
+});
