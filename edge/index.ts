@@ -11,3 +11,4 @@ app.onError(onError);
 app.notFound(notFound);
 
 export default app;
+export { HostLink } from './link/host-link.ts';

@@ -21,7 +21,7 @@ export const hostsTable = sqliteTable('hosts', {
   createdAt: createdAt(),
 });
 
-export const deviceStatuses = ['DISCONNECTED', 'CONNECTING', 'CONNECTED', 'LOGGED_OUT'] as const;
+export const deviceStatuses = ['DISCONNECTED', 'CONNECTING', 'QR', 'CONNECTED', 'LOGGED_OUT'] as const;
 export type DeviceStatus = (typeof deviceStatuses)[number];
 
 export const devicesTable = sqliteTable('devices', {
@@ -30,11 +30,16 @@ export const devicesTable = sqliteTable('devices', {
   hostId: text('host_id').references(() => hostsTable.id),
   name: text('name').notNull(),
   webhookUrl: text('webhook_url').notNull().default(''),
+  // Signs the webhooks the host sends (HMAC-SHA256); shown to the admin to verify them.
+  webhookSecret: text('webhook_secret').notNull(),
   // The key itself is shown once and never stored: only its hash (for lookup) and a
   // masked form such as "wa_f1e2…1100" (for display).
   apiKeyHash: text('api_key_hash').notNull().unique(),
   apiKeyMasked: text('api_key_masked').notNull(),
+  // Kept current by the host's events over the link.
   status: text('status', { enum: deviceStatuses }).notNull().default('DISCONNECTED'),
+  statusReason: text('status_reason'),
+  qr: text('qr'),
   phoneNumber: text('phone_number'),
   pushName: text('push_name'),
   totalMessagesSent: integer('total_messages_sent').notNull().default(0),
@@ -67,6 +72,8 @@ export const messagesTable = sqliteTable(
       .references(() => devicesTable.id, { onDelete: 'cascade' }),
     to: text('to').notNull(),
     type: text('type', { enum: messageTypes }).notNull(),
+    /** The text or caption, cut to 200 characters, for the message list. */
+    preview: text('preview'),
     status: text('status', { enum: messageStatuses }).notNull().default('queued'),
     waMessageId: text('wa_message_id'),
     error: text('error'),

@@ -25,6 +25,7 @@ describe('D1 migrations', () => {
       name: 'Test Device',
       apiKeyHash: 'hash',
       apiKeyMasked: 'wa_f1e2…1100',
+      webhookSecret: 'whsec_test',
     });
     await db.insert(messagesTable).values({ id: 'msg_1', deviceId: 'device_test', to: '628123456789', type: 'text' });
 

@@ -1,0 +1,301 @@
+// HostLink: one Durable Object per session host. It dials the host's /link (WebSockets from a
+// Worker are opened with fetch + Upgrade), proves the shared secret and checks the host's proof,
+// multiplexes requests over the one socket with a deadline each, keeps the link alive with a
+// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1.
+import { DurableObject } from 'cloudflare:workers';
+import { drizzle } from 'drizzle-orm/d1';
+import { eq, inArray, isNull } from 'drizzle-orm';
+import {
+  edgeProofMessage,
+  eventFrame,
+  events,
+  hostProofMessage,
+  LINK_HEADERS,
+  replyFrame,
+  welcomeFrame,
+  type DeviceState,
+  type ErrorCode,
+  type Method,
+  type Params,
+  type Result,
+} from '../../session-host/link/protocol.ts';
+import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
+
+export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string } };
+
+const DIAL_TIMEOUT_MS = 5_000;
+const HEARTBEAT_MS = 30_000;
+const MAX_BACKOFF_MS = 60_000;
+export const DEFAULT_HOST_ID = 'default';
+
+const encoder = new TextEncoder();
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+const randomHex = (n: number) => hex(crypto.getRandomValues(new Uint8Array(n)).buffer);
+
+async function hmacHex(secret: string, message: string): Promise<string> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return hex(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
+}
+
+/** Constant-time comparison of two hex strings. */
+function sameHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+interface Pending {
+  resolve: (outcome: Outcome<unknown>) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class HostLink extends DurableObject<Env> {
+  private socket?: WebSocket;
+  private dialing?: Promise<WebSocket>;
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+  private failures = 0;
+  private lastError = '';
+
+  /** Which host this object speaks for: `default` (HOST_URL) or a registered host's id. */
+  private hostId = '';
+
+  /** Learns (and remembers, for alarms) the host it serves; every entry point passes it. */
+  private async bind(hostId: string): Promise<void> {
+    if (this.hostId === hostId) return;
+    this.hostId = hostId;
+    await this.ctx.storage.put('hostId', hostId);
+  }
+
+  private db() {
+    return drizzle(this.env.DB);
+  }
+
+  private async target(): Promise<{ url: string; secret: string } | undefined> {
+    if (this.hostId === DEFAULT_HOST_ID) {
+      return this.env.HOST_URL && this.env.HOST_SECRET ? { url: this.env.HOST_URL, secret: this.env.HOST_SECRET } : undefined;
+    }
+    const [host] = await this.db().select().from(hostsTable).where(eq(hostsTable.id, this.hostId));
+    return host && { url: host.url, secret: host.secret };
+  }
+
+  /** Sends one request to the host; never throws and never waits past `timeoutMs`. */
+  async request<M extends Method>(hostId: string, method: M, params: Params<M>, timeoutMs = 15_000): Promise<Outcome<Result<M>>> {
+    await this.bind(hostId);
+    return this.send(method, params, timeoutMs);
+  }
+
+  private async send<M extends Method>(method: M, params: Params<M>, timeoutMs = 15_000): Promise<Outcome<Result<M>>> {
+    let socket: WebSocket;
+    try {
+      socket = await this.connected();
+    } catch (error) {
+      return { ok: false, error: { code: 'host_offline', message: `Session host is offline: ${(error as Error).message}` } };
+    }
+    const id = String(this.nextId++);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ ok: false, error: { code: 'timeout', message: `the session host did not answer ${method} within ${timeoutMs} ms` } });
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as Pending['resolve'], timer });
+      socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+
+  private async connected(): Promise<WebSocket> {
+    if (this.socket?.readyState === WebSocket.OPEN) return this.socket;
+    this.dialing ??= this.dial().finally(() => (this.dialing = undefined));
+    return this.dialing;
+  }
+
+  private async dial(): Promise<WebSocket> {
+    const target = await this.target();
+    if (!target) throw new Error('no session host is configured (HOST_URL and HOST_SECRET)');
+    const ts = String(Date.now());
+    const nonce = randomHex(16);
+    const url = new URL('/link', target.url.replace(/^ws/, 'http'));
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: {
+          Upgrade: 'websocket',
+          [LINK_HEADERS.timestamp]: ts,
+          [LINK_HEADERS.nonce]: nonce,
+          [LINK_HEADERS.signature]: await hmacHex(target.secret, edgeProofMessage(ts, nonce)),
+        },
+        signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+      });
+    } catch (error) {
+      throw this.failed(`cannot reach ${url.host}: ${(error as Error).message}`);
+    }
+    const socket = response.webSocket;
+    if (!socket) throw this.failed(`${url.host} refused the link (HTTP ${response.status})`);
+    socket.accept();
+    await this.welcome(socket, target.secret, nonce);
+    socket.addEventListener('message', (event) => void this.onFrame(String(event.data)));
+    socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
+    socket.addEventListener('error', () => this.onDown(socket, 'link error'));
+    this.socket = socket;
+    this.failures = 0;
+    this.lastError = '';
+    await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+    this.ctx.waitUntil(this.sync());
+    return socket;
+  }
+
+  /** Waits for the host's proof that it holds the secret; closes the socket if it does not come. */
+  private welcome(socket: WebSocket, secret: string, edgeNonce: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        socket.close(1008, 'handshake failed');
+        reject(this.failed(why));
+      };
+      const timer = setTimeout(() => fail('the host sent no welcome'), DIAL_TIMEOUT_MS);
+      socket.addEventListener(
+        'message',
+        async (event) => {
+          const parsed = welcomeFrame.safeParse(JSON.parse(String(event.data)));
+          if (!parsed.success) return fail('the host sent no valid welcome');
+          const expected = await hmacHex(secret, hostProofMessage(edgeNonce, parsed.data.nonce));
+          if (!sameHex(expected, parsed.data.sig)) return fail('the host could not prove the shared secret');
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+
+  private failed(message: string): Error {
+    this.failures++;
+    this.lastError = message;
+    console.warn(`host link ${this.hostId}: ${message}`);
+    // Keep trying in the background, further apart each time.
+    const delay = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(this.failures, 6));
+    this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + delay));
+    return new Error(message);
+  }
+
+  private onDown(socket: WebSocket, why: string): void {
+    if (this.socket !== socket) return;
+    this.socket = undefined;
+    // Requests in flight fail now rather than at their deadline; whether a send went out is
+    // unknown, so nothing is retried here (the outbox decides, by id).
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.resolve({ ok: false, error: { code: 'host_offline', message: `Session host is offline: ${why}` } });
+      this.pending.delete(id);
+    }
+    this.ctx.waitUntil(this.markOffline());
+    this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + 1_000));
+  }
+
+  /** Heartbeat while up (a status round trip that also refreshes D1); re-dial while down. */
+  async alarm(): Promise<void> {
+    this.hostId ||= (await this.ctx.storage.get<string>('hostId')) ?? '';
+    if (!this.hostId) return;
+    if (this.socket?.readyState === WebSocket.OPEN) {
+      const outcome = await this.send('host.status', {}, 10_000);
+      if (outcome.ok) {
+        await this.applyStates(outcome.result.devices);
+        await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
+      } else {
+        this.socket?.close(1011, 'heartbeat failed');
+        this.onDown(this.socket!, 'heartbeat failed');
+      }
+      return;
+    }
+    if (!(await this.target())) return; // nothing to dial: stop the alarm
+    await this.connected().catch(() => undefined); // a failure schedules the next try
+  }
+
+  private async onFrame(text: string): Promise<void> {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const reply = replyFrame.safeParse(json);
+    if (reply.success) {
+      const pending = this.pending.get(reply.data.id);
+      if (!pending) return;
+      this.pending.delete(reply.data.id);
+      clearTimeout(pending.timer);
+      pending.resolve(reply.data.ok ? { ok: true, result: reply.data.result } : { ok: false, error: reply.data.error });
+      return;
+    }
+    const frame = eventFrame.safeParse(json);
+    if (!frame.success) return;
+    try {
+      await this.onEvent(frame.data.event, frame.data.data);
+    } catch (error) {
+      console.error(`host link ${this.hostId}: event ${frame.data.event} failed:`, error);
+    }
+  }
+
+  private async onEvent(name: string, data: unknown): Promise<void> {
+    if (name === 'device.status') {
+      const state = events['device.status'].parse(data);
+      await this.applyStates([state]);
+    } else if (name === 'message.status') {
+      const status = events['message.status'].parse(data);
+      const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
+      const [row] = await this.db().select().from(messagesTable).where(eq(messagesTable.waMessageId, status.id));
+      // Receipts can arrive out of order; a message never moves backwards (read stays read).
+      const current = row ? (rank[row.status as keyof typeof rank] ?? 0) : 0;
+      if (row && rank[status.status] >= current) {
+        await this.db().update(messagesTable).set({ status: status.status === 'played' ? 'read' : status.status }).where(eq(messagesTable.id, row.id));
+      }
+    }
+  }
+
+  private hostFilter() {
+    return this.hostId === DEFAULT_HOST_ID ? isNull(devicesTable.hostId) : eq(devicesTable.hostId, this.hostId);
+  }
+
+  private async applyStates(states: DeviceState[]): Promise<void> {
+    if (!states.length) return;
+    const db = this.db();
+    const ids = states.map((s) => s.id);
+    const known = new Set((await db.select({ id: devicesTable.id }).from(devicesTable).where(inArray(devicesTable.id, ids))).map((r) => r.id));
+    await db.batch(
+      states
+        .filter((s) => known.has(s.id))
+        .map((s) =>
+          db
+            .update(devicesTable)
+            .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
+            .where(eq(devicesTable.id, s.id)),
+        ) as never,
+    );
+  }
+
+  private async markOffline(): Promise<void> {
+    await this.db()
+      .update(devicesTable)
+      .set({ status: 'DISCONNECTED', qr: null, statusReason: 'session host is offline' })
+      .where(this.hostFilter());
+  }
+
+  /** After (re)connecting: push every device's settings to the host, then take its states. */
+  private async sync(): Promise<void> {
+    const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
+    for (const device of devices) {
+      await this.send('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
+    }
+    const status = await this.send('host.status', {});
+    if (status.ok) await this.applyStates(status.result.devices);
+  }
+
+  /** For status pages: whether the link is up (dialling if asked), and the last error if not. */
+  async linkState(hostId: string, dial = false): Promise<{ online: boolean; lastError: string | null }> {
+    await this.bind(hostId);
+    if (dial) await this.connected().catch(() => undefined);
+    return { online: this.socket?.readyState === WebSocket.OPEN, lastError: this.lastError || null };
+  }
+}
