@@ -1,0 +1,154 @@
+// The whole gateway on this machine: local D1 migrated, `wrangler dev` serving the edge and the
+// dashboard, and the session host linked to it; optionally the WhatsApp simulator too. Used by
+// `npm start`, `npm run demo`, the end-to-end tests and the benchmarks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
+
+/** Variables of DESIGN.md that the session host takes from the environment as they are. */
+const HOST_VARIABLES = ['REDIS_URL', 'WA_WS_URL', 'WA_ROOT_KEY', 'MEDIA_ALLOW_PRIVATE_NETWORKS', 'PUBLIC_URL', 'LOG_LEVEL', 'NODE_EXTRA_CA_CERTS', 'MEDIA_MAX_BYTES', 'MEDIA_TIMEOUT_MS'];
+
+export interface StackOptions {
+  edgePort?: number;
+  hostPort?: number;
+  /** Local state: D1, the host's file store. */
+  dataDir?: string;
+  adminKey?: string;
+  hostSecret?: string;
+  /** Variables for the session host (on top of those taken from the environment). */
+  hostEnv?: Record<string, string>;
+  /** Extra Worker variables (e.g. DEMO_SIM_URL). */
+  edgeVars?: Record<string, string>;
+  /** Where child output goes; default: discarded unless it is an error at start. */
+  onOutput?: (source: 'edge' | 'host', text: string) => void;
+}
+
+export interface Stack {
+  edgeUrl: string;
+  hostUrl: string;
+  adminKey: string;
+  hostSecret: string;
+  dataDir: string;
+  edge: ChildProcess;
+  host: ChildProcess;
+  /** Starts the session host again (after a crash or a kill), with the same settings. */
+  restartHost(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${args.join(' ')} failed (${code}):\n${output}`))));
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before it was ready:\n${output()}`);
+    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become ready:\n${output()}`);
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => (clearTimeout(timer), resolvePromise()));
+    child.kill(signal);
+  });
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dataDir = resolve(ROOT, options.dataDir ?? 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const edgePort = options.edgePort ?? 8787;
+  const hostPort = options.hostPort ?? 8790;
+  const adminKey = options.adminKey ?? process.env.ADMIN_KEY ?? `admin_${randomBytes(16).toString('hex')}`;
+  const hostSecret = options.hostSecret ?? process.env.HOST_SECRET ?? randomBytes(32).toString('hex');
+  const hostUrl = `http://127.0.0.1:${hostPort}`;
+  const edgeUrl = `http://127.0.0.1:${edgePort}`;
+  const offline = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+  const baseEnv = { ...process.env, ...offline };
+  const persist = join(dataDir, 'wrangler');
+
+  // Local D1, migrated; the dashboard built once (the Worker serves it as static assets).
+  await run([WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], baseEnv);
+  if (!existsSync(join(ROOT, 'edge/public/index.html'))) await run([VITE, 'build', '--logLevel', 'error'], baseEnv);
+
+  const fromEnv = Object.fromEntries(HOST_VARIABLES.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+  const hostEnv = { ...baseEnv, ...fromEnv, ...options.hostEnv, PORT: String(hostPort), HOST: '127.0.0.1', HOST_SECRET: hostSecret, DATA_DIR: join(dataDir, 'host') };
+  let hostOutput = '';
+  const spawnHost = () => {
+    const child = spawn(process.execPath, ['session-host/main.ts'], { cwd: ROOT, env: hostEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (d: Buffer) => {
+        hostOutput = (hostOutput + d).slice(-20_000);
+        options.onOutput?.('host', d.toString());
+      });
+    }
+    return child;
+  };
+  const stack = { host: spawnHost() } as Stack;
+  await waitForHealth(hostUrl, stack.host, () => hostOutput);
+
+  // Secrets go to the Worker through an env file, not the command line (which `ps` shows).
+  const envFile = join(dataDir, 'edge.env');
+  const vars = { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars };
+  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  let edgeOutput = '';
+  const edge = spawn(
+    process.execPath,
+    [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+    { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  for (const stream of [edge.stdout, edge.stderr]) {
+    stream.on('data', (d: Buffer) => {
+      edgeOutput = (edgeOutput + d).slice(-20_000);
+      options.onOutput?.('edge', d.toString());
+    });
+  }
+  try {
+    await waitForHealth(edgeUrl, edge, () => edgeOutput);
+  } catch (error) {
+    await stopChild(stack.host);
+    throw error;
+  }
+
+  return Object.assign(stack, {
+    edgeUrl,
+    hostUrl,
+    adminKey,
+    hostSecret,
+    dataDir,
+    edge,
+    async restartHost() {
+      await stopChild(stack.host);
+      stack.host = spawnHost();
+      await waitForHealth(hostUrl, stack.host, () => hostOutput);
+    },
+    async stop() {
+      await Promise.all([stopChild(edge, 'SIGINT'), stopChild(stack.host)]);
+    },
+  });
+}
