@@ -25,5 +25,8 @@ export function renderMetrics(m: MetricsSnapshot): string {
   metric('wa_webhook_failures_total', 'counter', 'Failed webhook delivery attempts since the host started.', [['', m.webhooks.failures]]);
   metric('wa_webhook_dropped_total', 'counter', 'Webhooks given up on (expired, or no URL configured).', [['', m.webhooks.dropped]]);
   metric('wa_link_connected', 'gauge', 'Authenticated links from the edge.', [['', m.linksConnected]]);
+  const memory = process.memoryUsage();
+  metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the host process.', [['', memory.rss]]);
+  metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);
   return `${lines.join('\n')}\n`;
 }
