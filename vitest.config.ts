@@ -14,7 +14,15 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
-            miniflare: { bindings: { TEST_MIGRATIONS: await readD1Migrations('./migrations') } },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+                ADMIN_KEY: 'test-admin-key',
+                // A closed port: the session host is offline, and dialling it fails at once.
+                HOST_URL: 'http://127.0.0.1:9',
+                HOST_SECRET: 'test-host-secret-0123456789',
+              },
+            },
           }),
         ],
         test: {

@@ -1,13 +1,27 @@
+import type { DrizzleD1Database } from 'drizzle-orm/d1';
+import type { Caller } from './auth.ts';
+
+export type DB = DrizzleD1Database;
+
 // `Env` (the bindings) is generated from wrangler.toml by `npm run types`.
 export type AppEnv = {
   Bindings: Env;
-  Variables: Record<string, never>;
+  Variables: {
+    db: DB;
+    /** Who the API key belongs to; set on every route that requires one. */
+    caller: Caller;
+  };
 };
 
-// Secrets are not in wrangler.toml, so `wrangler types` cannot see them: declared here.
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them: declared here, for
+// both names of the bindings (`env` from cloudflare:workers is typed as Cloudflare.Env).
+interface Secrets {
+  ADMIN_KEY: string;
+  HOST_SECRET?: string;
+}
 declare global {
-  interface Env {
-    ADMIN_KEY: string;
-    HOST_SECRET?: string;
+  interface Env extends Secrets {}
+  namespace Cloudflare {
+    interface Env extends Secrets {}
   }
 }

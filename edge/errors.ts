@@ -1,17 +1,63 @@
 import type { ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { z } from 'zod';
+import type { ErrorCode } from '../session-host/link/protocol.ts';
 import type { AppEnv } from './env.ts';
+import { RelayError } from './link/relay.ts';
+
+// Fonnte's /send answers errors as {status:false, reason}; every other route as {error}.
+export const fonnteError = z.object({ status: z.literal(false), reason: z.string() });
+export const apiError = z.object({ error: z.string() });
+export const isFonnte = (path: string) => path === '/send';
+export const errorBody = (path: string, message: string) => (isFonnte(path) ? { status: false, reason: message } : { error: message });
 
 // The single error path: expected failures are thrown as HTTPException and keep their
-// status and message (or their own response, for routes whose error body differs, like
-// Fonnte's /send); anything else is logged and answered with the seed's 500 shape, so no
-// internals (stack traces, SQL) ever reach a client.
+// status and message (or their own response); anything else is logged and answered with the
+// seed's 500 shape, so no internals (stack traces, SQL) ever reach a client.
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
   if (err instanceof HTTPException) {
-    return err.res ? err.getResponse() : c.json({ error: err.message }, err.status);
+    return err.res ? err.getResponse() : c.json(errorBody(c.req.path, err.message), err.status);
   }
   console.error(`${c.req.method} ${c.req.path} failed:`, err);
-  return c.json({ error: 'Internal Server Error' }, 500);
+  return c.json(errorBody(c.req.path, 'Internal Server Error'), 500);
 };
 
 export const notFound: NotFoundHandler<AppEnv> = (c) => c.json({ error: 'Not found' }, 404);
+
+// How a failure on the session host (or of the link to it) reaches a client. A timeout is a
+// 504, not a 503: the host may still carry the request out, so a blind retry could send twice.
+export const relayStatus: Record<ErrorCode, ContentfulStatusCode> = {
+  bad_request: 400,
+  media_error: 400,
+  not_found: 404,
+  not_connected: 503,
+  host_offline: 503,
+  timeout: 504,
+  send_failed: 502,
+  internal: 500,
+};
+
+// The host's own words where they help the client (what was wrong with the media, why WhatsApp
+// refused); fixed words where they would only expose the setup (the host's address).
+const fixedReasons: Partial<Record<ErrorCode, string>> = {
+  not_connected: 'Device is not connected',
+  host_offline: 'Session host is offline',
+  timeout: 'Session host did not answer in time',
+  internal: 'Internal Server Error',
+};
+
+/** Any error from `relay()` as a RelayError; anything else is unexpected, so logged. */
+export function asRelayError(error: unknown): RelayError {
+  if (error instanceof RelayError) return error;
+  console.error('relay failed unexpectedly:', error);
+  return new RelayError('internal', 'Internal Server Error');
+}
+
+export const relayReason = (error: RelayError) => fixedReasons[error.code] ?? error.message;
+
+/** A relay failure as the HTTP error to throw, its reason after `prefix` (e.g. "Failed to send message: "). */
+export function relayFailure(error: unknown, prefix = ''): HTTPException {
+  const failure = asRelayError(error);
+  return new HTTPException(relayStatus[failure.code], { message: prefix + relayReason(failure) });
+}

@@ -1,11 +1,45 @@
+import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
+import { contacts } from './routes/contacts.ts';
+import { devices } from './routes/devices.ts';
+import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
+import { hosts } from './routes/hosts.ts';
+import { messages } from './routes/messages.ts';
+import { openApi } from './routes/openapi.ts';
+import { send } from './routes/send.ts';
+import { status } from './routes/status.ts';
+
+const MAX_BODY_BYTES = 1024 * 1024;
 
 const app = new Hono<AppEnv>();
 
+app.use(
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HTTPException(413, { message: 'Request body too large: the limit is 1 MB (send media by URL)' });
+    },
+  }),
+);
+app.use((c, next) => {
+  c.set('db', drizzle(c.env.DB));
+  return next();
+});
+
 app.route('/healthz', healthz);
+app.route('/send', send);
+app.route('/api', messages);
+app.route('/api/status', status);
+app.route('/api/devices', devices);
+app.route('/api/contacts', contacts);
+app.route('/api/groups', groups);
+app.route('/api/hosts', hosts);
+app.route('/api/openapi.json', openApi(app));
 
 app.onError(onError);
 app.notFound(notFound);

@@ -1,0 +1,119 @@
+// Sending through a device's session host, with every attempt in the message log.
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import type { MediaType } from '../../session-host/link/protocol.ts';
+import { randomHex } from '../auth.ts';
+import { messageStatuses, messagesTable, messageTypes, type Device, type Message } from '../db/schema.ts';
+import type { DB } from '../env.ts';
+import { asRelayError } from '../errors.ts';
+import { relay, type RelayError } from '../link/relay.ts';
+import { dateTime } from './openapi.ts';
+import type { Recipient } from './phone.ts';
+
+export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
+export type Media = { type: MediaType; url: string; fileName?: string };
+export type Outgoing = { to: Recipient; text?: string; media?: Media };
+export type Delivery = { to: string; logId: string } & ({ ok: true; id: string; timestamp: number } | { ok: false; error: RelayError });
+
+// WhatsApp shows these inline; anything else goes as a document, which it always accepts.
+const IMAGE = /\.(jpe?g|png|gif|webp)$/i;
+const VIDEO = /\.(mp4|3gp|mov|m4v)$/i;
+
+/** Fonnte picks the media type from the file's extension: in the URL's path, else in `filename`. */
+export function mediaTypeOf(url: string, fileName?: string): MediaType {
+  const path = new URL(url).pathname;
+  const name = /\.\w+$/.test(path) ? path : (fileName ?? '');
+  return IMAGE.test(name) ? 'image' : VIDEO.test(name) ? 'video' : 'document';
+}
+
+let lastMs = 0;
+/**
+ * Message ids sort in creation order (a millisecond clock that never repeats within an isolate,
+ * then randomness), so the log pages newest first by id alone. Workers freeze the clock during
+ * a request, hence the counter.
+ */
+export function newMessageId(): { id: string; createdAt: Date } {
+  lastMs = Math.max(Date.now(), lastMs + 1);
+  return { id: `msg_${lastMs.toString(36).padStart(9, '0')}${randomHex(4)}`, createdAt: new Date(lastMs) };
+}
+
+/** The errors a send can end in, for the routes' documentation. */
+export const sendErrors = {
+  404: 'No such device (admin key with deviceId)',
+  502: 'WhatsApp refused the message',
+  503: 'Device is not connected, or its session host is offline',
+  504: 'Session host did not answer in time (the message may still go out)',
+};
+
+export const TEXT_TIMEOUT_MS = 15_000;
+// The host fetches the media first, which can take a while for a large video.
+export const MEDIA_TIMEOUT_MS = 60_000;
+
+/**
+ * Sends each message from `device`, all at once, and reports each (never throws for a failed
+ * send). Rows are logged as queued before anything goes out, so a send whose outcome never
+ * came back stays visible as queued; the log id doubles as the host's outbox id, which makes
+ * the host refuse to send it twice.
+ */
+export async function sendMessages(db: DB, env: Env, device: Device, outgoing: Outgoing[]): Promise<Delivery[]> {
+  const rows = outgoing.map((m): typeof messagesTable.$inferInsert & { id: string } => ({
+    ...newMessageId(),
+    deviceId: device.id,
+    to: m.to.number,
+    type: m.media?.type ?? 'text',
+    preview: m.text ? m.text.slice(0, 200) : null,
+    status: 'queued',
+  }));
+  // One statement per row: D1 binds at most 100 parameters per statement.
+  await db.batch(rows.map((row) => db.insert(messagesTable).values(row)) as never);
+
+  const deliveries = await Promise.all(
+    outgoing.map(async (m, i): Promise<Delivery> => {
+      const { id: logId, to } = rows[i]!;
+      try {
+        const params = { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: logId };
+        const sent = await relay(env, device.hostId, 'message.send', params, m.media ? MEDIA_TIMEOUT_MS : TEXT_TIMEOUT_MS);
+        return { to, logId, ok: true, id: sent.id, timestamp: sent.timestamp };
+      } catch (error) {
+        return { to, logId, ok: false, error: asRelayError(error) };
+      }
+    }),
+  );
+
+  await db.batch(
+    deliveries.map((d) =>
+      db
+        .update(messagesTable)
+        .set(d.ok ? { status: 'sent', waMessageId: d.id } : { status: 'failed', error: d.error.message })
+        .where(eq(messagesTable.id, d.logId)),
+    ) as never,
+  );
+  return deliveries;
+}
+
+/** The message log as the API shows it. */
+export const loggedMessage = z.object({
+  id: z.string(),
+  deviceId: z.string(),
+  to: z.string().meta({ description: 'The number with country code, or the group id' }),
+  type: z.enum(messageTypes),
+  preview: z.string().nullable().meta({ description: 'The text or caption, cut to 200 characters' }),
+  status: z.enum(messageStatuses),
+  waMessageId: z.string().nullable(),
+  error: z.string().nullable(),
+  createdAt: dateTime,
+  updatedAt: dateTime,
+});
+
+export const messageView = (m: Message): z.infer<typeof loggedMessage> => ({
+  id: m.id,
+  deviceId: m.deviceId,
+  to: m.to,
+  type: m.type,
+  preview: m.preview,
+  status: m.status,
+  waMessageId: m.waMessageId,
+  error: m.error,
+  createdAt: m.createdAt.toISOString(),
+  updatedAt: m.updatedAt.toISOString(),
+});

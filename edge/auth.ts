@@ -1,0 +1,64 @@
+// API keys. The admin key (env.ADMIN_KEY) acts on everything; a device key (`wa_` + 32 hex)
+// acts only on its own device and is stored only as its SHA-256 hash plus a masked form.
+import { eq } from 'drizzle-orm';
+import type { MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { devicesTable, type Device } from './db/schema.ts';
+import type { AppEnv, DB } from './env.ts';
+
+export type Caller = { admin: true } | { admin: false; device: Device };
+export type KeyLevel = 'device' | 'admin';
+
+const DEVICE_KEY = /^wa_[0-9a-f]{32}$/;
+const encoder = new TextEncoder();
+const hex = (bytes: ArrayBuffer | Uint8Array) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+export const randomHex = (bytes: number) => hex(crypto.getRandomValues(new Uint8Array(bytes)));
+export const newDeviceKey = () => `wa_${randomHex(16)}`;
+export const hashKey = async (key: string) => hex(await crypto.subtle.digest('SHA-256', encoder.encode(key)));
+export const maskKey = (key: string) => `${key.slice(0, 7)}…${key.slice(-4)}`;
+
+/** Hashing first gives both sides the same length, so the comparison leaks neither length nor content. */
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest('SHA-256', encoder.encode(s))));
+  return crypto.subtle.timingSafeEqual(x!, y!);
+}
+
+/** Who an `Authorization` header (`<key>` as Fonnte sends it, or `Bearer <key>`) belongs to, if anyone. */
+export async function authenticate(db: DB, env: Env, header: string | undefined): Promise<Caller | null> {
+  const key = header?.replace(/^Bearer\s+/i, '').trim();
+  if (!key) return null;
+  if (env.ADMIN_KEY && (await sameSecret(key, env.ADMIN_KEY))) return { admin: true };
+  if (!DEVICE_KEY.test(key)) return null;
+  const [device] = await db.select().from(devicesTable).where(eq(devicesTable.apiKeyHash, await hashKey(key)));
+  return device ? { admin: false, device } : null;
+}
+
+export const UNAUTHORIZED = 'Unauthorized: Invalid API Key.';
+
+export function requireKey(level: KeyLevel): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const caller = await authenticate(c.var.db, c.env, c.req.header('authorization'));
+    if (!caller) throw new HTTPException(401, { message: UNAUTHORIZED });
+    if (level === 'admin' && !caller.admin) throw new HTTPException(403, { message: 'Forbidden: this route needs the admin key' });
+    c.set('caller', caller);
+    await next();
+  };
+}
+
+/**
+ * The device a request acts on. A device key may only name its own device (any other id is
+ * refused before any lookup, so nothing about other devices leaks); the admin key must name one.
+ */
+export async function deviceFor(db: DB, caller: Caller, deviceId: string | undefined): Promise<Device> {
+  if (!caller.admin) {
+    if (deviceId !== undefined && deviceId !== caller.device.id) {
+      throw new HTTPException(403, { message: 'Forbidden: this API key belongs to another device' });
+    }
+    return caller.device;
+  }
+  if (!deviceId) throw new HTTPException(400, { message: 'deviceId: required with the admin key (a device key sends from its own device)' });
+  const [device] = await db.select().from(devicesTable).where(eq(devicesTable.id, deviceId));
+  if (!device) throw new HTTPException(404, { message: `Device not found: ${deviceId}` });
+  return device;
+}

@@ -1,0 +1,193 @@
+// The whole gateway as its users meet it: the real Worker under `wrangler dev`, the real session
+// host process, and the WhatsApp simulator, driven only through the documented HTTP API.
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mp4, pdf, png } from '../support/fixtures.ts';
+import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { WaSim } from '../wa-sim/index.ts';
+
+let sim: WaSim;
+let stack: Stack;
+let files: Server;
+let filesUrl: string;
+const media = { image: png(90, 60, 5), video: mp4(25_000), document: pdf('Faktur 99') };
+
+interface Device {
+  id: string;
+  apiKey: string;
+}
+let deviceA: Device;
+let deviceB: Device;
+let phoneA: string;
+
+beforeAll(async () => {
+  sim = await WaSim.start({ log: () => {} });
+  const caFile = join(mkdtempSync(join(tmpdir(), 'e2e-ca-')), 'ca.pem');
+  writeFileSync(caFile, sim.caCertPem);
+  files = createServer((req, res) => {
+    const found = { '/photo.png': ['image/png', media.image], '/clip.mp4': ['video/mp4', media.video], '/faktur.pdf': ['application/pdf', media.document] }[req.url ?? ''] as [string, Buffer] | undefined;
+    if (!found) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': found[0] }).end(found[1]);
+  });
+  await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+  filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
+  stack = await startStack({
+    dataDir: mkdtempSync(join(tmpdir(), 'e2e-stack-')),
+    edgePort: await freePort(),
+    hostPort: await freePort(),
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, MEDIA_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  files?.close();
+  await sim?.stop();
+});
+
+async function call(method: string, path: string, options: { key?: string; json?: unknown; body?: RequestInit["body"]; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = options.key;
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  }
+  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body });
+  const text = await res.text();
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${method} ${path}: ${res.status} answered non-JSON: ${text.slice(0, 200)}`);
+  }
+  return { status: res.status, json: json as Record<string, any> };
+}
+
+const admin = () => `Bearer ${stack.adminKey}`;
+
+async function statusOf(id: string) {
+  const { json } = await call('GET', '/api/status', { key: admin() });
+  return (json.devices as Record<string, any>[]).find((d) => d.id === id)!;
+}
+
+async function waitForStatus(id: string, status: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const device = await statusOf(id);
+    if (device?.status === status) return device;
+    if (Date.now() > deadline) throw new Error(`device ${id} is ${device?.status}, not ${status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the gateway, end to end', () => {
+  it('creates a device, connects it, and shows CONNECTED with phone and push name once the phone scans', async () => {
+    const created = await call('POST', '/api/devices', { key: admin(), json: { name: 'Toko Utama' } });
+    expect(created.status).toBe(201);
+    expect(created.json.apiKey).toMatch(/^wa_[0-9a-f]{32}$/);
+    deviceA = created.json as Device;
+    deviceB = (await call('POST', '/api/devices', { key: admin(), json: { name: 'Toko Cabang' } })).json as Device;
+
+    const connect = await call('POST', `/api/devices/${deviceA.id}/connect`, { key: admin() });
+    expect(connect.status).toBe(200);
+    const qr = connect.json.qr ?? (await waitForStatus(deviceA.id, 'QR')).qr;
+    expect(qr).toMatch(/^https:\/\/wa\.me\/settings\/linked_devices#/);
+    expect(await statusOf(deviceA.id)).toMatchObject({ hasQr: true, authenticated: false });
+
+    const linked = await sim.scanQr(qr, { name: 'Toko Utama WA' });
+    phoneA = linked.phone;
+    const device = await waitForStatus(deviceA.id, 'CONNECTED');
+    expect(device).toMatchObject({ authenticated: true, hasQr: false, qr: null, phoneNumber: phoneA, pushName: 'Toko Utama WA', name: 'Toko Utama' });
+    expect(device.apiKey).not.toBe(deviceA.apiKey); // only the masked key is ever shown again
+  });
+
+  it('sends with /send as Fonnte clients do: JSON, urlencoded and multipart bodies', async () => {
+    const budi = sim.addContact({ phone: '6281234567001', name: 'Budi' });
+    const json = await call('POST', '/send', { key: deviceA.apiKey, json: { target: '081234567001', message: 'via JSON' } });
+    expect(json.status).toBe(200);
+    expect(json.json).toMatchObject({ status: true, reason: 'Message sent successfully' });
+
+    const form = await call('POST', '/send', {
+      key: deviceA.apiKey,
+      body: new URLSearchParams({ target: '+62 812-3456-7001', message: 'via urlencoded' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.json).toMatchObject({ status: true });
+
+    const multipart = new FormData();
+    multipart.set('to', '6281234567001');
+    multipart.set('message', 'via multipart');
+    expect((await call('POST', '/send', { key: `Bearer ${deviceA.apiKey}`, body: multipart })).json).toMatchObject({ status: true });
+
+    for (const text of ['via JSON', 'via urlencoded', 'via multipart']) {
+      const out = await sim.waitForOutgoing((m) => m.text === text);
+      expect(out.to).toBe(budi.jid);
+    }
+  });
+
+  it('sends with /api/send-message and answers the seed’s shape', async () => {
+    const res = await call('POST', '/api/send-message', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567002', message: 'Pesanan #42 sudah dikirim' } });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ success: true, message: 'Message dispatched successfully', id: expect.any(String), to: '6281234567002', timestamp: expect.any(Number) });
+    const out = await sim.waitForOutgoing((m) => m.id === res.json.id);
+    expect(out.text).toBe('Pesanan #42 sudah dikirim');
+  });
+
+  for (const [type, path] of [
+    ['image', '/photo.png'],
+    ['video', '/clip.mp4'],
+    ['document', '/faktur.pdf'],
+  ] as const) {
+    it(`sends a${type === 'image' ? 'n' : ''} ${type} with /api/send-media; the simulator decrypts those exact bytes`, async () => {
+      const res = await call('POST', '/api/send-media', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567003', url: `${filesUrl}${path}`, caption: `Ini ${type}`, type } });
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({ success: true, message: `${type} message dispatched successfully`, to: '6281234567003' });
+      const out = await sim.waitForOutgoing((m) => m.id === res.json.id);
+      expect(out.media?.type).toBe(type);
+      expect(out.media?.bytes.equals(media[type])).toBe(true);
+      expect(out.text).toBe(`Ini ${type}`);
+    });
+  }
+
+  it('lists the device’s WhatsApp groups', async () => {
+    const group = sim.addGroup({ subject: 'Family Group', participants: [phoneA, '6281234567004'] });
+    const res = await call('GET', `/api/devices/${deviceA.id}/wa-groups`, { key: `Bearer ${deviceA.apiKey}` });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ success: true, groups: [{ id: `${group.id}@g.us`, name: 'Family Group' }] });
+  });
+
+  it('does not let device A’s key act on device B', async () => {
+    const groups = await call('GET', `/api/devices/${deviceB.id}/wa-groups`, { key: `Bearer ${deviceA.apiKey}` });
+    expect([401, 403, 404]).toContain(groups.status);
+    const status = await call('GET', '/api/status', { key: `Bearer ${deviceA.apiKey}` });
+    expect((status.json.devices as { id: string }[]).map((d) => d.id)).toEqual([deviceA.id]);
+    const connect = await call('POST', `/api/devices/${deviceB.id}/connect`, { key: `Bearer ${deviceA.apiKey}` });
+    expect([401, 403, 404]).toContain(connect.status);
+  });
+
+  it('answers the seed’s 503 within 5 s when the host is killed, and works again after a restart without a new scan', async () => {
+    stack.host.kill('SIGKILL');
+    await new Promise((resolve) => stack.host.once('exit', resolve));
+    const started = Date.now();
+    const res = await call('POST', '/api/send-message', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567005', message: 'while the host is down' } });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(res.status).toBe(503);
+    expect(res.json).toEqual({ error: expect.stringMatching(/^Failed to send message: /) });
+    const fonnte = await call('POST', '/send', { key: deviceA.apiKey, json: { target: '6281234567005', message: 'while the host is down' } });
+    expect(fonnte.status).toBe(503);
+    expect(fonnte.json).toMatchObject({ status: false, reason: expect.any(String) });
+
+    const scans = sim.pendingRegistrations.length;
+    await stack.restartHost();
+    await waitForStatus(deviceA.id, 'CONNECTED', 40_000);
+    expect(sim.pendingRegistrations.length).toBe(scans);
+    const again = await call('POST', '/api/send-message', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567005', message: 'back again' } });
+    expect(again.status).toBe(200);
+    expect((await sim.waitForOutgoing((m) => m.id === again.json.id)).text).toBe('back again');
+  });
+});

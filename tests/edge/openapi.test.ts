@@ -1,0 +1,125 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import app from '../../edge/index.ts';
+import { call } from './client.ts';
+
+type Operation = {
+  summary: string;
+  security: Record<string, string[]>[];
+  parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+  requestBody?: { content: Record<string, { schema: any }> };
+  responses: Record<string, { description: string; content: { 'application/json': { schema: any } } }>;
+};
+let doc: { openapi: string; servers: { url: string }[]; paths: Record<string, Record<string, Operation>>; components: any };
+const op = (method: string, path: string) => doc.paths[path]?.[method] as Operation;
+
+beforeAll(async () => {
+  const { status, body } = await call('GET', '/api/openapi.json');
+  expect(status).toBe(200);
+  doc = body;
+});
+
+describe('GET /api/openapi.json', () => {
+  it('is an OpenAPI 3.1 document, served without a key', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.servers).toEqual([{ url: 'http://gateway.test' }]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['adminKey', 'deviceKey']);
+    for (const scheme of Object.values<any>(doc.components.securitySchemes)) expect(scheme).toMatchObject({ type: 'apiKey', in: 'header', name: 'Authorization' });
+  });
+
+  it('documents every route of the API', () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(documented.sort()).toEqual(
+      [
+        'POST /send',
+        'POST /api/send-message',
+        'POST /api/send-media',
+        'GET /api/messages',
+        'GET /api/status',
+        'GET /api/devices',
+        'POST /api/devices',
+        'GET /api/devices/{id}',
+        'PATCH /api/devices/{id}',
+        'DELETE /api/devices/{id}',
+        'POST /api/devices/{id}/token',
+        'POST /api/devices/{id}/connect',
+        'POST /api/devices/{id}/disconnect',
+        'POST /api/devices/{id}/logout',
+        'POST /api/devices/{id}/pairing-code',
+        'GET /api/devices/{deviceId}/wa-groups',
+        'GET /api/contacts',
+        'POST /api/contacts',
+        'PATCH /api/contacts/{id}',
+        'DELETE /api/contacts/{id}',
+        'GET /api/groups',
+        'POST /api/groups',
+        'PATCH /api/groups/{id}',
+        'DELETE /api/groups/{id}',
+        'GET /api/hosts',
+        'POST /api/hosts',
+        'DELETE /api/hosts/{id}',
+        'GET /api/openapi.json',
+      ].sort(),
+    );
+  });
+
+  it('cannot miss a route the app serves', () => {
+    const served = new Set(app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/healthz').map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`));
+    for (const route of served) {
+      const [method, path] = route.split(' ') as [string, string];
+      expect(op(method, path), route).toBeDefined();
+    }
+  });
+
+  it('says which key each route takes', () => {
+    const both = [{ deviceKey: [] }, { adminKey: [] }];
+    expect(op('post', '/send').security).toEqual(both);
+    expect(op('get', '/api/status').security).toEqual(both);
+    expect(op('get', '/api/devices/{deviceId}/wa-groups').security).toEqual(both);
+    expect(op('post', '/api/devices').security).toEqual([{ adminKey: [] }]);
+    expect(op('post', '/api/devices').responses['403']).toBeDefined();
+    expect(op('get', '/api/openapi.json').security).toEqual([]);
+  });
+
+  it('describes request bodies with the schemas that validate them', () => {
+    const sendMessage = op('post', '/api/send-message').requestBody!.content['application/json']!.schema;
+    expect(sendMessage.required).toEqual(['to', 'message']);
+    expect(sendMessage.properties.to).toMatchObject({ type: 'string', description: expect.stringContaining('@g.us') });
+
+    const sendMedia = op('post', '/api/send-media').requestBody!.content['application/json']!.schema;
+    expect(sendMedia.properties.type).toEqual({ default: 'image', type: 'string', enum: ['image', 'video', 'document'] });
+    expect(sendMedia.required).toEqual(['to', 'url']);
+
+    const fonnte = op('post', '/send').requestBody!.content;
+    expect(Object.keys(fonnte)).toEqual(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+    expect(Object.keys(fonnte['application/json']!.schema.properties)).toEqual(expect.arrayContaining(['target', 'to', 'message', 'url', 'filename', 'countryCode', 'deviceId']));
+
+    expect(op('post', '/api/devices/{id}/pairing-code').requestBody!.content['application/json']!.schema.required).toEqual(['phone']);
+  });
+
+  it('describes path and query parameters', () => {
+    expect(op('get', '/api/devices/{deviceId}/wa-groups').parameters).toEqual([{ name: 'deviceId', in: 'path', required: true, schema: { type: 'string' } }]);
+    const limit = op('get', '/api/messages').parameters!.find((p) => p.name === 'limit')!;
+    expect(limit).toMatchObject({ in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } });
+    expect(op('get', '/api/contacts').parameters!.map((p) => p.name)).toEqual(['q', 'groupId']);
+  });
+
+  it('describes responses, errors in the shape of their route family', () => {
+    const json = (o: Operation, status: number) => o.responses[status]!.content['application/json'].schema;
+    expect(json(op('get', '/api/status'), 200).properties.devices.items.required).toEqual(
+      ['id', 'name', 'apiKey', 'webhookUrl', 'status', 'authenticated', 'hasQr', 'qr', 'phoneNumber', 'pushName', 'totalMessagesSent'],
+    );
+    expect(json(op('post', '/api/send-message'), 200).required).toEqual(['success', 'message', 'id', 'to', 'timestamp']);
+    expect(json(op('post', '/api/devices'), 201).properties.apiKey.description).toMatch(/not shown again/);
+
+    expect(json(op('post', '/send'), 401).properties).toEqual({ status: { type: 'boolean', const: false }, reason: { type: 'string' } });
+    expect(json(op('post', '/api/send-message'), 503).properties).toEqual({ error: { type: 'string' } });
+    expect(op('get', '/api/devices/{deviceId}/wa-groups').responses['503']!.description).toBe('Device is not connected or session not active');
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, o] of Object.entries(ops)) {
+        expect(o.responses['500'], `${method} ${path}`).toBeDefined();
+        if (o.requestBody) expect(Object.keys(o.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '413', '415']));
+        if (o.security.length) expect(o.responses['401'], `${method} ${path}`).toBeDefined();
+      }
+    }
+  });
+});
