@@ -1,0 +1,21 @@
+// Picks the host's store: Redis when REDIS_URL is set, files under DATA_DIR otherwise.
+import { join } from 'node:path';
+import { FileStore } from './file-store.ts';
+import { RedisStore } from './redis-store.ts';
+import type { Store } from './store.ts';
+
+export type { Changes, Store } from './store.ts';
+export { FileStore, type FileStoreOptions } from './file-store.ts';
+export { RedisStore, StoreUnavailableError, redactUrl } from './redis-store.ts';
+export { clearAuthState, hasCreds, useStoreAuthState, type StoreAuthOptions, type StoreAuthState } from './auth-state.ts';
+
+export interface StoreConfig {
+  redisUrl?: string;
+  dataDir: string;
+  /** Redis key namespace (default `wa:`); ignored by the file store. */
+  namespace?: string;
+}
+
+export function openStore(config: StoreConfig): Promise<Store> {
+  return config.redisUrl ? RedisStore.open(config.redisUrl, config.namespace) : FileStore.open(join(config.dataDir, 'store'));
+}
