@@ -3,6 +3,7 @@
 import { eq } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { randomHex, sameSecret, sha256Hex } from './crypto.ts';
 import { devicesTable, type Device } from './db/schema.ts';
 import type { AppEnv, DB } from './env.ts';
 
@@ -10,19 +11,10 @@ export type Caller = { admin: true } | { admin: false; device: Device };
 export type KeyLevel = 'device' | 'admin';
 
 const DEVICE_KEY = /^wa_[0-9a-f]{32}$/;
-const encoder = new TextEncoder();
-const hex = (bytes: ArrayBuffer | Uint8Array) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
-export const randomHex = (bytes: number) => hex(crypto.getRandomValues(new Uint8Array(bytes)));
 export const newDeviceKey = () => `wa_${randomHex(16)}`;
-export const hashKey = async (key: string) => hex(await crypto.subtle.digest('SHA-256', encoder.encode(key)));
+export const hashKey = sha256Hex;
 export const maskKey = (key: string) => `${key.slice(0, 7)}…${key.slice(-4)}`;
-
-/** Hashing first gives both sides the same length, so the comparison leaks neither length nor content. */
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([a, b].map((s) => crypto.subtle.digest('SHA-256', encoder.encode(s))));
-  return crypto.subtle.timingSafeEqual(x!, y!);
-}
 
 /** Who an `Authorization` header (`<key>` as Fonnte sends it, or `Bearer <key>`) belongs to, if anyone. */
 export async function authenticate(db: DB, env: Env, header: string | undefined): Promise<Caller | null> {

@@ -1,8 +1,8 @@
 // Sending through a device's session host, with every attempt in the message log.
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { MediaType } from '../../session-host/link/protocol.ts';
-import { randomHex } from '../auth.ts';
+import { randomHex } from '../crypto.ts';
 import { messageStatuses, messagesTable, messageTypes, type Device, type Message } from '../db/schema.ts';
 import type { DB } from '../env.ts';
 import { asRelayError } from '../errors.ts';
@@ -84,7 +84,8 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
     deliveries.map((d) =>
       db
         .update(messagesTable)
-        .set(d.ok ? { status: 'sent', waMessageId: d.id } : { status: 'failed', error: d.error.message })
+        // A receipt relayed meanwhile may already have moved the row past 'sent': keep it there.
+        .set(d.ok ? { status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id } : { status: 'failed', error: d.error.message })
         .where(eq(messagesTable.id, d.logId)),
     ) as never,
   );

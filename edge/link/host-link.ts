@@ -19,6 +19,7 @@ import {
   type Params,
   type Result,
 } from '../../session-host/link/protocol.ts';
+import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string } };
@@ -28,22 +29,6 @@ const HEARTBEAT_MS = 30_000;
 const MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_HOST_ID = 'default';
 
-const encoder = new TextEncoder();
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-const randomHex = (n: number) => hex(crypto.getRandomValues(new Uint8Array(n)).buffer);
-
-async function hmacHex(secret: string, message: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return hex(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
-}
-
-/** Constant-time comparison of two hex strings. */
-function sameHex(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
 
 interface Pending {
   resolve: (outcome: Outcome<unknown>) => void;
@@ -161,7 +146,7 @@ export class HostLink extends DurableObject<Env> {
           const parsed = welcomeFrame.safeParse(JSON.parse(String(event.data)));
           if (!parsed.success) return fail('the host sent no valid welcome');
           const expected = await hmacHex(secret, hostProofMessage(edgeNonce, parsed.data.nonce));
-          if (!sameHex(expected, parsed.data.sig)) return fail('the host could not prove the shared secret');
+          if (!(await sameSecret(expected, parsed.data.sig))) return fail('the host could not prove the shared secret');
           clearTimeout(timer);
           resolve();
         },
@@ -245,7 +230,9 @@ export class HostLink extends DurableObject<Env> {
     } else if (name === 'message.status') {
       const status = events['message.status'].parse(data);
       const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
-      const [row] = await this.db().select().from(messagesTable).where(eq(messagesTable.waMessageId, status.id));
+      // By our own id when the host knows it: the receipt may beat the send's answer to D1.
+      const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
+      const [row] = await this.db().select().from(messagesTable).where(match);
       // Receipts can arrive out of order; a message never moves backwards (read stays read).
       const current = row ? (rank[row.status as keyof typeof rank] ?? 0) : 0;
       if (row && rank[status.status] >= current) {

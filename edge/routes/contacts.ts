@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { body, endpoint, query } from '../api/openapi.ts';
 import { phoneField } from '../api/phone.ts';
-import { randomHex } from '../auth.ts';
+import { randomHex } from '../crypto.ts';
 import { contactGroupsTable, contactsTable } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
 

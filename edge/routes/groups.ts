@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { body, endpoint } from '../api/openapi.ts';
-import { randomHex } from '../auth.ts';
+import { randomHex } from '../crypto.ts';
 import { contactGroupsTable } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 

@@ -95,7 +95,7 @@ export type MessageStatus = z.infer<typeof messageStatus>;
 
 export const events = {
   'device.status': deviceState,
-  'message.status': z.object({ deviceId: z.string(), id: z.string(), to: z.string(), status: messageStatus, timestamp: z.number().int() }),
+  'message.status': z.object({ deviceId: z.string(), id: z.string(), outboxId: z.string().optional(), to: z.string(), status: messageStatus, timestamp: z.number().int() }),
   'message.incoming': z.object({ deviceId: z.string(), id: z.string(), from: z.string(), chat: z.string(), type: z.string(), text: z.string(), timestamp: z.number().int() }),
 } as const;
 

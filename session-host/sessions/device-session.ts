@@ -384,7 +384,7 @@ export class DeviceSession {
     const recentKey = `recent:${this.id}:${sent.key.id}`;
     const changes: Record<string, string | null> = {
       [`device:${this.id}:sent`]: String(this.totalMessagesSent),
-      [recentKey]: JSON.stringify({ to: params.to, message: proto.Message.toObject(proto.Message.fromObject(sent.message ?? {}), { bytes: String }) }),
+      [recentKey]: JSON.stringify({ to: params.to, outboxId: params.outboxId, message: proto.Message.toObject(proto.Message.fromObject(sent.message ?? {}), { bytes: String }) }),
     };
     this.recentIds.push(sent.key.id);
     while (this.recentIds.length > RECENT_LIMIT) changes[`recent:${this.id}:${this.recentIds.shift()}`] = null;
@@ -449,8 +449,10 @@ export class DeviceSession {
     const status = RECEIPT_STATUS[code];
     if (!status || status === 'sent' || !this.recentIds.includes(id)) return;
     const timestamp = Math.floor(Date.now() / 1000);
+    // The edge knows its messages by its own id until it has recorded WhatsApp's.
+    const outboxId = JSON.parse((await this.store.get(`recent:${this.id}:${id}`)) ?? '{}').outboxId as string | undefined;
     const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, id, stateid: id, status, state: status, to, timestamp };
     await this.deps.webhooks.enqueue(this.id, { type: 'status', payload });
-    this.deps.emit('message.status', { deviceId: this.id, id, to, status, timestamp });
+    this.deps.emit('message.status', { deviceId: this.id, id, outboxId, to, status, timestamp });
   }
 }
