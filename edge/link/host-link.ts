@@ -103,6 +103,9 @@ export class HostLink extends DurableObject<Env> {
     const nonce = randomHex(16);
     const url = new URL('/link', target.url.replace(/^ws/, 'http'));
     let response: Response;
+    // Not AbortSignal.timeout: a signal still attached when it fires would also cut the socket.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`)), DIAL_TIMEOUT_MS);
     try {
       response = await fetch(url, {
         headers: {
@@ -111,10 +114,12 @@ export class HostLink extends DurableObject<Env> {
           [LINK_HEADERS.nonce]: nonce,
           [LINK_HEADERS.signature]: await hmacHex(target.secret, edgeProofMessage(ts, nonce)),
         },
-        signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+        signal: abort.signal,
       });
     } catch (error) {
       throw this.failed(`cannot reach ${url.host}: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
     const socket = response.webSocket;
     if (!socket) throw this.failed(`${url.host} refused the link (HTTP ${response.status})`);
