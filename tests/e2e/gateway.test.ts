@@ -170,6 +170,13 @@ describe('the gateway, end to end', () => {
     expect([401, 403, 404]).toContain(connect.status);
   });
 
+  it('keeps one link open to the host between requests', async () => {
+    const links = async () => ((await (await fetch(`${stack.hostUrl}/healthz`)).json()) as { links: number }).links;
+    expect(await links()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // longer than the dial timeout
+    expect(await links()).toBe(1);
+  });
+
   it('answers the seed’s 503 within 5 s when the host is killed, and works again after a restart without a new scan', async () => {
     stack.host.kill('SIGKILL');
     await new Promise((resolve) => stack.host.once('exit', resolve));
