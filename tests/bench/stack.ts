@@ -117,9 +117,15 @@ async function wholeStack(sim: SimProcess, count: number) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const headers = { authorization: `Bearer ${device.apiKey}` };
-    return await measure(count, async (i) => {
+    // What `wrangler dev` itself costs per request (its proxy in front of the Worker), so the
+    // gateway's own share can be told apart from the local dev server's.
+    const devServer = await measure(100, async () => {
+      await (await fetch(`${stack.edgeUrl}/healthz`)).text();
+    });
+    const sends = await measure(count, async (i) => {
       await post(`${stack.edgeUrl}/api/send-message`, { to: '6281999000002', message: `stack ${i}` }, headers);
     });
+    return { ...sends, devServerHealthzP50Ms: devServer.p50Ms };
   } finally {
     await stack.stop();
   }
