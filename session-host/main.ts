@@ -2,6 +2,7 @@
 // environment (see config.ts); SIGTERM and SIGINT stop it cleanly, devices stay logged in.
 import { ConfigError, loadConfig } from './config.ts';
 import { startHost } from './host.ts';
+import { captureConsole, createLogger } from './logger.ts';
 
 let config;
 try {
@@ -12,7 +13,9 @@ try {
   process.exit(1);
 }
 
-const host = await startHost({ config });
+const logger = createLogger(config.logLevel);
+captureConsole(logger);
+const host = await startHost({ config, logger });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     host.stop().then(

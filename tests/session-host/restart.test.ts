@@ -77,11 +77,20 @@ describe('the host process', () => {
     await expect
       .poll(async () => (await link.request('host.status', {})).devices.find((d) => d.id === 'proc')?.status, { timeout: 15_000 })
       .toBe('CONNECTED');
+    // Signal sessions get opened both ways (libsignal prints them, private keys and all).
+    const contact = sim.addContact();
+    const sent = await link.request('message.send', { deviceId: 'proc', to: contact.jid, text: 'hello' });
+    await sim.waitForOutgoing((m) => m.id === sent.id);
+    await sim.sendIncoming(phone, contact.phone, 'hi back');
+    // A contact that reinstalled WhatsApp: libsignal closes the old session and prints it whole.
+    sim.resetSessions(contact.phone);
+    await sim.sendIncoming(phone, contact.phone, 'new phone, same number');
     link.close();
     proc.child.kill('SIGTERM');
     await new Promise((resolve) => proc.child.once('exit', resolve));
-    // The secret never reaches the logs.
+    // Neither the secret nor Signal key material ever reaches the logs.
     expect(proc.output()).not.toContain(TEST_SECRET);
+    expect(proc.output()).not.toMatch(/privKey|SessionEntry/);
   });
 
   it('refuses to start with a bad setting, naming the variable', async () => {

@@ -94,6 +94,11 @@ export class SimDevice implements SignalStorage {
     this.senderKeys.set(name.toString(), record);
   }
 
+  /** Drops every pairwise session, as a reinstalled app would: the next message starts anew (pkmsg). */
+  forgetSessions(): void {
+    this.sessions.clear();
+  }
+
   hasSession(address: ProtocolAddress): boolean {
     return this.sessions.has(address.toString());
   }

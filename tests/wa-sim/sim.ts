@@ -844,6 +844,13 @@ export class WaSim implements ConnectionHandler {
     });
   }
 
+  /** The contact reinstalls WhatsApp: its devices lose their sessions and start new ones. */
+  resetSessions(phone: string): void {
+    const person = this.people.get(phone);
+    if (!person) throw new Error(`no contact ${phone}`);
+    for (const device of person.devices.values()) device.forgetSessions();
+  }
+
   // ───────────────────────── faults ─────────────────────────
 
   /** Breaks a linked device's connection the way WhatsApp would (PROTOCOL.md §9). */
