@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
 import { contacts } from './routes/contacts.ts';
+import { demo } from './routes/demo.ts';
 import { devices } from './routes/devices.ts';
 import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
@@ -39,6 +40,7 @@ app.route('/api/devices', devices);
 app.route('/api/contacts', contacts);
 app.route('/api/groups', groups);
 app.route('/api/hosts', hosts);
+app.route('/api/demo', demo);
 app.route('/api/openapi.json', openApi(app));
 
 app.onError(onError);

@@ -6,10 +6,12 @@ import { describe, expect, it } from 'vitest';
 const publicDir = new URL('../edge/public/', import.meta.url);
 
 describe('dashboard build', () => {
-  it('emits an index.html that loads the bundled app', () => {
+  it('emits an index.html that loads the bundled app, ready for phones and screen readers', () => {
     const html = readFileSync(new URL('index.html', publicDir), 'utf8');
     expect(html).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
     expect(html).toContain('<wa-app></wa-app>');
+    expect(html).toContain('<html lang="en">');
+    expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1" />');
   });
 
   it('keeps the dashboard JS within its budget of 60 KB gzipped', () => {

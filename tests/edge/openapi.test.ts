@@ -57,6 +57,8 @@ describe('GET /api/openapi.json', () => {
         'GET /api/hosts',
         'POST /api/hosts',
         'DELETE /api/hosts/{id}',
+        'GET /api/demo',
+        'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
       ].sort(),
     );

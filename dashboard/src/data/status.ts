@@ -1,0 +1,62 @@
+// The live state of every device, from GET /api/status (which the edge keeps current from the
+// session host's events): polled while something on the page shows it and the page is visible.
+import { api, onSignOut } from './session.ts';
+import { Store, messageOf, type Remote } from './store.ts';
+
+export type DeviceState = 'DISCONNECTED' | 'CONNECTING' | 'QR' | 'CONNECTED' | 'LOGGED_OUT';
+
+export interface Device {
+  id: string;
+  name: string;
+  /** Masked: the full key is shown only when it is created or regenerated. */
+  apiKey: string;
+  webhookUrl: string;
+  status: DeviceState;
+  authenticated: boolean;
+  hasQr: boolean;
+  qr: string | null;
+  phoneNumber: string | null;
+  pushName: string | null;
+  totalMessagesSent: number;
+}
+
+export interface GatewayStatus {
+  devices: Device[];
+  /** The session host's public URL; null while it is unreachable or has none configured. */
+  publicUrl: string | null;
+}
+
+const POLL_MS = 2_000;
+// While a QR code is up, a scan should show as "Connected" at once, not up to 2 s later.
+const LINKING_POLL_MS = 700;
+
+export const status = new Store<Remote<GatewayStatus>>({ loading: true }, () => void refreshStatus());
+
+let timer: ReturnType<typeof setTimeout> | undefined;
+let inFlight: AbortController | undefined;
+
+/** Fetches the status now (and goes on polling while watched, visible and signed in). */
+export async function refreshStatus(): Promise<void> {
+  clearTimeout(timer);
+  inFlight?.abort();
+  inFlight = undefined;
+  if (!status.watched || document.hidden) return;
+  const call = (inFlight = new AbortController());
+  try {
+    status.set({ data: await api<GatewayStatus>('GET', '/api/status', undefined, call.signal), loading: false });
+  } catch (error) {
+    if (call.signal.aborted) return; // a newer refresh took over
+    status.set({ ...status.value, loading: false, error: messageOf(error) });
+  }
+  if (inFlight !== call) return;
+  inFlight = undefined;
+  const linking = status.value.data?.devices.some((d) => d.status === 'QR' || d.status === 'CONNECTING');
+  timer = setTimeout(refreshStatus, linking ? LINKING_POLL_MS : POLL_MS);
+}
+
+document.addEventListener('visibilitychange', () => void refreshStatus());
+onSignOut(() => {
+  clearTimeout(timer);
+  inFlight?.abort();
+  status.set({ loading: true });
+});
