@@ -3,7 +3,6 @@
 import {
   DisconnectReason,
   generateMessageIDV2,
-  makeCacheableSignalKeyStore,
   proto,
   type AnyMessageContent,
   type BaileysEventMap,
@@ -14,7 +13,7 @@ import {
 import type { Logger } from '../logger.ts';
 import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { fetchMedia } from '../media.ts';
-import { useStoreAuthState } from '../store/auth-state.ts';
+import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
 import { incomingPayload, isUserMessage, type ConnectionPayload, type StatusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
@@ -153,7 +152,8 @@ export class DeviceSession {
     // A closing socket may still write keys after a logout cleared them; those writes are dropped.
     const keys = { get: state.keys.get, set: async (data: SignalDataSet) => (this.auth === auth ? state.keys.set(data) : undefined) };
     const sock = this.deps.socketFactory({
-      auth: { creds: state.creds, keys: makeCacheableSignalKeyStore(keys, this.deps.baileysLogger) },
+      // The store's auth state caches reads itself (including misses); no second cache on top.
+      auth: { creds: state.creds, keys },
       logger: this.deps.baileysLogger,
       getMessage: (key) => this.recentMessage(key.id ?? ''),
     });
@@ -279,7 +279,7 @@ export class DeviceSession {
   }
 
   private async forgetLogin(): Promise<void> {
-    await (this.auth ?? (await useStoreAuthState(this.store, this.id))).clear();
+    await (this.auth ? this.auth.clear() : clearAuthState(this.store, this.id));
     this.auth = undefined;
     this.phoneNumber = null;
     this.pushName = null;

@@ -9,7 +9,9 @@
 // read. makeCacheableSignalKeyStore helps less and costs more: it does not remember absent keys
 // (tctokens are usually absent, so two store reads per message remain), it serialises every get
 // behind the previous set's store write with one mutex, and it caches the ~800 pre-keys written
-// at pairing, each of which is read at most once. tests/bench/auth-store.ts measures all of it.
+// at pairing, each of which is read at most once. Measured (tests/bench/auth-store.ts
+// --decisions), as send rate relative to Baileys' in-memory keys: Redis 0.66 without a cache,
+// 0.81 with makeCacheableSignalKeyStore, 0.92 with this one; files 0.76, 0.72, 0.91.
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap, type SignalKeyStore } from '@whiskeysockets/baileys';
 import type { Changes, Store } from './store.ts';
 

@@ -26,7 +26,12 @@ export class RedisStore implements Store {
 
   /** Connects and pings, so a wrong REDIS_URL stops the host at start instead of at first use. */
   static async open(url: string, namespace?: string): Promise<RedisStore> {
-    const store = new RedisStore(url, namespace);
+    let store: RedisStore;
+    try {
+      store = new RedisStore(url, namespace);
+    } catch (error) {
+      throw new StoreUnavailableError(`the Redis URL is not valid (${(error as Error).message})`);
+    }
     try {
       await store.redis.connect();
       await store.redis.ping();
@@ -35,7 +40,7 @@ export class RedisStore implements Store {
       store.redis.disconnect();
       // `connect()` rejects with a bare "Connection is closed."; the 'error' event has the reason.
       const reason = store.lastError?.message ?? (error as Error).message;
-      throw new StoreUnavailableError(`Redis at ${redactUrl(url)} is unreachable: ${reason}`);
+      throw new StoreUnavailableError(`could not connect to Redis at ${redactUrl(url)}: ${reason}`);
     }
   }
 

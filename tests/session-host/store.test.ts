@@ -250,9 +250,10 @@ describe('RedisStore connection', () => {
     const started = Date.now();
     const error = await RedisStore.open('redis://agent:s3cret-pw@127.0.0.1:1/0').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect((error as Error).message).toMatch(/^Redis at redis:\/\/agent:\*\*\*@127\.0\.0\.1:1\/0 is unreachable: .*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(/^could not connect to Redis at redis:\/\/agent:\*\*\*@127\.0\.0\.1:1\/0: .*ECONNREFUSED/);
     expect((error as Error).message).not.toContain('s3cret');
     expect(Date.now() - started).toBeLessThan(5_000);
+    await expect(RedisStore.open('redis://[bad')).rejects.toThrow(/^the Redis URL is not valid/);
   });
 
   it('keeps namespaces apart', async () => {
