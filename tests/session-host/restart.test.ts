@@ -32,6 +32,8 @@ describe.each(backends)('restart with the %s store', (_name, open) => {
       await sim.scanQr(state.qr!);
       phones.push((await link.nextEvent('device.status', (d) => d.id === id && d.status === 'CONNECTED')).phoneNumber!);
     }
+    const before = await link.request('message.send', { deviceId: 'alpha', to: `${phones[1]}@s.whatsapp.net`, text: 'sent before the restart' });
+    await sim.waitForOutgoing((m) => m.id === before.id);
     link.close();
     await host.stop();
     await expect.poll(() => sim.devices.filter((d) => phones.includes(d.phone) && d.online)).toEqual([]);
@@ -49,6 +51,9 @@ describe.each(backends)('restart with the %s store', (_name, open) => {
     expect(sim.pendingRegistrations.length).toBe(registrations);
     const result = await link.request('message.send', { deviceId: 'beta', to: `${phones[0]}@s.whatsapp.net`, text: 'still here' });
     expect((await sim.waitForOutgoing((m) => m.id === result.id)).text).toBe('still here');
+    // The recipient asks for a message from before the restart again: only the store still has it.
+    sim.requestRetry(before.id);
+    await expect.poll(() => sim.outbox.filter((m) => m.id === before.id).map((m) => m.text)).toEqual(['sent before the restart', 'sent before the restart']);
     link.close();
     await host.stop();
     await store.deletePrefix('');

@@ -759,6 +759,26 @@ export class WaSim implements ConnectionHandler {
     this.deliver(sender, node('receipt', attrs));
   }
 
+  /**
+   * The recipient's phone could not decrypt a message and asks the sender for it again (a retry
+   * receipt), which the sender can only answer if it kept the message (Baileys' `getMessage`).
+   */
+  requestRetry(messageId: string): void {
+    const message = this.outbox.find((m) => m.id === messageId);
+    if (!message) throw new Error(`no message ${messageId} was sent`);
+    const sender = this.companion(message.from);
+    const recipient = this.personOf(message.to);
+    if (!sender || !recipient) throw new Error(`cannot ask for ${messageId} again: sender or recipient unknown`);
+    const t = String(nowSeconds());
+    this.deliver(
+      sender,
+      node('receipt', { id: messageId, from: recipient.jid, type: 'retry', t }, [
+        node('retry', { count: '1', id: messageId, t, v: '1' }),
+        node('registration', {}, uintBE(recipient.phoneDevice.registrationId, 4)),
+      ]),
+    );
+  }
+
   /** Resolves with the first message a client sends that matches (including ones already sent). */
   waitForOutgoing(predicate: (m: OutgoingMessage) => boolean = () => true, timeoutMs = 15_000): Promise<OutgoingMessage> {
     const found = this.outbox.find(predicate);
