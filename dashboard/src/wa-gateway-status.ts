@@ -47,7 +47,8 @@ export class WaGatewayStatus extends LitElement {
     const { data, error, loading } = this.#status.value;
     // The Worker serves this page and the API alike, so this page's origin is the API's URL.
     const apiUrl = location.origin;
-    const state = error ? 'off' : data ? 'on' : '';
+    const state = error || data?.hostOnline === false ? 'off' : data ? 'on' : '';
+    const connection = error ? `Unreachable: ${error}` : !data ? 'Checking...' : data.hostOnline ? 'Online' : 'API online, session host offline';
     return html`<section class="card" aria-labelledby="gateway-heading">
       <div class="card-head"><h2 id="gateway-heading">API Gateway Status</h2></div>
       <dl>
@@ -66,7 +67,7 @@ export class WaGatewayStatus extends LitElement {
         <div>
           <dt>Connection Status</dt>
           <dd role="status" data-testid="connection-status">
-            <span class="dot ${state}" aria-hidden="true"></span>${error ? `Unreachable: ${error}` : data ? 'Online' : 'Checking...'}
+            <span class="dot ${state}" aria-hidden="true"></span>${connection}
           </dd>
         </div>
       </dl>

@@ -24,6 +24,8 @@ export interface GatewayStatus {
   devices: Device[];
   /** The session host's public URL; null while it is unreachable or has none configured. */
   publicUrl: string | null;
+  /** Whether the edge's link to the session host is up. */
+  hostOnline: boolean;
 }
 
 const POLL_MS = 2_000;
