@@ -38,7 +38,7 @@ export const demo = new Hono<AppEnv>()
       const device = await findDevice(c.var.db, c.req.param('id'));
       if (!device.qr) throw new HTTPException(409, { message: `Device ${device.id} shows no QR code: connect it first` });
 
-      const res = await fetch(`${sim}/api/scan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ qr: device.qr }) }).catch(() => {
+      const res = await fetch(`${sim}/api/scan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ qr: device.qr, name: device.name }) }).catch(() => {
         throw new HTTPException(502, { message: 'The WhatsApp simulator could not be reached' });
       });
       const answer = (await res.json().catch(() => null)) as { error?: unknown } | null;
