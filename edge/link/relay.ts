@@ -1,16 +1,10 @@
 // How routes reach a session host: through its HostLink Durable Object, by the device's host.
-import type { ErrorCode, Method, Params, Result } from '../../session-host/link/protocol.ts';
+import { LinkError, type Method, type Params, type Result } from '../../session-host/link/protocol.ts';
 import { DEFAULT_HOST_ID } from './host-link.ts';
 
-/** A request the host (or the link to it) could not carry out, with the link's error code. */
-export class RelayError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
-    this.name = 'RelayError';
-    this.code = code;
-  }
-}
+/** A request the host (or the link to it) could not carry out: the link's own error type. */
+export const RelayError = LinkError;
+export type RelayError = LinkError;
 
 export function hostLink(env: Env, hostId: string | null) {
   const id = hostId ?? DEFAULT_HOST_ID;
