@@ -25,6 +25,8 @@ CREATE TABLE `devices` (
 	`phone_number` text,
 	`push_name` text,
 	`total_messages_sent` integer DEFAULT 0 NOT NULL,
+	`send_interval_ms` integer DEFAULT 0 NOT NULL,
+	`send_jitter_ms` integer DEFAULT 0 NOT NULL,
 	`created_at` integer DEFAULT (unixepoch() * 1000) NOT NULL,
 	`updated_at` integer DEFAULT (unixepoch() * 1000) NOT NULL,
 	FOREIGN KEY (`host_id`) REFERENCES `hosts`(`id`) ON UPDATE no action ON DELETE no action
@@ -39,6 +41,13 @@ CREATE TABLE `hosts` (
 	`created_at` integer DEFAULT (unixepoch() * 1000) NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `idempotency_keys` (
+	`key` text PRIMARY KEY NOT NULL,
+	`status` integer NOT NULL,
+	`body` text NOT NULL,
+	`created_at` integer DEFAULT (unixepoch() * 1000) NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `messages` (
 	`id` text PRIMARY KEY NOT NULL,
 	`device_id` text NOT NULL,
@@ -48,6 +57,12 @@ CREATE TABLE `messages` (
 	`status` text DEFAULT 'queued' NOT NULL,
 	`wa_message_id` text,
 	`error` text,
+	`scheduled_at` integer,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`sent_at` integer,
+	`delivered_at` integer,
+	`read_at` integer,
+	`failed_at` integer,
 	`created_at` integer DEFAULT (unixepoch() * 1000) NOT NULL,
 	`updated_at` integer DEFAULT (unixepoch() * 1000) NOT NULL,
 	FOREIGN KEY (`device_id`) REFERENCES `devices`(`id`) ON UPDATE no action ON DELETE cascade

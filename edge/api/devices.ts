@@ -34,6 +34,8 @@ export const adminDevice = statusDevice.extend({
   hostId: z.string().nullable().meta({ description: 'Its session host; null for the default host (HOST_URL)' }),
   webhookSecret: z.string().meta({ description: 'Signs its webhooks (HMAC-SHA256), so receivers can verify them' }),
   statusReason: z.string().nullable().meta({ description: 'Why it is not connected, when known' }),
+  sendIntervalMs: z.number().int().meta({ description: 'Pacing of queued sends: at least this long between two messages' }),
+  sendJitterMs: z.number().int().meta({ description: 'Pacing of queued sends: up to this much more, at random' }),
   createdAt: dateTime,
 });
 
@@ -66,6 +68,8 @@ export function adminView(device: Device, state?: DeviceState): z.infer<typeof a
     hostId: device.hostId,
     webhookSecret: device.webhookSecret,
     statusReason: state ? state.reason : device.statusReason,
+    sendIntervalMs: device.sendIntervalMs,
+    sendJitterMs: device.sendJitterMs,
     createdAt: device.createdAt.toISOString(),
   };
 }

@@ -6,13 +6,15 @@ import { randomHex } from '../crypto.ts';
 import { messageStatuses, messagesTable, messageTypes, type Device, type Message } from '../db/schema.ts';
 import type { DB } from '../env.ts';
 import { asRelayError } from '../errors.ts';
-import { relay, type RelayError } from '../link/relay.ts';
+import { hostLink, relay, type RelayError } from '../link/relay.ts';
 import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
 export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
 export type Media = { type: MediaType; url: string; fileName?: string };
-export type Outgoing = { to: Recipient; text?: string; media?: Media };
+export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number };
+/** A send for the outbox: due at `dueAt` (unix ms); `logId` re-queues a send already logged. */
+export type Queued = Outgoing & { dueAt: number; logId?: string };
 export type Delivery = { to: string; logId: string } & ({ ok: true; id: string; timestamp: number } | { ok: false; error: RelayError });
 
 // WhatsApp shows these inline; anything else goes as a document, which it always accepts.
@@ -71,8 +73,8 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
     outgoing.map(async (m, i): Promise<Delivery> => {
       const { id: logId, to } = rows[i]!;
       try {
-        const params = { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: logId };
-        const sent = await relay(env, device.hostId, 'message.send', params, m.media ? MEDIA_TIMEOUT_MS : TEXT_TIMEOUT_MS);
+        const params = { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: logId, typingMs: m.typingMs };
+        const sent = await relay(env, device.hostId, 'message.send', params, (m.media ? MEDIA_TIMEOUT_MS : TEXT_TIMEOUT_MS) + (m.typingMs ?? 0));
         return { to, logId, ok: true, id: sent.id, timestamp: sent.timestamp };
       } catch (error) {
         return { to, logId, ok: false, error: asRelayError(error) };
@@ -85,11 +87,55 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
       db
         .update(messagesTable)
         // A receipt relayed meanwhile may already have moved the row past 'sent': keep it there.
-        .set(d.ok ? { status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id } : { status: 'failed', error: d.error.message })
+        .set(
+          d.ok
+            ? { status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id, sentAt: new Date(), attempts: 1 }
+            : { status: 'failed', error: d.error.message, failedAt: new Date(), attempts: 1 },
+        )
         .where(eq(messagesTable.id, d.logId)),
     ) as never,
   );
   return deliveries;
+}
+
+/**
+ * Hands sends to the device's host's outbox: logged as queued, then stored in the HostLink's
+ * own storage before this returns, so an answer of "queued" is never a lost message. The
+ * HostLink delivers them when they are due and the host is up.
+ */
+export async function queueMessages(db: DB, env: Env, device: Device, queued: Queued[]): Promise<{ id: string; to: string }[]> {
+  const now = Date.now();
+  const rows = queued.map((m): typeof messagesTable.$inferInsert & { id: string } => ({
+    ...(m.logId ? { id: m.logId } : newMessageId()),
+    deviceId: device.id,
+    to: m.to.number,
+    type: m.media?.type ?? 'text',
+    preview: m.text ? m.text.slice(0, 200) : null,
+    status: 'queued',
+    scheduledAt: m.dueAt > now ? new Date(m.dueAt) : null,
+    error: null,
+    failedAt: null,
+  }));
+  await db.batch(
+    rows.map((row) =>
+      // A re-queued send keeps its row (and id: the host has seen it as this outbox id). Its
+      // try found the host or device offline, which the outbox does not count as an attempt.
+      db.insert(messagesTable).values(row).onConflictDoUpdate({ target: messagesTable.id, set: { status: 'queued', scheduledAt: row.scheduledAt, error: null, failedAt: null, attempts: 0 } }),
+    ) as never,
+  );
+  const { id: hostId, stub } = hostLink(env, device.hostId);
+  const items = queued.map((m, i) => ({
+    id: rows[i]!.id,
+    dueAt: m.dueAt,
+    params: { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: rows[i]!.id, typingMs: m.typingMs },
+  }));
+  try {
+    await stub.enqueue(hostId, items);
+  } catch (error) {
+    await db.batch(rows.map((row) => db.update(messagesTable).set({ status: 'failed', error: 'could not be queued', failedAt: new Date() }).where(eq(messagesTable.id, row.id))) as never);
+    throw error;
+  }
+  return rows.map((row) => ({ id: row.id, to: row.to }));
 }
 
 /** The message log as the API shows it. */
@@ -101,7 +147,13 @@ export const loggedMessage = z.object({
   preview: z.string().nullable().meta({ description: 'The text or caption, cut to 200 characters' }),
   status: z.enum(messageStatuses),
   waMessageId: z.string().nullable(),
-  error: z.string().nullable(),
+  error: z.string().nullable().meta({ description: 'Why it failed; while queued, why the last attempt did' }),
+  scheduledAt: dateTime.nullable().meta({ description: 'When a queued message is due; null: at once' }),
+  attempts: z.number().int().meta({ description: 'Sends tried, retries included' }),
+  sentAt: dateTime.nullable(),
+  deliveredAt: dateTime.nullable(),
+  readAt: dateTime.nullable(),
+  failedAt: dateTime.nullable(),
   createdAt: dateTime,
   updatedAt: dateTime,
 });
@@ -115,6 +167,12 @@ export const messageView = (m: Message): z.infer<typeof loggedMessage> => ({
   status: m.status,
   waMessageId: m.waMessageId,
   error: m.error,
+  scheduledAt: m.scheduledAt?.toISOString() ?? null,
+  attempts: m.attempts,
+  sentAt: m.sentAt?.toISOString() ?? null,
+  deliveredAt: m.deliveredAt?.toISOString() ?? null,
+  readAt: m.readAt?.toISOString() ?? null,
+  failedAt: m.failedAt?.toISOString() ?? null,
   createdAt: m.createdAt.toISOString(),
   updatedAt: m.updatedAt.toISOString(),
 });

@@ -43,6 +43,10 @@ export const devicesTable = sqliteTable('devices', {
   phoneNumber: text('phone_number'),
   pushName: text('push_name'),
   totalMessagesSent: integer('total_messages_sent').notNull().default(0),
+  // Pacing of queued sends: at least this long between two messages, plus up to the jitter at
+  // random, so a burst to many numbers does not look like a bot. 0 = as fast as the host goes.
+  sendIntervalMs: integer('send_interval_ms').notNull().default(0),
+  sendJitterMs: integer('send_jitter_ms').notNull().default(0),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -77,6 +81,14 @@ export const messagesTable = sqliteTable(
     status: text('status', { enum: messageStatuses }).notNull().default('queued'),
     waMessageId: text('wa_message_id'),
     error: text('error'),
+    /** When a queued message is due (null: at once). */
+    scheduledAt: integer('scheduled_at', { mode: 'timestamp_ms' }),
+    /** Sends tried by the outbox (retries after failures count). */
+    attempts: integer('attempts').notNull().default(0),
+    sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+    deliveredAt: integer('delivered_at', { mode: 'timestamp_ms' }),
+    readAt: integer('read_at', { mode: 'timestamp_ms' }),
+    failedAt: integer('failed_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -86,6 +98,15 @@ export const messagesTable = sqliteTable(
     index('messages_wa_message_id_idx').on(t.waMessageId),
   ],
 );
+
+/** Answers already given to a request with an `Idempotency-Key`, replayed for 24 h. */
+export const idempotencyTable = sqliteTable('idempotency_keys', {
+  /** The caller (device id, or "admin") and the key, so two devices never share one. */
+  key: text('key').primaryKey(),
+  status: integer('status').notNull(),
+  body: text('body').notNull(),
+  createdAt: createdAt(),
+});
 
 export type Host = typeof hostsTable.$inferSelect;
 export type Device = typeof devicesTable.$inferSelect;

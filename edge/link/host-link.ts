@@ -1,10 +1,14 @@
 // HostLink: one Durable Object per session host. It dials the host's /link (WebSockets from a
 // Worker are opened with fetch + Upgrade), proves the shared secret and checks the host's proof,
 // multiplexes requests over the one socket with a deadline each, keeps the link alive with a
-// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1.
+// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1. It also owns
+// the durable outbox (outbox.ts): queued sends go out over the link when the host is up, paced
+// per device and in order per recipient. A Durable Object has one alarm, so it serves all three:
+// while the link is up it is set to the earlier of the next heartbeat and the next due send;
+// while it is down, to the next re-dial (which delivers what came due on success).
 import { DurableObject } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
-import { eq, inArray, isNull } from 'drizzle-orm';
+import { eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
   edgeProofMessage,
   eventFrame,
@@ -21,6 +25,7 @@ import {
 } from '../../session-host/link/protocol.ts';
 import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
+import { Outbox, type QueueItem, type QueuedRow } from './outbox.ts';
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string } };
 
@@ -28,6 +33,14 @@ const DIAL_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
 const MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_HOST_ID = 'default';
+
+/** Queued sends tried this often (retries after failures count) before they are failed. */
+export const MAX_ATTEMPTS = 8;
+// Failures a retry cannot mend: the request itself is wrong.
+const PERMANENT = new Set(['bad_request', 'media_error', 'not_found']);
+const SEND_TIMEOUT_MS = 15_000;
+const MEDIA_SEND_TIMEOUT_MS = 60_000;
+const PACING_CACHE_MS = 30_000;
 
 
 interface Pending {
@@ -40,8 +53,22 @@ export class HostLink extends DurableObject<Env> {
   private dialing?: Promise<WebSocket>;
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
-  private failures = 0;
   private lastError = '';
+  private nextBeatAt = 0;
+  private downSince = 0;
+  private readonly outbox: Outbox;
+  private draining?: Promise<void>;
+  private drainAgain = false;
+  /** The queued send on the wire: it can no longer be cancelled or rescheduled. */
+  private sendingId?: string;
+  /** Per device: pacing settings (cached briefly) and when its next queued send may go. */
+  private readonly pacing = new Map<string, { intervalMs: number; jitterMs: number; loadedAt: number }>();
+  private readonly pacedUntil = new Map<string, number>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.outbox = new Outbox(ctx.storage.sql);
+  }
 
   /** Which host this object speaks for: `default` (HOST_URL) or a registered host's id. */
   private hostId = '';
@@ -129,10 +156,12 @@ export class HostLink extends DurableObject<Env> {
     socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
     socket.addEventListener('error', () => this.onDown(socket, 'link error'));
     this.socket = socket;
-    this.failures = 0;
+    this.downSince = 0;
     this.lastError = '';
-    await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
-    this.ctx.waitUntil(this.sync());
+    this.nextBeatAt = Date.now() + HEARTBEAT_MS;
+    await this.ctx.storage.setAlarm(this.nextBeatAt);
+    // Settings first, so the host knows every device before the queue is delivered to it.
+    this.ctx.waitUntil(this.sync().catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error)).then(() => this.drain()));
     return socket;
   }
 
@@ -161,11 +190,13 @@ export class HostLink extends DurableObject<Env> {
   }
 
   private failed(message: string): Error {
-    this.failures++;
     this.lastError = message;
     console.warn(`host link ${this.hostId}: ${message}`);
-    // Keep trying in the background, further apart each time.
-    const delay = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(this.failures, 6));
+    // Keep trying in the background, further apart the longer the host has been away: by time,
+    // not by count, so requests dialling meanwhile (each a failure) do not push it out to a
+    // minute while the host is back in seconds.
+    this.downSince ||= Date.now();
+    const delay = Math.min(MAX_BACKOFF_MS, Math.max(1_000, (Date.now() - this.downSince) / 2));
     this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + delay));
     return new Error(message);
   }
@@ -189,14 +220,17 @@ export class HostLink extends DurableObject<Env> {
     this.hostId ||= (await this.ctx.storage.get<string>('hostId')) ?? '';
     if (!this.hostId) return;
     if (this.socket?.readyState === WebSocket.OPEN) {
-      const outcome = await this.send('host.status', {}, 10_000);
-      if (outcome.ok) {
+      if (Date.now() >= this.nextBeatAt) {
+        const outcome = await this.send('host.status', {}, 10_000);
+        if (!outcome.ok) {
+          this.socket?.close(1011, 'heartbeat failed');
+          this.onDown(this.socket!, 'heartbeat failed');
+          return;
+        }
         await this.applyStates(outcome.result.devices);
-        await this.ctx.storage.setAlarm(Date.now() + HEARTBEAT_MS);
-      } else {
-        this.socket?.close(1011, 'heartbeat failed');
-        this.onDown(this.socket!, 'heartbeat failed');
+        this.nextBeatAt = Date.now() + HEARTBEAT_MS;
       }
+      await this.drain(); // ends by setting the next alarm
       return;
     }
     if (!(await this.target())) return; // nothing to dial: stop the alarm
@@ -232,6 +266,8 @@ export class HostLink extends DurableObject<Env> {
     if (name === 'device.status') {
       const state = events['device.status'].parse(data);
       await this.applyStates([state]);
+      // A device back online takes its waiting retries now rather than at their backoff.
+      if (state.status === 'CONNECTED' && this.outbox.retryNow(state.id)) this.ctx.waitUntil(this.drain());
     } else if (name === 'message.status') {
       const status = events['message.status'].parse(data);
       const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
@@ -241,7 +277,12 @@ export class HostLink extends DurableObject<Env> {
       // Receipts can arrive out of order; a message never moves backwards (read stays read).
       const current = row ? (rank[row.status as keyof typeof rank] ?? 0) : 0;
       if (row && rank[status.status] >= current) {
-        await this.db().update(messagesTable).set({ status: status.status === 'played' ? 'read' : status.status }).where(eq(messagesTable.id, row.id));
+        const at = new Date(status.timestamp * 1000);
+        const stamp = status.status === 'delivered' ? { deliveredAt: at } : status.status === 'failed' ? { failedAt: at } : status.status === 'sent' ? {} : { readAt: at };
+        await this.db()
+          .update(messagesTable)
+          .set({ status: status.status === 'played' ? 'read' : status.status, ...stamp })
+          .where(eq(messagesTable.id, row.id));
       }
     }
   }
@@ -289,5 +330,128 @@ export class HostLink extends DurableObject<Env> {
     await this.bind(hostId);
     if (dial) await this.connected().catch(() => undefined);
     return { online: this.socket?.readyState === WebSocket.OPEN, lastError: this.lastError || null };
+  }
+
+  // ───────────────────────── the outbox ─────────────────────────
+
+  /** Stores sends durably, then starts delivering them; returns once they are stored. */
+  async enqueue(hostId: string, items: QueueItem[]): Promise<void> {
+    await this.bind(hostId);
+    this.outbox.add(items);
+    // Delivery goes on after the API has answered. While the link is down, the re-dial's alarm
+    // delivers on success; with none pending (never dialled), one is set to dial now.
+    if (this.socket?.readyState === WebSocket.OPEN) this.ctx.waitUntil(this.drain());
+    else if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /** Takes a waiting send out of the queue: 'sending' once it is on the wire, 'unknown' if not queued. */
+  async cancel(hostId: string, id: string): Promise<'cancelled' | 'sending' | 'unknown'> {
+    await this.bind(hostId);
+    if (this.sendingId === id) return 'sending';
+    return this.outbox.remove(id) ? 'cancelled' : 'unknown';
+  }
+
+  /** Moves a waiting send to `dueAt` (unix ms). */
+  async reschedule(hostId: string, id: string, dueAt: number): Promise<'rescheduled' | 'sending' | 'unknown'> {
+    await this.bind(hostId);
+    if (this.sendingId === id) return 'sending';
+    if (!this.outbox.reschedule(id, dueAt)) return 'unknown';
+    await this.wake();
+    return 'rescheduled';
+  }
+
+  /** How many sends wait (for tests and status pages). */
+  async queued(hostId: string): Promise<number> {
+    await this.bind(hostId);
+    return this.outbox.size;
+  }
+
+  /** One delivery loop at a time; a call while it runs makes it look again when it ends. */
+  private drain(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = this.deliver().finally(() => {
+      this.draining = undefined;
+      if (this.drainAgain) {
+        this.drainAgain = false;
+        this.ctx.waitUntil(this.drain());
+      }
+    });
+    return this.draining;
+  }
+
+  private async deliver(): Promise<void> {
+    try {
+      // One at a time: per-device pacing and per-recipient order need no more, and the host's
+      // own send queue would serialise them anyway.
+      while (this.socket?.readyState === WebSocket.OPEN) {
+        const now = Date.now();
+        const next = this.outbox.heads().find((item) => this.readyAt(item) <= now);
+        if (!next) break;
+        await this.deliverOne(next);
+      }
+    } catch (error) {
+      console.error(`host link ${this.hostId}: outbox delivery failed:`, error);
+    }
+    await this.wake();
+  }
+
+  private readyAt(item: QueuedRow): number {
+    return Math.max(item.readyAt, this.pacedUntil.get(item.params.deviceId) ?? 0);
+  }
+
+  /** Sets the alarm to the next heartbeat or due send, whichever is first; while down the re-dial's alarm stands. */
+  private async wake(): Promise<void> {
+    if (this.socket?.readyState !== WebSocket.OPEN) return;
+    const due = Math.min(...this.outbox.heads().map((item) => this.readyAt(item)));
+    // Never sooner than a moment from now: a send that keeps throwing must not spin the alarm.
+    await this.ctx.storage.setAlarm(Math.max(Math.min(this.nextBeatAt, due), Date.now() + 250));
+  }
+
+  private async deliverOne(item: QueuedRow): Promise<void> {
+    const { id, params } = item;
+    const pacing = await this.pacingOf(params.deviceId);
+    this.sendingId = id;
+    const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
+    // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
+    // dropping mid-send) the retry gets the first send's result instead of a second message.
+    const outcome = await this.send('message.send', params, timeout).finally(() => (this.sendingId = undefined));
+    const db = this.db();
+    const attempts = item.attempts + 1;
+    if (outcome.ok) {
+      this.outbox.remove(id);
+      this.pacedUntil.set(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
+      await db
+        .update(messagesTable)
+        // A receipt relayed meanwhile may already have moved the row past 'sent': keep it there.
+        .set({ status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: outcome.result.id, sentAt: new Date(), attempts, error: null })
+        .where(eq(messagesTable.id, id));
+      return;
+    }
+    const { code, message } = outcome.error;
+    // The link is down (the loop stops): not the message's fault, so no attempt is counted.
+    if (code === 'host_offline') return;
+    if (PERMANENT.has(code) || attempts >= MAX_ATTEMPTS) {
+      this.outbox.remove(id);
+      const reason = PERMANENT.has(code) ? message : `gave up after ${attempts} attempts: ${message}`;
+      await db.update(messagesTable).set({ status: 'failed', error: reason, failedAt: new Date(), attempts }).where(eq(messagesTable.id, id));
+      return;
+    }
+    this.outbox.retryLater(id, Date.now() + Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts));
+    await db.update(messagesTable).set({ error: message, attempts }).where(eq(messagesTable.id, id));
+  }
+
+  private async pacingOf(deviceId: string): Promise<{ intervalMs: number; jitterMs: number }> {
+    const cached = this.pacing.get(deviceId);
+    if (cached && Date.now() - cached.loadedAt < PACING_CACHE_MS) return cached;
+    const [row] = await this.db()
+      .select({ intervalMs: devicesTable.sendIntervalMs, jitterMs: devicesTable.sendJitterMs })
+      .from(devicesTable)
+      .where(eq(devicesTable.id, deviceId));
+    const pacing = { intervalMs: row?.intervalMs ?? 0, jitterMs: row?.jitterMs ?? 0, loadedAt: Date.now() };
+    this.pacing.set(deviceId, pacing);
+    return pacing;
   }
 }

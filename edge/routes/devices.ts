@@ -19,7 +19,13 @@ export const newDevice = z.object({
   webhookUrl: webhookUrl.optional(),
   hostId: z.string().nullable().optional().meta({ description: 'A registered session host; absent or null for the default host' }),
 });
-export const deviceChanges = z.object({ name: name.optional(), webhookUrl: webhookUrl.optional() });
+const pacingMs = z.number({ error: 'must be milliseconds' }).int('must be whole milliseconds').min(0).max(3_600_000);
+export const deviceChanges = z.object({
+  name: name.optional(),
+  webhookUrl: webhookUrl.optional(),
+  sendIntervalMs: pacingMs.optional().meta({ description: 'Pacing of queued sends: the least time between two messages (0: none)' }),
+  sendJitterMs: pacingMs.optional().meta({ description: 'Pacing of queued sends: up to this much more between two messages, at random' }),
+});
 export const pairingRequest = z.object({ phone: phoneField });
 
 const deleted = z.object({ success: z.literal(true), id: z.string() });
@@ -51,7 +57,7 @@ export const devices = new Hono<AppEnv>()
   )
   .patch(
     '/:id',
-    endpoint({ summary: "Change a device's name or webhook URL", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }),
+    endpoint({ summary: "Change a device's name, webhook URL or pacing", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }),
     body(deviceChanges),
     async (c) => {
       const id = c.req.param('id');

@@ -1,22 +1,27 @@
 // The seed's structured sends, and the message log.
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { httpUrl } from '../api/devices.ts';
 import { body, endpoint, query, seedMessage } from '../api/openapi.ts';
 import { recipientField } from '../api/phone.ts';
-import { loggedMessage, mediaTypes, messageView, sendErrors, sendMessages, type Outgoing } from '../api/send.ts';
+import { idempotent } from '../api/idempotency.ts';
+import { loggedMessage, mediaTypes, messageView, queueMessages, sendErrors, sendMessages, type Outgoing } from '../api/send.ts';
 import { deviceFor, type Caller } from '../auth.ts';
-import { messageStatuses, messagesTable } from '../db/schema.ts';
+import { devicesTable, messageStatuses, messagesTable } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
 import { relayFailure } from '../errors.ts';
+import { hostLink } from '../link/relay.ts';
 
 const deviceId = z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' });
+const queue = z.boolean({ error: 'must be true or false' }).optional().meta({ description: 'When the device or its host is offline: queue the message (answered with queued: true) instead of a 503' });
 
 export const sendMessage = z.object({
   to: recipientField,
   message: z.string().min(1, 'must not be empty').max(65_536),
   deviceId,
+  queue,
 });
 
 export const sendMedia = z.object({
@@ -26,6 +31,7 @@ export const sendMedia = z.object({
   type: z.enum(mediaTypes, { error: seedMessage("Unsupported media type. Use: 'image', 'video', 'document'") }).default('image'),
   fileName: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
   deviceId,
+  queue,
 });
 
 const dispatched = (example: string) =>
@@ -37,13 +43,48 @@ const dispatched = (example: string) =>
     timestamp: z.number().int().meta({ description: 'When WhatsApp took it, in Unix seconds' }),
   });
 
-/** Sends one message, or throws the failure as the route's error ("Failed to send …: <reason>"). */
-async function sendOne(db: DB, env: Env, caller: Caller, deviceId: string | undefined, message: Outgoing, failure: string) {
+const queuedAnswer = z.object({
+  success: z.literal(true),
+  message: z.string().meta({ examples: ['Message queued: it goes out when the device is back online'] }),
+  id: z.string().meta({ description: 'The message log id: GET /api/messages/{id} follows it' }),
+  to: z.string(),
+  queued: z.literal(true),
+});
+
+/**
+ * Sends one message, or throws the failure as the route's error ("Failed to send …: <reason>").
+ * With `queue`, a send that found the device or host offline goes to the outbox instead, under
+ * the same id: the host has seen that outbox id at most unsent, so it still goes out once.
+ */
+async function sendOne(db: DB, env: Env, caller: Caller, deviceId: string | undefined, message: Outgoing, failure: string, queue = false) {
   const device = await deviceFor(db, caller, deviceId);
   const [delivery] = await sendMessages(db, env, device, [message]);
-  if (!delivery!.ok) throw relayFailure(delivery!.error, `${failure}: `);
-  return { id: delivery!.id, to: delivery!.to, timestamp: delivery!.timestamp };
+  if (delivery!.ok) return { id: delivery!.id, to: delivery!.to, timestamp: delivery!.timestamp };
+  if (queue && ['host_offline', 'not_connected'].includes(delivery!.error.code)) {
+    await queueMessages(db, env, device, [{ ...message, dueAt: Date.now(), logId: delivery!.logId }]);
+    return { id: delivery!.logId, to: delivery!.to, queued: true as const };
+  }
+  throw relayFailure(delivery!.error, `${failure}: `);
 }
+
+/** A logged message the caller may see, or a 404 (a device key sees only its own). */
+async function messageFor(db: DB, caller: Caller, id: string) {
+  const [row] = await db.select().from(messagesTable).where(eq(messagesTable.id, id));
+  if (!row || (!caller.admin && row.deviceId !== caller.device.id)) throw new HTTPException(404, { message: `Message not found: ${id}` });
+  return row;
+}
+
+/** The outbox holding a queued message: its device's host's HostLink. */
+async function outboxOf(db: DB, env: Env, deviceId: string) {
+  const [device] = await db.select({ hostId: devicesTable.hostId }).from(devicesTable).where(eq(devicesTable.id, deviceId));
+  return hostLink(env, device?.hostId ?? null);
+}
+
+const notQueued = (status: string, action: string) => new HTTPException(409, { message: `Only a queued message can be ${action}; this one is ${status}` });
+
+export const reschedule = z.object({
+  schedule: z.number({ error: 'must be a unix time in seconds' }).int('must be a unix time in seconds').min(0).max(99_999_999_999).meta({ description: 'Unix time (seconds) to send at; 0 or a past time: now' }),
+});
 
 export const messageQuery = z.object({
   deviceId: z.string().optional().meta({ description: "Only this device's messages (a device key sees only its own anyway)" }),
@@ -61,11 +102,13 @@ export const messagePage = z.object({
 export const messages = new Hono<AppEnv>()
   .post(
     '/send-message',
-    endpoint({ summary: 'Send a text message', auth: 'device', responses: { 200: dispatched('Message dispatched successfully') }, errors: sendErrors }),
+    endpoint({ summary: 'Send a text message', auth: 'device', responses: { 200: z.union([dispatched('Message dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
+    idempotent,
     body(sendMessage),
     async (c) => {
-      const { to, message, deviceId } = c.req.valid('json');
-      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: message }, 'Failed to send message');
+      const { to, message, deviceId, queue } = c.req.valid('json');
+      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: message }, 'Failed to send message', queue);
+      if ('queued' in sent) return c.json({ success: true as const, message: 'Message queued: it goes out when the device is back online', ...sent });
       return c.json({ success: true as const, message: 'Message dispatched successfully', ...sent });
     },
   )
@@ -74,14 +117,16 @@ export const messages = new Hono<AppEnv>()
     endpoint({
       summary: 'Send an image, video or document from a public URL',
       auth: 'device',
-      responses: { 200: dispatched('image message dispatched successfully') },
+      responses: { 200: z.union([dispatched('image message dispatched successfully'), queuedAnswer]) },
       errors: { ...sendErrors, 400: "Invalid request, e.g. Unsupported media type. Use: 'image', 'video', 'document'" },
     }),
+    idempotent,
     body(sendMedia),
     async (c) => {
-      const { to, url, caption, type, fileName, deviceId } = c.req.valid('json');
+      const { to, url, caption, type, fileName, deviceId, queue } = c.req.valid('json');
       const media = { type, url, fileName };
-      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: caption, media }, 'Failed to send media');
+      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: caption, media }, 'Failed to send media', queue);
+      if ('queued' in sent) return c.json({ success: true as const, message: `${type} message queued: it goes out when the device is back online`, ...sent });
       return c.json({ success: true as const, message: `${type} message dispatched successfully`, ...sent });
     },
   )
@@ -103,5 +148,39 @@ export const messages = new Hono<AppEnv>()
       const more = rows.length > limit;
       const shown = rows.slice(0, limit);
       return c.json({ messages: shown.map(messageView), nextCursor: more ? shown.at(-1)!.id : null });
+    },
+  )
+  .get(
+    '/messages/:id',
+    endpoint({ summary: 'One message: queued, sent, delivered, read or failed (with the reason), with timestamps', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message (or not this device’s)' } }),
+    async (c) => c.json(messageView(await messageFor(c.var.db, c.var.caller, c.req.param('id')))),
+  )
+  .delete(
+    '/messages/:id',
+    endpoint({ summary: 'Cancel a queued message (it is kept in the log as failed: cancelled)', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message', 409: 'Not queued any more' } }),
+    async (c) => {
+      const { db } = c.var;
+      const row = await messageFor(db, c.var.caller, c.req.param('id'));
+      if (row.status !== 'queued') throw notQueued(row.status, 'cancelled');
+      const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
+      const outcome = await stub.cancel(hostId, row.id);
+      if (outcome !== 'cancelled') throw notQueued('being sent', 'cancelled');
+      const [cancelled] = await db.update(messagesTable).set({ status: 'failed', error: 'cancelled', failedAt: new Date() }).where(eq(messagesTable.id, row.id)).returning();
+      return c.json(messageView(cancelled!));
+    },
+  )
+  .patch(
+    '/messages/:id',
+    endpoint({ summary: 'Reschedule a queued message', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message', 409: 'Not queued any more' } }),
+    body(reschedule),
+    async (c) => {
+      const { db } = c.var;
+      const row = await messageFor(db, c.var.caller, c.req.param('id'));
+      if (row.status !== 'queued') throw notQueued(row.status, 'rescheduled');
+      const dueAt = Math.max(Date.now(), c.req.valid('json').schedule * 1000);
+      const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
+      if ((await stub.reschedule(hostId, row.id, dueAt)) !== 'rescheduled') throw notQueued('being sent', 'rescheduled');
+      const [moved] = await db.update(messagesTable).set({ scheduledAt: new Date(dueAt) }).where(eq(messagesTable.id, row.id)).returning();
+      return c.json(messageView(moved!));
     },
   );

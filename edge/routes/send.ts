@@ -5,17 +5,42 @@ import { z } from 'zod';
 import { httpUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { notARecipient, toRecipient, type Recipient } from '../api/phone.ts';
-import { mediaTypeOf, sendErrors, sendMessages } from '../api/send.ts';
+import { idempotent } from '../api/idempotency.ts';
+import { mediaTypeOf, queueMessages, sendErrors, sendMessages } from '../api/send.ts';
 import { deviceFor } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 import { relayReason, relayStatus } from '../errors.ts';
+import { hostLink } from '../link/relay.ts';
 
 // Each target is its own request to the session host; bigger broadcasts belong in a queue.
 export const MAX_TARGETS = 50;
+/** How long "typing…" shows before a message with `typing` goes out. */
+export const TYPING_MS = 2_000;
+const MAX_DELAY_S = 3_600;
 
 // Fonnte's clients send numbers and flags as strings or numbers alike.
 const scalar = z.union([z.string(), z.number()]).transform(String);
-const notYet = z.unknown().optional().meta({ description: 'Accepted for Fonnte compatibility; not acted on yet' });
+const flag = z
+  .union([z.boolean(), z.number(), z.string()])
+  .transform((v, ctx) => {
+    const text = String(v).toLowerCase();
+    if (['true', '1'].includes(text)) return true;
+    if (['false', '0'].includes(text)) return false;
+    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+    return z.NEVER;
+  });
+
+/** Fonnte's `delay`: "5" (seconds) or a range "1-10" picked at random for each gap between targets. */
+const delayRange = scalar.transform((v, ctx) => {
+  const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(v);
+  const min = Number(match?.[1]);
+  const max = match?.[2] === undefined ? min : Number(match[2]);
+  if (!match || min > max || max > MAX_DELAY_S) {
+    ctx.addIssue({ code: 'custom', message: `must be seconds like "5", or a range like "1-10" (at most ${MAX_DELAY_S})` });
+    return z.NEVER;
+  }
+  return { min, max };
+});
 
 export const fonnteSend = z
   .object({
@@ -32,9 +57,13 @@ export const fonnteSend = z
     }),
     deviceId: z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' }),
     file: z.unknown().optional().meta({ description: 'Not supported: pass a public url instead' }),
-    schedule: notYet,
-    delay: notYet,
-    typing: notYet,
+    schedule: scalar
+      .pipe(z.string().regex(/^\d{1,11}$/, 'must be a unix time in seconds, like 1767225600 (0: now)'))
+      .transform(Number)
+      .optional()
+      .meta({ description: 'Unix time (seconds) to send at; the answer is then "message in queue"' }),
+    delay: delayRange.optional().meta({ description: 'Seconds between targets: "5", or a random pick from a range like "1-10"', examples: ['1-10'] }),
+    typing: flag.optional().meta({ description: 'Show "typing…" to each recipient before the message' }),
   })
   .transform((input, ctx) => {
     const fail = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
@@ -44,11 +73,16 @@ export const fonnteSend = z
     const parts = (input.target ?? input.to ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     if (!parts.length) fail('target', 'required (or to)');
     // Keyed by JID: a number listed twice, in any spelling, gets the message once.
-    const recipients = new Map<string, Recipient>();
+    const recipients = new Map<string, Recipient & { vars: Record<string, string> }>();
     for (const part of parts) {
-      const recipient = toRecipient(part, input.countryCode);
-      if (recipient) recipients.set(recipient.jid, recipient);
-      else fail(field, notARecipient(part));
+      // Fonnte's per-target variables: "08123|Budi|VIP" fills {name} and {var1} for 08123.
+      const [number = '', name, ...rest] = part.split('|').map((s) => s.trim());
+      const recipient = toRecipient(number, input.countryCode);
+      const vars: Record<string, string> = {};
+      if (name !== undefined) vars.name = name;
+      rest.forEach((value, i) => (vars[`var${i + 1}`] = value));
+      if (!recipient) fail(field, notARecipient(number));
+      else if (!recipients.has(recipient.jid)) recipients.set(recipient.jid, { ...recipient, vars });
     }
     if (recipients.size > MAX_TARGETS) fail(field, `at most ${MAX_TARGETS} recipients per request, got ${recipients.size}`);
     return {
@@ -56,8 +90,25 @@ export const fonnteSend = z
       text: input.message,
       media: input.url ? { type: mediaTypeOf(input.url, input.filename), url: input.url, fileName: input.filename } : undefined,
       deviceId: input.deviceId,
+      schedule: input.schedule,
+      delay: input.delay,
+      typing: input.typing,
     };
   });
+
+/** The message with a target's variables filled in; placeholders it has no value for stay. */
+export const fillVariables = (text: string | undefined, vars: Record<string, string>) => text?.replace(/\{(name|var\d+)\}/g, (whole, key: string) => vars[key] ?? whole);
+
+/** When each target is due: the first at `start`, each next one a random pick from `delay` later. */
+export function dueTimes(count: number, start: number, delay?: { min: number; max: number }): number[] {
+  const times: number[] = [];
+  let at = start;
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && delay) at += (delay.min + Math.random() * (delay.max - delay.min)) * 1000;
+    times.push(Math.round(at));
+  }
+  return times;
+}
 
 const targetResult = z.object({
   target: z.string().meta({ description: 'The recipient, normalised: 628123456789 or …@g.us' }),
@@ -77,6 +128,16 @@ export const fonnteSent = z
   })
   .meta({ description: 'Sent to every recipient, or to some: then reason says so and results tells which failed' });
 
+export const fonnteQueued = z
+  .object({
+    status: z.literal(true),
+    detail: z.literal('success! message in queue'),
+    id: z.array(z.string()).meta({ description: 'Message log ids (GET /api/messages/{id}), in the order of target' }),
+    target: z.array(z.string()).meta({ description: 'The recipients, normalised' }),
+    process: z.literal('pending'),
+  })
+  .meta({ description: 'Queued: the session host is offline, or the request has schedule or delay (with several targets)' });
+
 export const send = new Hono<AppEnv>().post(
   '/',
   endpoint({
@@ -84,14 +145,32 @@ export const send = new Hono<AppEnv>().post(
     description:
       'Takes JSON, urlencoded or multipart bodies. With several targets, each is sent and reported: 200 if at least one was sent; if none was, the status and reason of the first failure.',
     auth: 'device',
-    responses: { 200: fonnteSent },
-    errors: sendErrors,
+    responses: { 200: z.union([fonnteSent, fonnteQueued]) },
+    errors: { ...sendErrors, 409: 'Idempotency-Key: a request with this key is still being processed' },
   }),
+  idempotent,
   body(fonnteSend, { forms: true }),
   async (c) => {
-    const { recipients, text, media, deviceId } = c.req.valid('json');
+    const { recipients, text, media, deviceId, schedule, delay, typing } = c.req.valid('json');
     const device = await deviceFor(c.var.db, c.var.caller, deviceId);
-    const deliveries = await sendMessages(c.var.db, c.env, device, recipients.map((to) => ({ to, text, media })));
+    const outgoing = recipients.map((to) => ({ to, text: fillVariables(text, to.vars), media, typingMs: typing ? TYPING_MS : undefined }));
+
+    // As Fonnte: queued when it is not going out now (a time, or gaps between targets), or
+    // when the host is offline; otherwise sent at once and answered with each outcome.
+    const now = Date.now();
+    const start = schedule && schedule * 1000 > now ? schedule * 1000 : now;
+    let queue = start > now || (delay !== undefined && delay.max > 0 && outgoing.length > 1);
+    if (!queue) {
+      const { id, stub } = hostLink(c.env, device.hostId);
+      queue = !(await stub.linkState(id, true)).online;
+    }
+    if (queue) {
+      const due = dueTimes(outgoing.length, start, delay);
+      const queued = await queueMessages(c.var.db, c.env, device, outgoing.map((m, i) => ({ ...m, dueAt: due[i]! })));
+      return c.json({ status: true as const, detail: 'success! message in queue' as const, id: queued.map((q) => q.id), target: queued.map((q) => q.to), process: 'pending' as const });
+    }
+
+    const deliveries = await sendMessages(c.var.db, c.env, device, outgoing);
 
     const results = deliveries.map((d) => (d.ok ? { target: d.to, status: true, id: d.id } : { target: d.to, status: false, reason: relayReason(d.error) }));
     const sent = deliveries.filter((d) => d.ok);

@@ -185,16 +185,20 @@ describe('the gateway, end to end', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(res.status).toBe(503);
     expect(res.json).toEqual({ error: expect.stringMatching(/^Failed to send message: /) });
-    const fonnte = await call('POST', '/send', { key: deviceA.apiKey, json: { target: '6281234567005', message: 'while the host is down' } });
-    expect(fonnte.status).toBe(503);
-    expect(fonnte.json).toMatchObject({ status: false, reason: expect.any(String) });
+    // Fonnte's /send queues instead, and the message goes out once the host is back.
+    const fonnte = await call('POST', '/send', { key: deviceA.apiKey, json: { target: '6281234567005', message: 'queued while the host is down' } });
+    expect(fonnte.status).toBe(200);
+    expect(fonnte.json).toMatchObject({ status: true, detail: 'success! message in queue', process: 'pending' });
+    expect((await call('GET', '/api/status', { key: admin() })).json).toMatchObject({ hostOnline: false, publicUrl: null });
 
     const scans = sim.pendingRegistrations.length;
     await stack.restartHost();
     await waitForStatus(deviceA.id, 'CONNECTED', 40_000);
+    expect((await call('GET', '/api/status', { key: admin() })).json.hostOnline).toBe(true);
     expect(sim.pendingRegistrations.length).toBe(scans);
     const again = await call('POST', '/api/send-message', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567005', message: 'back again' } });
     expect(again.status).toBe(200);
     expect((await sim.waitForOutgoing((m) => m.id === again.json.id)).text).toBe('back again');
+    await sim.waitForOutgoing((m) => m.text === 'queued while the host is down', 30_000);
   });
 });

@@ -45,6 +45,12 @@ describe('GET /api/messages', () => {
       status: 'failed',
       waMessageId: null,
       error: null,
+      scheduledAt: null,
+      attempts: 0,
+      sentAt: null,
+      deliveredAt: null,
+      readAt: null,
+      failedAt: null,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });

@@ -131,14 +131,16 @@ describe('POST /send (Fonnte)', () => {
     expect(await send({ target: '628333000333', message: 'x' })).toMatchObject({ status: 500, body: { status: false, reason: 'Internal Server Error' } });
   });
 
-  it('answers 503 within seconds while the session host is offline, and logs the failure', async () => {
+  it('queues while the session host is offline, as Fonnte does, and logs the message as queued', async () => {
     const started = Date.now();
     const { status, body } = await send({ target: '628999000999', message: 'Anyone there?' });
     expect(Date.now() - started).toBeLessThan(3_000);
-    expect(status).toBe(503);
-    expect(body).toMatchObject({ status: false, reason: 'Session host is offline' });
+    expect(status).toBe(200);
+    expect(body).toEqual({ status: true, detail: 'success! message in queue', id: [expect.stringMatching(/^msg_/)], target: ['628999000999'], process: 'pending' });
     const [logged] = await db.select().from(messagesTable).where(eq(messagesTable.to, '628999000999'));
-    expect(logged).toMatchObject({ deviceId: device.id, type: 'text', preview: 'Anyone there?', status: 'failed', waMessageId: null, error: expect.stringContaining('offline') });
+    expect(logged).toMatchObject({ id: body.id[0], deviceId: device.id, type: 'text', preview: 'Anyone there?', status: 'queued', waMessageId: null });
+    // Cancelled, so no later test's host receives it.
+    expect(await call('DELETE', `/api/messages/${logged!.id}`, { key: device.apiKey })).toMatchObject({ status: 200, body: { status: 'failed', error: 'cancelled' } });
   });
 
   it('logs every send with its outcome', async () => {

@@ -1,0 +1,88 @@
+// The durable outbox: sends waiting for their time, or for the session host to come back, kept
+// in the HostLink Durable Object's own SQLite storage. It survives the object's restarts, so a
+// send the API answered "queued" is never lost; HostLink delivers from it.
+import type { SendParams } from '../../session-host/link/protocol.ts';
+
+export interface QueueItem {
+  /** The message log id; also the host's outbox id, so a retry never sends twice. */
+  id: string;
+  params: SendParams;
+  /** Unix ms: not before then. */
+  dueAt: number;
+}
+
+export interface QueuedRow {
+  id: string;
+  params: SendParams;
+  dueAt: number;
+  readyAt: number;
+  attempts: number;
+}
+
+export class Outbox {
+  constructor(private readonly sql: SqlStorage) {
+    // `seq` keeps the order sends were accepted in, for ties in due time.
+    sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      device_id TEXT NOT NULL,
+      recipient TEXT NOT NULL,
+      params TEXT NOT NULL,
+      due_at INTEGER NOT NULL,
+      retry_at INTEGER NOT NULL DEFAULT 0,
+      attempts INTEGER NOT NULL DEFAULT 0
+    )`);
+  }
+
+  add(items: QueueItem[]): void {
+    for (const item of items) {
+      this.sql.exec(
+        'INSERT OR IGNORE INTO outbox (id, device_id, recipient, params, due_at) VALUES (?, ?, ?, ?, ?)',
+        item.id,
+        item.params.deviceId,
+        item.params.to,
+        JSON.stringify(item.params),
+        item.dueAt,
+      );
+    }
+  }
+
+  /**
+   * The first waiting send of each recipient (by due time, then acceptance), soonest first. Only
+   * heads may go: a later message never overtakes an earlier one to the same recipient, even
+   * while the earlier one waits for a retry.
+   */
+  heads(): QueuedRow[] {
+    const rows = this.sql
+      .exec<{ id: string; params: string; due_at: number; ready_at: number; attempts: number }>(
+        `SELECT id, params, due_at, max(due_at, retry_at) AS ready_at, attempts FROM outbox o
+         WHERE NOT EXISTS (SELECT 1 FROM outbox p WHERE p.device_id = o.device_id AND p.recipient = o.recipient
+           AND (p.due_at < o.due_at OR (p.due_at = o.due_at AND p.seq < o.seq)))
+         ORDER BY ready_at, seq`,
+      )
+      .toArray();
+    return rows.map((r) => ({ id: r.id, params: JSON.parse(r.params) as SendParams, dueAt: r.due_at, readyAt: r.ready_at, attempts: r.attempts }));
+  }
+
+  remove(id: string): boolean {
+    return this.sql.exec('DELETE FROM outbox WHERE id = ?', id).rowsWritten > 0;
+  }
+
+  retryLater(id: string, at: number): number {
+    this.sql.exec('UPDATE outbox SET attempts = attempts + 1, retry_at = ? WHERE id = ?', at, id);
+    return this.sql.exec<{ attempts: number }>('SELECT attempts FROM outbox WHERE id = ?', id).one().attempts;
+  }
+
+  reschedule(id: string, dueAt: number): boolean {
+    return this.sql.exec('UPDATE outbox SET due_at = ?, retry_at = 0 WHERE id = ?', dueAt, id).rowsWritten > 0;
+  }
+
+  /** A device came (back) online: its waiting retries may go now. */
+  retryNow(deviceId: string): boolean {
+    return this.sql.exec('UPDATE outbox SET retry_at = 0 WHERE device_id = ? AND retry_at > 0', deviceId).rowsWritten > 0;
+  }
+
+  get size(): number {
+    return this.sql.exec<{ n: number }>('SELECT count(*) AS n FROM outbox').one().n;
+  }
+}

@@ -1,0 +1,188 @@
+// The durable outbox end to end: the real Worker under `wrangler dev` (its HostLink Durable Object
+// keeps the queue), the real session host process (killed and restarted), and the WhatsApp
+// simulator, which records every message a client sent.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { WaSim } from '../wa-sim/index.ts';
+
+let sim: WaSim;
+let stack: Stack;
+let device: { id: string; apiKey: string };
+
+beforeAll(async () => {
+  sim = await WaSim.start({ log: () => {} });
+  const caFile = join(mkdtempSync(join(tmpdir(), 'outbox-ca-')), 'ca.pem');
+  writeFileSync(caFile, sim.caCertPem);
+  stack = await startStack({
+    dataDir: mkdtempSync(join(tmpdir(), 'outbox-stack-')),
+    edgePort: await freePort(),
+    hostPort: await freePort(),
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await sim?.stop();
+});
+
+async function call(method: string, path: string, options: { key?: string; json?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = options.key;
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+const send = (json: Record<string, unknown>, headers?: Record<string, string>) => call('POST', '/send', { key: device.apiKey, json, headers });
+const message = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).json;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sent = (text: string) => sim.outbox.filter((m) => m.text === text);
+
+async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const connected = () =>
+  until(async () => {
+    const { json } = await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` });
+    return (json.devices as { id: string; status: string }[]).some((d) => d.id === device.id && d.status === 'CONNECTED');
+  }, 'the device to be CONNECTED', 60_000);
+
+async function killHost() {
+  stack.host.kill('SIGKILL');
+  await new Promise((resolve) => stack.host.once('exit', resolve));
+}
+
+describe('the durable outbox, end to end', () => {
+  it('links a device', async () => {
+    device = (await call('POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Outbox' } })).json as typeof device;
+    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: `Bearer ${stack.adminKey}` });
+    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
+    await sim.scanQr(qr, { name: 'Outbox WA' });
+    await connected();
+  });
+
+  it('moves a message to delivered and read as WhatsApp’s receipts arrive, with timestamps', async () => {
+    const res = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '6281300000001', message: 'receipts please' } });
+    expect(res.status).toBe(200);
+    const [logged] = (await call('GET', '/api/messages?limit=1', { key: device.apiKey })).json.messages;
+    expect(logged).toMatchObject({ status: 'sent', waMessageId: res.json.id, sentAt: expect.any(String), deliveredAt: null });
+    sim.sendReceipt(res.json.id, 'delivery');
+    expect(await until(async () => (await message(logged.id)).deliveredAt && (await message(logged.id)), 'delivered')).toMatchObject({ status: 'delivered', readAt: null });
+    sim.sendReceipt(res.json.id, 'read');
+    expect(await until(async () => (await message(logged.id)).readAt && (await message(logged.id)), 'read')).toMatchObject({ status: 'read', deliveredAt: expect.any(String) });
+  });
+
+  it('answers a repeated Idempotency-Key with the first answer and sends once', async () => {
+    const key = { 'idempotency-key': 'invoice-7' };
+    const first = await send({ target: '6281300000002', message: 'exactly once' }, key);
+    expect(first.status).toBe(200);
+    const again = await send({ target: '6281300000002', message: 'exactly once' }, key);
+    expect(again).toEqual(first);
+    await sleep(500);
+    expect(sent('exactly once')).toHaveLength(1);
+  });
+
+  it('sends a scheduled message at its time and not before', async () => {
+    const schedule = Math.floor(Date.now() / 1000) + 4;
+    const res = await send({ target: '6281300000003', message: 'on time', schedule });
+    expect(res.json).toMatchObject({ status: true, detail: 'success! message in queue', process: 'pending' });
+    await sleep(schedule * 1000 - Date.now() - 500);
+    expect(sent('on time')).toHaveLength(0);
+    const out = await sim.waitForOutgoing((m) => m.text === 'on time', 15_000);
+    expect(out.at).toBeGreaterThanOrEqual(schedule * 1000);
+    expect(await message(res.json.id[0])).toMatchObject({ status: expect.stringMatching(/^(sent|delivered|read)$/), scheduledAt: new Date(schedule * 1000).toISOString() });
+  });
+
+  it('cancels and reschedules queued messages', async () => {
+    const soon = Math.floor(Date.now() / 1000) + 3;
+    const cancelled = (await send({ target: '6281300000004', message: 'never', schedule: soon })).json.id[0];
+    const moved = (await send({ target: '6281300000004', message: 'moved earlier', schedule: soon + 3600 })).json.id[0];
+    expect((await call('DELETE', `/api/messages/${cancelled}`, { key: device.apiKey })).json).toMatchObject({ status: 'failed', error: 'cancelled' });
+    expect((await call('PATCH', `/api/messages/${moved}`, { key: device.apiKey, json: { schedule: soon } })).json).toMatchObject({ status: 'queued' });
+    await sim.waitForOutgoing((m) => m.text === 'moved earlier', 15_000);
+    await sleep(1_000);
+    expect(sent('never')).toHaveLength(0);
+    expect((await call('DELETE', `/api/messages/${moved}`, { key: device.apiKey })).status).toBe(409);
+  });
+
+  it('keeps the delay range between targets', async () => {
+    const targets = ['6281300000011', '6281300000012', '6281300000013', '6281300000014'];
+    const res = await send({ target: targets.map((t, i) => `${t}|${i}`).join(','), message: 'spaced {name}', delay: '1-2' });
+    expect(res.json).toMatchObject({ detail: 'success! message in queue', target: targets });
+    const times: number[] = [];
+    for (let i = 0; i < targets.length; i++) times.push((await sim.waitForOutgoing((m) => m.text === `spaced ${i}`, 15_000)).at);
+    for (let i = 1; i < times.length; i++) {
+      const gap = times[i]! - times[i - 1]!;
+      expect(gap).toBeGreaterThanOrEqual(900); // the alarm fires on time; the send itself adds a little
+      expect(gap).toBeLessThanOrEqual(2_000 + 1_000);
+    }
+  });
+
+  it('accepts 10 sends while the host is offline and delivers each once, in order per recipient, when it is back', async () => {
+    await killHost();
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await send({ target: i % 2 ? '6281300000021' : '6281300000022', message: `offline ${i}` });
+      expect(res.json).toMatchObject({ status: true, detail: 'success! message in queue' });
+      ids.push(res.json.id[0]);
+    }
+    expect(await message(ids[0]!)).toMatchObject({ status: 'queued', sentAt: null });
+    await stack.restartHost();
+    await until(() => Array.from({ length: 10 }, (_, i) => sent(`offline ${i}`).length).every((n) => n > 0), 'all 10 sent', 60_000);
+    await sleep(1_000);
+    for (let i = 0; i < 10; i++) expect(sent(`offline ${i}`)).toHaveLength(1);
+    for (const to of ['6281300000021', '6281300000022']) {
+      const order = sim.outbox.filter((m) => m.to.startsWith(to) && m.text?.startsWith('offline ')).map((m) => Number(m.text!.split(' ')[1]));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    for (const id of ids) expect((await message(id)).status).toMatch(/^(sent|delivered|read)$/);
+  });
+
+  it('sends each of 100 queued messages exactly once, or fails it with a reason, when the host is SIGKILLed mid-burst', async () => {
+    await connected();
+    await killHost();
+    const ids: string[] = [];
+    for (const block of [0, 1]) {
+      const targets = Array.from({ length: 50 }, (_, i) => `62813001${String(block * 50 + i).padStart(5, '0')}|${block * 50 + i}`);
+      const res = await send({ target: targets.join(','), message: 'burst {name}' });
+      expect(res.json).toMatchObject({ detail: 'success! message in queue' });
+      ids.push(...res.json.id);
+    }
+    await stack.restartHost();
+    const burst = () => sim.outbox.filter((m) => m.text?.startsWith('burst '));
+    await until(() => burst().length >= 20, '20 of the burst sent', 60_000);
+    await killHost();
+    const before = burst().length;
+    await stack.restartHost();
+    await until(async () => {
+      const statuses = await Promise.all(ids.map(async (id) => (await message(id)).status));
+      return statuses.every((s) => s !== 'queued');
+    }, 'no message left queued', 90_000);
+    await sleep(1_000);
+    expect(before).toBeLessThan(100); // the kill did land mid-burst
+
+    for (let i = 0; i < 100; i++) {
+      const logged = await message(ids[i]!);
+      // A resend after the kill carries the same WhatsApp id (recipients see one message), so
+      // "once" counts distinct ids.
+      const copies = new Set(sent(`burst ${i}`).map((m) => m.id));
+      if (logged.status === 'failed') {
+        expect(logged.error).toEqual(expect.any(String));
+        expect(copies.size).toBeLessThanOrEqual(1);
+      } else {
+        expect([...copies]).toEqual([logged.waMessageId]);
+      }
+    }
+  });
+});
