@@ -20,7 +20,10 @@ export interface QueuedRow {
 }
 
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
     // `seq` keeps the order sends were accepted in, for ties in due time.
     sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
