@@ -391,7 +391,9 @@ export class DeviceSession {
     await this.store.write(changes);
     this.deps.metrics.messagesSent++;
     this.deps.emit('device.status', this.state);
-    return { id: sent.key.id, timestamp: Number(sent.messageTimestamp ?? Math.floor(Date.now() / 1000)), to: params.to };
+    const timestamp = Number(sent.messageTimestamp ?? Math.floor(Date.now() / 1000));
+    await this.reportStatus(sent.key.id, params.to, 'sent', timestamp, params.outboxId);
+    return { id: sent.key.id, timestamp, to: params.to };
   }
 
   private async content(params: SendParams): Promise<AnyMessageContent> {
@@ -447,10 +449,15 @@ export class DeviceSession {
 
   private async onReceipt(id: string, to: string, code: number): Promise<void> {
     const status = RECEIPT_STATUS[code];
+    // 'sent' was reported when the send returned; Baileys' server ack adds nothing to it.
     if (!status || status === 'sent' || !this.recentIds.includes(id)) return;
-    const timestamp = Math.floor(Date.now() / 1000);
     // The edge knows its messages by its own id until it has recorded WhatsApp's.
     const outboxId = JSON.parse((await this.store.get(`recent:${this.id}:${id}`)) ?? '{}').outboxId as string | undefined;
+    await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
+  }
+
+  /** A status change of a sent message: to the device's webhook, and to the edge. */
+  private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, outboxId: string | undefined): Promise<void> {
     const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, id, stateid: id, status, state: status, to, timestamp };
     await this.deps.webhooks.enqueue(this.id, { type: 'status', payload });
     this.deps.emit('message.status', { deviceId: this.id, id, outboxId, to, status, timestamp });

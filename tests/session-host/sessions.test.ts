@@ -229,9 +229,10 @@ describe('webhooks', () => {
     expect(mediaHook.json).toMatchObject({ type: 'image', message: 'Bukti transfer', media: { mimetype: 'image/jpeg', size: 12345, sha256: '07'.repeat(32) } });
   });
 
-  it('reports delivered and read for a sent message, as webhooks and link events', async () => {
+  it('reports sent, delivered and read for a sent message, as webhooks and link events', async () => {
     const result = await link.request('message.send', { deviceId: 'shop', to: '6281100000001@s.whatsapp.net', text: 'status please' });
     await sim.waitForOutgoing((m) => m.id === result.id);
+    await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.status === 'sent');
     await new Promise((resolve) => setTimeout(resolve, sim.receiptDelayMs));
     sim.sendReceipt(result.id, 'delivery');
     await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.status === 'delivered');
