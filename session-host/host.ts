@@ -112,6 +112,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     'device.logout': async ({ id }) => registry.get(id).logout(),
     'message.send': async (params) => registry.get(params.deviceId).send(params),
     'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
+    'webhook.status': async ({ deviceId, messageId, ...change }) => {
+      await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
+      return { queued: true };
+    },
   };
   link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl });
 

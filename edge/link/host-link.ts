@@ -25,7 +25,7 @@ import {
 } from '../../session-host/link/protocol.ts';
 import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
-import { Outbox, type QueueItem, type QueuedRow } from './outbox.ts';
+import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
 
 export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string } };
 
@@ -59,6 +59,8 @@ export class HostLink extends DurableObject<Env> {
   private readonly outbox: Outbox;
   private draining?: Promise<void>;
   private drainAgain = false;
+  private flushing?: Promise<void>;
+  private flushAgain = false;
   /** The queued send on the wire: it can no longer be cancelled or rescheduled. */
   private sendingId?: string;
   /** Per device: pacing settings (cached briefly) and when its next queued send may go. */
@@ -161,7 +163,12 @@ export class HostLink extends DurableObject<Env> {
     this.nextBeatAt = Date.now() + HEARTBEAT_MS;
     await this.ctx.storage.setAlarm(this.nextBeatAt);
     // Settings first, so the host knows every device before the queue is delivered to it.
-    this.ctx.waitUntil(this.sync().catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error)).then(() => this.drain()));
+    this.ctx.waitUntil(
+      this.sync()
+        .catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error))
+        .then(() => this.flushNotices())
+        .then(() => this.drain()),
+    );
     return socket;
   }
 
@@ -338,6 +345,7 @@ export class HostLink extends DurableObject<Env> {
   async enqueue(hostId: string, items: QueueItem[]): Promise<void> {
     await this.bind(hostId);
     this.outbox.add(items);
+    this.notify(items.map((item) => ({ deviceId: item.params.deviceId, messageId: item.id, to: item.params.to, status: 'queued' as const, reason: null })));
     // Delivery goes on after the API has answered. While the link is down, the re-dial's alarm
     // delivers on success; with none pending (never dialled), one is set to dial now.
     if (this.socket?.readyState === WebSocket.OPEN) this.ctx.waitUntil(this.drain());
@@ -348,7 +356,46 @@ export class HostLink extends DurableObject<Env> {
   async cancel(hostId: string, id: string): Promise<'cancelled' | 'sending' | 'unknown'> {
     await this.bind(hostId);
     if (this.sendingId === id) return 'sending';
-    return this.outbox.remove(id) ? 'cancelled' : 'unknown';
+    const params = this.outbox.take(id);
+    if (!params) return 'unknown';
+    this.notify([{ deviceId: params.deviceId, messageId: id, to: params.to, status: 'failed', reason: 'cancelled' }]);
+    return 'cancelled';
+  }
+
+  /** Records status changes for the device's webhook; the host gets them as soon as the link is up. */
+  private notify(changes: Omit<Notice, 'timestamp'>[]): void {
+    const timestamp = Math.floor(Date.now() / 1000);
+    this.outbox.notify(changes.map((change) => ({ ...change, timestamp })));
+    if (this.socket?.readyState === WebSocket.OPEN) this.ctx.waitUntil(this.flushNotices());
+  }
+
+  /** Hands the waiting notices to the host in order; one pass at a time, another if more arrived. */
+  private flushNotices(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = this.handOverNotices().finally(() => {
+      this.flushing = undefined;
+      if (this.flushAgain) {
+        this.flushAgain = false;
+        this.ctx.waitUntil(this.flushNotices());
+      }
+    });
+    return this.flushing;
+  }
+
+  /** Stops at the first notice that does not go through: the next link (re)connect tries again. */
+  private async handOverNotices(): Promise<void> {
+    for (const { seq, notice } of this.outbox.notices()) {
+      const outcome = await this.send('webhook.status', notice);
+      // A device the host no longer knows has no webhook to tell: drop it, keep the rest.
+      if (!outcome.ok && outcome.error.code !== 'not_found') {
+        console.warn(`host link ${this.hostId}: status notice not handed over yet: ${outcome.error.message}`);
+        return;
+      }
+      this.outbox.noticed(seq);
+    }
   }
 
   /** Moves a waiting send to `dueAt` (unix ms). */
@@ -437,6 +484,7 @@ export class HostLink extends DurableObject<Env> {
       this.outbox.remove(id);
       const reason = PERMANENT.has(code) ? message : `gave up after ${attempts} attempts: ${message}`;
       await db.update(messagesTable).set({ status: 'failed', error: reason, failedAt: new Date(), attempts }).where(eq(messagesTable.id, id));
+      this.notify([{ deviceId: params.deviceId, messageId: id, to: params.to, status: 'failed', reason }]);
       return;
     }
     this.outbox.retryLater(id, Date.now() + Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts));

@@ -1,7 +1,10 @@
 // The durable outbox: sends waiting for their time, or for the session host to come back, kept
 // in the HostLink Durable Object's own SQLite storage. It survives the object's restarts, so a
 // send the API answered "queued" is never lost; HostLink delivers from it.
-import type { SendParams } from '../../session-host/link/protocol.ts';
+import type { Params, SendParams } from '../../session-host/link/protocol.ts';
+
+/** A status change only the edge sees, waiting for the host to turn it into the device's webhook. */
+export type Notice = Params<'webhook.status'>;
 
 export interface QueueItem {
   /** The message log id; also the host's outbox id, so a retry never sends twice. */
@@ -35,6 +38,23 @@ export class Outbox {
       retry_at INTEGER NOT NULL DEFAULT 0,
       attempts INTEGER NOT NULL DEFAULT 0
     )`);
+    sql.exec('CREATE TABLE IF NOT EXISTS notices (seq INTEGER PRIMARY KEY AUTOINCREMENT, notice TEXT NOT NULL)');
+  }
+
+  notify(notices: Notice[]): void {
+    for (const notice of notices) this.sql.exec('INSERT INTO notices (notice) VALUES (?)', JSON.stringify(notice));
+  }
+
+  /** Notices in the order they happened. */
+  notices(): { seq: number; notice: Notice }[] {
+    return this.sql
+      .exec<{ seq: number; notice: string }>('SELECT seq, notice FROM notices ORDER BY seq')
+      .toArray()
+      .map((r) => ({ seq: r.seq, notice: JSON.parse(r.notice) as Notice }));
+  }
+
+  noticed(seq: number): void {
+    this.sql.exec('DELETE FROM notices WHERE seq = ?', seq);
   }
 
   add(items: QueueItem[]): void {
@@ -65,6 +85,12 @@ export class Outbox {
       )
       .toArray();
     return rows.map((r) => ({ id: r.id, params: JSON.parse(r.params) as SendParams, dueAt: r.due_at, readyAt: r.ready_at, attempts: r.attempts }));
+  }
+
+  /** Takes one send out of the queue, returning what it was (undefined if it was not queued). */
+  take(id: string): SendParams | undefined {
+    const row = this.sql.exec<{ params: string }>('DELETE FROM outbox WHERE id = ? RETURNING params', id).toArray()[0];
+    return row && (JSON.parse(row.params) as SendParams);
   }
 
   remove(id: string): boolean {

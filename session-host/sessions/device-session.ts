@@ -456,10 +456,15 @@ export class DeviceSession {
     await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
   }
 
+  /** Queues a status webhook; the edge also reports through here what only it sees (queued, cancelled). */
+  async statusWebhook(change: { id: string; messageId: string | null; to: string; status: StatusPayload['status']; reason: string | null; timestamp: number }): Promise<void> {
+    const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, stateid: change.id, state: change.status, ...change };
+    await this.deps.webhooks.enqueue(this.id, { type: 'status', payload });
+  }
+
   /** A status change of a sent message: to the device's webhook, and to the edge. */
   private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, outboxId: string | undefined): Promise<void> {
-    const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, id, stateid: id, status, state: status, to, timestamp };
-    await this.deps.webhooks.enqueue(this.id, { type: 'status', payload });
+    await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
     this.deps.emit('message.status', { deviceId: this.id, id, outboxId, to, status, timestamp });
   }
 }

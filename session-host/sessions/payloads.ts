@@ -29,11 +29,15 @@ export interface StatusPayload {
   event: 'status';
   device: string | null;
   deviceId: string;
+  /** WhatsApp's message id once it has one; until then the gateway's own message id. */
   id: string;
   stateid: string;
-  status: MessageStatus;
-  state: MessageStatus;
+  /** The gateway's message id (as the API answered it) for messages sent through the API. */
+  messageId: string | null;
+  status: MessageStatus | 'queued';
+  state: MessageStatus | 'queued';
   to: string;
+  reason: string | null;
   timestamp: number;
 }
 

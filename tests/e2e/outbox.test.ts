@@ -6,26 +6,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { WebhookReceiver } from '../support/receiver.ts';
 import { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;
 let stack: Stack;
 let device: { id: string; apiKey: string };
+let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   sim = await WaSim.start({ log: () => {} });
+  receiver = await new WebhookReceiver().start();
   const caFile = join(mkdtempSync(join(tmpdir(), 'outbox-ca-')), 'ca.pem');
   writeFileSync(caFile, sim.caCertPem);
   stack = await startStack({
     dataDir: mkdtempSync(join(tmpdir(), 'outbox-stack-')),
     edgePort: await freePort(),
     hostPort: await freePort(),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
+    // The webhook receiver listens on 127.0.0.1.
+    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn', MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' },
   });
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await receiver?.stop();
   await sim?.stop();
 });
 
@@ -41,6 +47,8 @@ const send = (json: Record<string, unknown>, headers?: Record<string, string>) =
 const message = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).json;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sent = (text: string) => sim.outbox.filter((m) => m.text === text);
+/** The statuses the device's webhook reported for one of our messages, in the order received. */
+const statusHooks = (messageId: string) => receiver.received.filter((r) => r.json.event === 'status' && r.json.messageId === messageId).map((r) => r.json.status);
 
 async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -65,7 +73,7 @@ async function killHost() {
 
 describe('the durable outbox, end to end', () => {
   it('links a device', async () => {
-    device = (await call('POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Outbox' } })).json as typeof device;
+    device = (await call('POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Outbox', webhookUrl: receiver.url } })).json as typeof device;
     const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: `Bearer ${stack.adminKey}` });
     const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
     await sim.scanQr(qr, { name: 'Outbox WA' });
@@ -114,6 +122,12 @@ describe('the durable outbox, end to end', () => {
     await sleep(1_000);
     expect(sent('never')).toHaveLength(0);
     expect((await call('DELETE', `/api/messages/${moved}`, { key: device.apiKey })).status).toBe(409);
+    // The device's status webhook told each change, the cancellation too.
+    await until(() => statusHooks(cancelled).length === 2, 'the cancelled message’s webhooks');
+    expect(statusHooks(cancelled)).toEqual(['queued', 'failed']);
+    expect(receiver.received.find((r) => r.json.messageId === cancelled && r.json.status === 'failed')?.json.reason).toBe('cancelled');
+    await until(() => statusHooks(moved).includes('sent'), 'the moved message’s webhooks');
+    expect(statusHooks(moved)).toEqual(['queued', 'sent']);
   });
 
   it('keeps the delay range between targets', async () => {
@@ -147,6 +161,9 @@ describe('the durable outbox, end to end', () => {
       expect(order).toEqual([...order].sort((a, b) => a - b));
     }
     for (const id of ids) expect((await message(id)).status).toMatch(/^(sent|delivered|read)$/);
+    // Queued while the host was down, reported once it was back, before the send itself.
+    await until(() => statusHooks(ids[9]!).includes('sent'), 'the webhooks of the offline sends');
+    for (const id of ids) expect(statusHooks(id)).toEqual(['queued', 'sent']);
   });
 
   it('sends each of 100 queued messages exactly once, or fails it with a reason, when the host is SIGKILLed mid-burst', async () => {
