@@ -43,6 +43,31 @@ const MEDIA_SEND_TIMEOUT_MS = 60_000;
 const PACING_CACHE_MS = 30_000;
 
 
+/**
+ * Wraps `work` so only one pass runs at a time; a call during a pass returns that pass and asks
+ * for one more after it (`keepAlive` holds the object up for it), so nothing that arrived meanwhile
+ * waits for the next trigger.
+ */
+function oneAtATime(work: () => Promise<void>, keepAlive: (pass: Promise<void>) => void): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  let again = false;
+  const run = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = work().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        keepAlive(run());
+      }
+    });
+    return running;
+  };
+  return run;
+}
+
 interface Pending {
   resolve: (outcome: Outcome<unknown>) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -57,10 +82,10 @@ export class HostLink extends DurableObject<Env> {
   private nextBeatAt = 0;
   private downSince = 0;
   private readonly outbox: Outbox;
-  private draining?: Promise<void>;
-  private drainAgain = false;
-  private flushing?: Promise<void>;
-  private flushAgain = false;
+  /** Delivers due sends; one pass at a time (see `oneAtATime`). */
+  private readonly drain = oneAtATime(() => this.deliver(), (pass) => this.ctx.waitUntil(pass));
+  /** Hands the waiting status notices to the host, in order. */
+  private readonly flushNotices = oneAtATime(() => this.handOverNotices(), (pass) => this.ctx.waitUntil(pass));
   /** The queued send on the wire: it can no longer be cancelled or rescheduled. */
   private sendingId?: string;
   /** Per device: pacing settings (cached briefly) and when its next queued send may go. */
@@ -369,22 +394,6 @@ export class HostLink extends DurableObject<Env> {
     if (this.socket?.readyState === WebSocket.OPEN) this.ctx.waitUntil(this.flushNotices());
   }
 
-  /** Hands the waiting notices to the host in order; one pass at a time, another if more arrived. */
-  private flushNotices(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = this.handOverNotices().finally(() => {
-      this.flushing = undefined;
-      if (this.flushAgain) {
-        this.flushAgain = false;
-        this.ctx.waitUntil(this.flushNotices());
-      }
-    });
-    return this.flushing;
-  }
-
   /** Stops at the first notice that does not go through: the next link (re)connect tries again. */
   private async handOverNotices(): Promise<void> {
     for (const { seq, notice } of this.outbox.notices()) {
@@ -411,22 +420,6 @@ export class HostLink extends DurableObject<Env> {
   async queued(hostId: string): Promise<number> {
     await this.bind(hostId);
     return this.outbox.size;
-  }
-
-  /** One delivery loop at a time; a call while it runs makes it look again when it ends. */
-  private drain(): Promise<void> {
-    if (this.draining) {
-      this.drainAgain = true;
-      return this.draining;
-    }
-    this.draining = this.deliver().finally(() => {
-      this.draining = undefined;
-      if (this.drainAgain) {
-        this.drainAgain = false;
-        this.ctx.waitUntil(this.drain());
-      }
-    });
-    return this.draining;
   }
 
   private async deliver(): Promise<void> {
