@@ -113,7 +113,7 @@ export class DeviceSession {
     for (const wake of this.statusWaiters) wake();
     if (status !== 'QR' && status !== 'CONNECTING') {
       const payload: ConnectionPayload = { event: 'connection', device: this.phoneNumber, deviceId: this.id, status, reason, timestamp: Math.floor(Date.now() / 1000) };
-      void this.deps.webhooks.enqueue(this.id, { type: 'connection', payload }).catch((error) => this.log.error({ err: error }, 'could not queue connection webhook'));
+      void this.webhook({ type: 'connection', payload }).catch((error) => this.log.error({ err: error }, 'could not queue connection webhook'));
     }
   }
 
@@ -441,7 +441,7 @@ export class DeviceSession {
       if (this.seenIncoming.size > 5000) this.seenIncoming.delete(this.seenIncoming.values().next().value!);
       const payload = incomingPayload(this.id, this.phoneNumber, message);
       // Persist the webhook first: once queued, the message survives a crash.
-      await this.deps.webhooks.enqueue(this.id, { type: 'message', payload });
+      await this.webhook({ type: 'message', payload });
       this.deps.metrics.messagesReceived++;
       this.deps.emit('message.incoming', { deviceId: this.id, id, from: payload.sender, chat: payload.chat, type: payload.type, text: payload.message, timestamp: payload.timestamp });
     }
@@ -456,10 +456,15 @@ export class DeviceSession {
     await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
   }
 
+  /** Queues a webhook, unless the device has nowhere to send it (which is then not worth a write). */
+  private async webhook(event: Parameters<SessionDeps['webhooks']['enqueue']>[1]): Promise<void> {
+    if (this.settings.webhookUrl && this.settings.webhookSecret) await this.deps.webhooks.enqueue(this.id, event);
+  }
+
   /** Queues a status webhook; the edge also reports through here what only it sees (queued, cancelled). */
   async statusWebhook(change: { id: string; messageId: string | null; to: string; status: StatusPayload['status']; reason: string | null; timestamp: number }): Promise<void> {
     const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, stateid: change.id, state: change.status, ...change };
-    await this.deps.webhooks.enqueue(this.id, { type: 'status', payload });
+    await this.webhook({ type: 'status', payload });
   }
 
   /** A status change of a sent message: to the device's webhook, and to the edge. */
