@@ -347,14 +347,20 @@ export class HostLink extends DurableObject<Env> {
       .where(this.hostFilter());
   }
 
-  /** After (re)connecting: push every device's settings to the host, then take its states. */
+  /**
+   * After (re)connecting: push every device's settings to the host, remove the devices the host
+   * still has but D1 no longer does (deleted while the host was offline), then take its states.
+   */
   private async sync(): Promise<void> {
     const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
     for (const device of devices) {
       await this.send('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
     }
     const status = await this.send('host.status', {});
-    if (status.ok) await this.applyStates(status.result.devices);
+    if (!status.ok) return;
+    const known = new Set(devices.map((d) => d.id));
+    for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await this.send('device.delete', { id: orphan.id });
+    await this.applyStates(status.result.devices.filter((d) => known.has(d.id)));
   }
 
   /** For status pages: whether the link is up (dialling if asked), and the last error if not. */

@@ -191,10 +191,15 @@ describe('the gateway, end to end', () => {
     expect(fonnte.json).toMatchObject({ status: true, detail: 'success! message in queue', process: 'pending' });
     expect((await call('GET', '/api/status', { key: admin() })).json).toMatchObject({ hostOnline: false, publicUrl: null });
 
+    // Deleted while the host is away: the host drops it when the link comes back.
+    expect((await call('DELETE', `/api/devices/${deviceB.id}`, { key: admin() })).status).toBe(200);
+
     const scans = sim.pendingRegistrations.length;
     await stack.restartHost();
     await waitForStatus(deviceA.id, 'CONNECTED', 40_000);
     expect((await call('GET', '/api/status', { key: admin() })).json.hostOnline).toBe(true);
+    const hostDevices = async () => ((await (await fetch(`${stack.hostUrl}/healthz`)).json()) as { devices: number }).devices;
+    await expect.poll(hostDevices, { timeout: 10_000 }).toBe(1);
     expect(sim.pendingRegistrations.length).toBe(scans);
     const again = await call('POST', '/api/send-message', { key: `Bearer ${deviceA.apiKey}`, json: { to: '6281234567005', message: 'back again' } });
     expect(again.status).toBe(200);
