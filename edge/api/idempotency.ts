@@ -5,11 +5,12 @@ import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { idempotencyTable } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
+import { withHeader } from './openapi.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** Put it after `endpoint()` (it needs the caller). Only successful answers are kept: a failure may be retried. */
-export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
+const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header('idempotency-key');
   if (header === undefined) return next();
   if (!header || header.length > 255) throw new HTTPException(400, { message: 'Idempotency-Key: 1-255 characters' });
@@ -40,3 +41,9 @@ export const idempotent: MiddlewareHandler<AppEnv> = async (c, next) => {
     await db.delete(idempotencyTable).where(eq(idempotencyTable.key, key));
   }
 };
+
+export const idempotent = withHeader(
+  remembered,
+  'Idempotency-Key',
+  'Any string up to 255 characters: the same key from the same caller within 24 h returns the first successful answer and sends nothing again.',
+);

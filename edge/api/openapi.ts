@@ -19,13 +19,18 @@ export type EndpointSpec = {
   responses: Record<number, z.ZodType>;
   errors?: Record<number, string>;
 };
-type InputSpec = { body?: z.ZodType; forms?: boolean; query?: z.ZodType };
+type InputSpec = { body?: z.ZodType; forms?: boolean; query?: z.ZodType; headers?: { name: string; description: string }[] };
 
 const SPEC = Symbol('openapi');
 type Documented = { [SPEC]?: { endpoint?: EndpointSpec } & InputSpec };
 const documented = <T extends object>(handler: T, spec: Documented[typeof SPEC]) => Object.assign(handler, { [SPEC]: spec });
 
 /** Checks the route's key and documents the route. Put it first, before the validators. */
+/** Documents an optional request header that `handler` (a middleware) acts on. */
+export function withHeader<T extends object>(handler: T, name: string, description: string): T {
+  return documented(handler, { headers: [{ name, description }] });
+}
+
 export function endpoint(spec: EndpointSpec): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = spec.auth === 'none' ? (_c, next) => next() : requireKey(spec.auth);
   return documented((c, next) => guard(c, next), { endpoint: spec });
@@ -127,6 +132,9 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
   if (input.query) {
     const { properties = {}, required = [] } = jsonSchema(input.query) as { properties?: Record<string, object>; required?: string[] };
     for (const [name, schema] of Object.entries(properties)) parameters.push({ name, in: 'query', required: required.includes(name), schema } as never);
+  }
+  for (const { name, description } of input.headers ?? []) {
+    parameters.push({ name, in: 'header', required: false, description, schema: { type: 'string', maxLength: 255 } } as never);
   }
   const errors: Record<number, string> = { 500: errorMeanings[500]! };
   if (input.body || input.query) errors[400] = errorMeanings[400]!;

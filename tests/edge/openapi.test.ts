@@ -108,6 +108,15 @@ describe('GET /api/openapi.json', () => {
     expect(op('get', '/api/contacts').parameters!.map((p) => p.name)).toEqual(['q', 'groupId']);
   });
 
+  it('describes the Idempotency-Key header on every route that honours it, and only there', () => {
+    const withKey = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, operation]) => operation.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header'))
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(withKey.sort()).toEqual(['POST /api/send-media', 'POST /api/send-message', 'POST /send']);
+  });
+
   it('describes responses, errors in the shape of their route family', () => {
     const json = (o: Operation, status: number) => o.responses[status]!.content['application/json'].schema;
     expect(json(op('get', '/api/status'), 200).properties.devices.items.required).toEqual(

@@ -20,7 +20,7 @@ type Operation = {
   summary: string;
   description?: string;
   security: Record<string, string[]>[];
-  parameters?: { name: string; in: 'path' | 'query'; required: boolean; schema: Schema }[];
+  parameters?: { name: string; in: 'path' | 'query' | 'header'; required: boolean; schema: Schema; description?: string }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
   responses: Record<string, { description: string; content?: { 'application/json'?: { schema: Schema } } }>;
 };
@@ -169,6 +169,7 @@ function routeOf(method: string, path: string, op: Operation): RouteDoc {
   const content = op.requestBody?.content ?? {};
   const bodySchema = content['application/json']?.schema;
   if (bodySchema) headers.push({ name: 'Content-Type', type: 'String', required: true, description: Object.keys(content).join(', ') });
+  for (const p of op.parameters ?? []) if (p.in === 'header') headers.push({ name: p.name, type: 'String', required: p.required, description: p.description ?? '' });
 
   const params = (where: 'path' | 'query') =>
     (op.parameters ?? []).filter((p) => p.in === where).map((p) => ({ name: p.name, type: typeOf(p.schema), required: p.required, description: describe(p.schema) }));
