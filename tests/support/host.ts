@@ -2,12 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../session-host/config.ts';
 import { defaultSocketFactory, startHost, type Host, type HostOptions } from '../../session-host/host.ts';
 import type { UserFacingSocketConfig } from '@whiskeysockets/baileys';
+import { freePort } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 export const TEST_SECRET = 'test-host-secret-0123456789abcdef';
@@ -43,14 +43,6 @@ export async function startTestHost(sim: WaSim, options: TestHostOptions = {}): 
     sessionOptions: { backoff: { baseMs: 200, maxMs: 2_000 }, ...options.sessionOptions },
     webhookRetry: { initialDelayMs: 100, maxDelayMs: 1_000, ...options.webhookRetry },
   });
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** The real `node session-host/main.ts` in a child process, as a self-hoster runs it. */
