@@ -302,6 +302,8 @@ export class HostLink extends DurableObject<Env> {
       if (state.status === 'CONNECTED' && this.outbox.retryNow(state.id)) this.ctx.waitUntil(this.drain());
     } else if (name === 'message.status') {
       const status = events['message.status'].parse(data);
+      // Whoever asked for the send (a route, or the outbox) records 'sent' with its answer.
+      if (status.status === 'sent') return;
       const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
       // By our own id when the host knows it: the receipt may beat the send's answer to D1.
       const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
@@ -310,7 +312,7 @@ export class HostLink extends DurableObject<Env> {
       const current = row ? (rank[row.status as keyof typeof rank] ?? 0) : 0;
       if (row && rank[status.status] >= current) {
         const at = new Date(status.timestamp * 1000);
-        const stamp = status.status === 'delivered' ? { deliveredAt: at } : status.status === 'failed' ? { failedAt: at } : status.status === 'sent' ? {} : { readAt: at };
+        const stamp = status.status === 'delivered' ? { deliveredAt: at } : status.status === 'failed' ? { failedAt: at } : { readAt: at };
         await this.db()
           .update(messagesTable)
           .set({ status: status.status === 'played' ? 'read' : status.status, ...stamp })
