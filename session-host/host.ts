@@ -55,6 +55,8 @@ export function defaultSocketFactory(config: Config, overrides: Partial<UserFaci
       shouldSyncHistoryMessage: () => false,
       syncFullHistory: false,
       markOnlineOnConnect: false,
+      // Baileys' default (30 s) notices an idle connection's death only after up to 65 s.
+      keepAliveIntervalMs: 10_000,
       ...overrides,
     });
 }

@@ -1,35 +1,19 @@
-// One WhatsApp device: a Baileys socket and everything around it (status, QR codes, reconnects,
-// sending, incoming messages and receipts). The registry owns one of these per device.
-import {
-  DisconnectReason,
-  generateMessageIDV2,
-  proto,
-  type AnyMessageContent,
-  type BaileysEventMap,
-  type SignalDataSet,
-  type WAMessage,
-  type WASocket,
-} from '@whiskeysockets/baileys';
+// One WhatsApp device: its Baileys socket's lifecycle (status, QR codes, reconnects, logout),
+// with sending (sender.ts) and receiving (receiver.ts) beside it. The registry owns one per device.
+import { DisconnectReason, type BaileysEventMap, type SignalDataSet, type WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
-import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
-import { fetchMedia } from '../media.ts';
+import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
-import { incomingPayload, isUserMessage, type ConnectionPayload, type StatusPayload } from './payloads.ts';
+import type { ConnectionPayload } from './payloads.ts';
+import { Receiver } from './receiver.ts';
 import type { SessionDeps } from './registry.ts';
+import { Sender } from './sender.ts';
 
 /** Persisted per device: what the edge configured, and whether it should be connected. */
 export interface StoredSettings extends DeviceSettings {
   autoConnect: boolean;
 }
-
-const RECEIPT_STATUS: Partial<Record<number, MessageStatus>> = {
-  [proto.WebMessageInfo.Status.SERVER_ACK]: 'sent',
-  [proto.WebMessageInfo.Status.DELIVERY_ACK]: 'delivered',
-  [proto.WebMessageInfo.Status.READ]: 'read',
-  [proto.WebMessageInfo.Status.PLAYED]: 'played',
-  [proto.WebMessageInfo.Status.ERROR]: 'failed',
-};
 
 /** Close codes after which reconnecting cannot help: someone has to act first. */
 const TERMINAL: Partial<Record<number, string>> = {
@@ -39,13 +23,13 @@ const TERMINAL: Partial<Record<number, string>> = {
   [DisconnectReason.multideviceMismatch]: 'the phone does not support linked devices',
 };
 
-const RECENT_LIMIT = 500;
-
 export class DeviceSession {
   readonly id: string;
   settings: StoredSettings;
   private readonly deps: SessionDeps;
   private readonly log: Logger;
+  private readonly sender: Sender;
+  private readonly receiver: Receiver;
 
   private sock?: WASocket;
   private status: DeviceStatus = 'DISCONNECTED';
@@ -53,7 +37,6 @@ export class DeviceSession {
   private reason: string | null = null;
   private phoneNumber: string | null = null;
   private pushName: string | null = null;
-  private totalMessagesSent = 0;
 
   /** True while the user wants this device online; reconnects stop when it is false. */
   private wanted = false;
@@ -61,15 +44,25 @@ export class DeviceSession {
   private attempts = 0;
   private reconnectTimer?: NodeJS.Timeout;
   private readonly statusWaiters = new Set<() => void>();
-  private readonly recentIds: string[] = [];
-  private readonly seenIncoming = new Set<string>();
-  private readonly sendingFor = new Map<string, Promise<SendResult>>();
 
   constructor(settings: StoredSettings, deps: SessionDeps) {
     this.id = settings.id;
     this.settings = settings;
     this.deps = deps;
     this.log = deps.logger.child({ device: settings.id });
+    const webhook = (event: Parameters<SessionDeps['webhooks']['enqueue']>[1]) => this.webhook(event);
+    const phoneNumber = () => this.phoneNumber;
+    this.sender = new Sender({
+      id: this.id,
+      deps,
+      log: this.log,
+      socket: () => (this.status === 'CONNECTED' ? this.sock : undefined),
+      connectionLost: (sock, why) => this.connectionLost(sock, why),
+      phoneNumber,
+      webhook,
+      changed: () => deps.emit('device.status', this.state),
+    });
+    this.receiver = new Receiver({ id: this.id, deps, log: this.log, sender: this.sender, phoneNumber, webhook });
   }
 
   private get store(): Store {
@@ -79,10 +72,8 @@ export class DeviceSession {
   /** Loads what survives a restart: the sent counter, recent message ids, the logged-in identity. */
   async load(): Promise<void> {
     const [sent, creds] = await this.store.getMany([`device:${this.id}:sent`, `auth:${this.id}:creds`]);
-    this.totalMessagesSent = Number(sent ?? 0);
+    await this.sender.load(sent);
     if (creds) this.setIdentity(JSON.parse(creds).me);
-    const recent = await this.store.keys(`recent:${this.id}:`);
-    this.recentIds.push(...recent.map((k) => k.slice(`recent:${this.id}:`.length)));
   }
 
   get state(): DeviceState {
@@ -92,7 +83,7 @@ export class DeviceSession {
       qr: this.status === 'QR' ? this.qr : null,
       phoneNumber: this.phoneNumber,
       pushName: this.pushName,
-      totalMessagesSent: this.totalMessagesSent,
+      totalMessagesSent: this.sender.totalSent,
       reason: this.reason,
     };
   }
@@ -155,9 +146,10 @@ export class DeviceSession {
       // The store's auth state caches reads itself (including misses); no second cache on top.
       auth: { creds: state.creds, keys },
       logger: this.deps.baileysLogger,
-      getMessage: (key) => this.recentMessage(key.id ?? ''),
+      getMessage: (key) => this.sender.recentMessage(key.id ?? ''),
     });
     this.sock = sock;
+    this.sender.attach(sock);
     // Baileys does not wait for an async handler; chain them so events are handled in order.
     sock.ev.process((events) => {
       this.events = this.events
@@ -174,10 +166,10 @@ export class DeviceSession {
         this.setIdentity(sock.authState.creds.me);
       }
       if (events['connection.update']) await this.onConnectionUpdate(sock, events['connection.update']);
-      if (events['messages.upsert']) await this.onUpsert(events['messages.upsert'].messages);
+      if (events['messages.upsert']) await this.receiver.onUpsert(events['messages.upsert'].messages);
       if (events['messages.update']) {
         for (const { key, update } of events['messages.update']) {
-          if (key.fromMe && update.status != null) await this.onReceipt(key.id ?? '', key.remoteJid ?? '', update.status);
+          if (key.fromMe && update.status != null) await this.sender.onReceipt(key.id ?? '', key.remoteJid ?? '', update.status);
         }
       }
     }
@@ -201,6 +193,7 @@ export class DeviceSession {
       this.qrCount = 0;
       this.setIdentity(sock.authState.creds.me);
       this.setStatus('CONNECTED');
+      void this.sender.resend(sock);
     }
     if (update.connection === 'close') {
       const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined;
@@ -278,7 +271,16 @@ export class DeviceSession {
     sock?.end(undefined);
   }
 
+  /** The sender found the connection dead (no ack, no answer to a ping): drop it and reconnect. */
+  private connectionLost(sock: WASocket, why: string): void {
+    if (this.sock !== sock) return;
+    this.log.warn({ why }, 'connection lost');
+    // Baileys reports this as a close like any other, so the usual reconnect (with backoff) follows.
+    sock.end(Object.assign(new Error(why), { output: { statusCode: DisconnectReason.connectionLost } }) as never);
+  }
+
   private async forgetLogin(): Promise<void> {
+    this.sender.abandon('the device logged out');
     await (this.auth ? this.auth.clear() : clearAuthState(this.store, this.id));
     this.auth = undefined;
     this.phoneNumber = null;
@@ -330,94 +332,20 @@ export class DeviceSession {
     return this.until((s) => s === 'CONNECTED' || s === 'QR', ms);
   }
 
-  // ───────────────────────── sending ─────────────────────────
+  // ───────────────────────── sending and receiving ─────────────────────────
 
-  /**
-   * Sends a message. With an outbox id the send is idempotent: the id is claimed in the store
-   * (with the WhatsApp message id chosen up front) before anything goes out, so a retry after an
-   * ambiguous failure gets the first result, or resends under the same WhatsApp id, which
-   * recipients treat as the same message.
-   */
-  async send(params: SendParams): Promise<SendResult> {
-    if (!params.outboxId) return this.sendNow(params, undefined);
-    const inFlight = this.sendingFor.get(params.outboxId);
-    if (inFlight) return inFlight;
-    const promise = this.sendOnce(params, params.outboxId).finally(() => this.sendingFor.delete(params.outboxId!));
-    this.sendingFor.set(params.outboxId, promise);
-    return promise;
+  /** Sends a message; resolves once WhatsApp acknowledged it (see sender.ts). */
+  send(params: SendParams): Promise<SendResult> {
+    return this.sender.send(params);
   }
 
-  private async sendOnce(params: SendParams, outboxId: string): Promise<SendResult> {
-    const key = `outbox:${this.id}:${outboxId}`;
-    const claim = await this.store.get(key);
-    const previous = claim ? (JSON.parse(claim) as { messageId: string; result?: SendResult }) : undefined;
-    if (previous?.result) return previous.result;
-    this.requireConnected();
-    const messageId = previous?.messageId ?? generateMessageIDV2(this.sock!.user?.id);
-    if (!previous) await this.store.write({ [key]: JSON.stringify({ messageId }) });
-    const result = await this.sendNow(params, messageId);
-    await this.store.write({ [key]: JSON.stringify({ messageId, result }) });
-    return result;
+  /** A status change only the edge sees (queued, cancelled), for the device's webhook. */
+  statusWebhook(change: Parameters<Sender['statusWebhook']>[0]): Promise<void> {
+    return this.sender.statusWebhook(change);
   }
 
   private requireConnected(): void {
     if (this.status !== 'CONNECTED' || !this.sock) throw new LinkError('not_connected', 'Device is not connected');
-  }
-
-  private async sendNow(params: SendParams, messageId: string | undefined): Promise<SendResult> {
-    this.requireConnected();
-    const content = await this.content(params);
-    const sock = this.sock!;
-    if (params.typingMs) {
-      await sock.sendPresenceUpdate('composing', params.to);
-      await new Promise((resolve) => setTimeout(resolve, params.typingMs));
-      await sock.sendPresenceUpdate('paused', params.to);
-    }
-    let sent: WAMessage | undefined;
-    try {
-      sent = await sock.sendMessage(params.to, content, messageId ? { messageId } : {});
-    } catch (error) {
-      throw new LinkError('send_failed', `WhatsApp refused the message: ${(error as Error).message}`);
-    }
-    if (!sent?.key.id) throw new LinkError('send_failed', 'WhatsApp did not accept the message');
-    this.totalMessagesSent++;
-    const recentKey = `recent:${this.id}:${sent.key.id}`;
-    const changes: Record<string, string | null> = {
-      [`device:${this.id}:sent`]: String(this.totalMessagesSent),
-      [recentKey]: JSON.stringify({ to: params.to, outboxId: params.outboxId, message: proto.Message.toObject(proto.Message.fromObject(sent.message ?? {}), { bytes: String }) }),
-    };
-    this.recentIds.push(sent.key.id);
-    while (this.recentIds.length > RECENT_LIMIT) changes[`recent:${this.id}:${this.recentIds.shift()}`] = null;
-    await this.store.write(changes);
-    this.deps.metrics.messagesSent++;
-    this.deps.emit('device.status', this.state);
-    const timestamp = Number(sent.messageTimestamp ?? Math.floor(Date.now() / 1000));
-    await this.reportStatus(sent.key.id, params.to, 'sent', timestamp, params.outboxId);
-    return { id: sent.key.id, timestamp, to: params.to };
-  }
-
-  private async content(params: SendParams): Promise<AnyMessageContent> {
-    if (!params.media) {
-      if (!params.text) throw new LinkError('bad_request', 'message: a text or a media URL is required');
-      return { text: params.text };
-    }
-    const { type, url, fileName } = params.media;
-    const { media } = this.deps.options;
-    let fetched: Awaited<ReturnType<typeof fetchMedia>>;
-    try {
-      fetched = await fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
-    } catch (error) {
-      throw new LinkError('media_error', (error as Error).message);
-    }
-    const caption = params.text || undefined;
-    if (type === 'image') return { image: fetched.bytes, caption, mimetype: fetched.mimetype };
-    if (type === 'video') return { video: fetched.bytes, caption, mimetype: fetched.mimetype };
-    return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
-  }
-
-  private async recentMessage(id: string): Promise<proto.IMessage | undefined> {
-    const raw = await this.store.get(`recent:${this.id}:${id}`);
-    return raw ? proto.Message.fromObject(JSON.parse(raw).message) : undefined;
   }
 
   async groups(): Promise<{ id: string; name: string }[]> {
@@ -426,50 +354,8 @@ export class DeviceSession {
     return Object.values(groups).map((g) => ({ id: g.id, name: g.subject }));
   }
 
-  // ───────────────────────── incoming ─────────────────────────
-
-  private async onUpsert(messages: WAMessage[]): Promise<void> {
-    for (const message of messages) {
-      const id = message.key.id ?? '';
-      if (message.key.fromMe) {
-        // A receipt that lands while Baileys buffers its own send is folded into the upsert.
-        if (message.status != null && message.status > proto.WebMessageInfo.Status.SERVER_ACK) await this.onReceipt(id, message.key.remoteJid ?? '', message.status);
-        continue;
-      }
-      if (!isUserMessage(message) || this.seenIncoming.has(id)) continue;
-      this.seenIncoming.add(id);
-      if (this.seenIncoming.size > 5000) this.seenIncoming.delete(this.seenIncoming.values().next().value!);
-      const payload = incomingPayload(this.id, this.phoneNumber, message);
-      // Persist the webhook first: once queued, the message survives a crash.
-      await this.webhook({ type: 'message', payload });
-      this.deps.metrics.messagesReceived++;
-      this.deps.emit('message.incoming', { deviceId: this.id, id, from: payload.sender, chat: payload.chat, type: payload.type, text: payload.message, timestamp: payload.timestamp });
-    }
-  }
-
-  private async onReceipt(id: string, to: string, code: number): Promise<void> {
-    const status = RECEIPT_STATUS[code];
-    // 'sent' was reported when the send returned; Baileys' server ack adds nothing to it.
-    if (!status || status === 'sent' || !this.recentIds.includes(id)) return;
-    // The edge knows its messages by its own id until it has recorded WhatsApp's.
-    const outboxId = JSON.parse((await this.store.get(`recent:${this.id}:${id}`)) ?? '{}').outboxId as string | undefined;
-    await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
-  }
-
   /** Queues a webhook, unless the device has nowhere to send it (which is then not worth a write). */
   private async webhook(event: Parameters<SessionDeps['webhooks']['enqueue']>[1]): Promise<void> {
     if (this.settings.webhookUrl && this.settings.webhookSecret) await this.deps.webhooks.enqueue(this.id, event);
-  }
-
-  /** Queues a status webhook; the edge also reports through here what only it sees (queued, cancelled). */
-  async statusWebhook(change: { id: string; messageId: string | null; to: string; status: StatusPayload['status']; reason: string | null; timestamp: number }): Promise<void> {
-    const payload: StatusPayload = { event: 'status', device: this.phoneNumber, deviceId: this.id, stateid: change.id, state: change.status, ...change };
-    await this.webhook({ type: 'status', payload });
-  }
-
-  /** A status change of a sent message: to the device's webhook, and to the edge. */
-  private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, outboxId: string | undefined): Promise<void> {
-    await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
-    this.deps.emit('message.status', { deviceId: this.id, id, outboxId, to, status, timestamp });
   }
 }

@@ -20,6 +20,12 @@ export interface SessionOptions {
   media: { maxBytes: number; timeoutMs: number; allowPrivateNetworks: boolean };
   /** Devices reconnecting at once when the host starts. */
   restoreConcurrency: number;
+  /**
+   * WhatsApp's acks: a message not acknowledged within `ackTimeoutMs` makes the session ping
+   * WhatsApp, and no answer within `probeTimeoutMs` means the connection is dead. A send answers
+   * at most `answerDeadlineMs` after it was written; past that its outcome is unknown.
+   */
+  acks: { ackTimeoutMs: number; probeTimeoutMs: number; answerDeadlineMs: number };
 }
 
 export interface SessionDeps {
@@ -38,6 +44,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   backoff: { baseMs: 1_000, maxMs: 60_000 },
   media: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, allowPrivateNetworks: false },
   restoreConcurrency: 10,
+  acks: { ackTimeoutMs: 3_000, probeTimeoutMs: 3_000, answerDeadlineMs: 10_000 },
 };
 
 export class SessionRegistry {

@@ -94,7 +94,12 @@ export class WaSim implements ConnectionHandler {
   private readonly companions = new Map<string, Companion>();
   private readonly connections = new Set<Connection>();
   readonly groups = new Map<string, Group>();
+  /** Every message clients sent, as its recipients see it: once per id. */
   readonly outbox: OutgoingMessage[] = [];
+  /** Messages written again under an id already delivered: recipients drop them, as WhatsApp's do. */
+  readonly duplicates: OutgoingMessage[] = [];
+  /** `sender id` of every message in the outbox that reached its recipient. */
+  private readonly deliveredIds = new Set<string>();
   readonly clientReceipts: ClientReceipt[] = [];
   /** Every message delivered to a client: to which device, from whom, and how it was encrypted. */
   readonly incoming: { id: string; to: string; from: string; encTypes: string[] }[] = [];
@@ -716,7 +721,13 @@ export class WaSim implements ConnectionHandler {
         outgoing.error = `media check failed: ${(error as Error).message}`;
       }
     }
+    if (this.deliveredIds.has(`${sender.jid} ${id}`)) {
+      this.duplicates.push(outgoing);
+      conn.send(node('ack', { class: 'message', id, from: to, t: String(nowSeconds()) }));
+      return;
+    }
     this.outbox.push(outgoing);
+    if (!outgoing.error) this.deliveredIds.add(`${sender.jid} ${id}`);
     if (outgoing.error) this.log(`message ${id} from ${sender.jid} to ${to}: ${outgoing.error}`);
     conn.send(node('ack', { class: 'message', id, from: to, t: String(nowSeconds()) }));
     this.events.emit('outgoing', outgoing);
@@ -769,6 +780,8 @@ export class WaSim implements ConnectionHandler {
     const sender = this.companion(message.from);
     const recipient = this.personOf(message.to);
     if (!sender || !recipient) throw new Error(`cannot ask for ${messageId} again: sender or recipient unknown`);
+    // The recipient did not get it, so it takes the copy it asked for.
+    this.deliveredIds.delete(`${message.from} ${messageId}`);
     const t = String(nowSeconds());
     this.deliver(
       sender,

@@ -1,0 +1,319 @@
+// Sending from one device. A message counts as sent only once WhatsApp's server acknowledged it:
+// writing to a socket proves nothing when the connection has silently died (a dead NAT mapping,
+// a sleeping router), and such a socket accepts writes for half a minute before anyone notices.
+// So every message gets its id before it is written and stays pending until WhatsApp's ack; a
+// pending message that waits too long makes the session probe the connection, and a dead one is
+// dropped and reopened, after which every pending message is written again under the same id
+// (recipients drop a repeated id). Receipts of sent messages (delivered, read) are reported here.
+import { generateMessageIDV2, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import type { Logger } from '../logger.ts';
+import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
+import { fetchMedia } from '../media.ts';
+import type { StatusPayload } from './payloads.ts';
+import type { SessionDeps } from './registry.ts';
+
+const RECEIPT_STATUS: Partial<Record<number, MessageStatus>> = {
+  [proto.WebMessageInfo.Status.SERVER_ACK]: 'sent',
+  [proto.WebMessageInfo.Status.DELIVERY_ACK]: 'delivered',
+  [proto.WebMessageInfo.Status.READ]: 'read',
+  [proto.WebMessageInfo.Status.PLAYED]: 'played',
+  [proto.WebMessageInfo.Status.ERROR]: 'failed',
+};
+
+const RECENT_LIMIT = 500;
+
+/** What the sender needs from its device session. */
+export interface SenderContext {
+  readonly id: string;
+  readonly deps: SessionDeps;
+  readonly log: Logger;
+  /** The socket while the device is connected, else undefined. */
+  socket(): WASocket | undefined;
+  /** WhatsApp stopped answering on `sock`: drop it and reconnect. */
+  connectionLost(sock: WASocket, why: string): void;
+  phoneNumber(): string | null;
+  /** Queues a webhook for the device, if it has a webhook URL. */
+  webhook(event: { type: 'status'; payload: StatusPayload }): Promise<void>;
+  /** The sent counter changed (the device's state carries it). */
+  changed(): void;
+}
+
+/** A message written (or being written) to WhatsApp and not yet acknowledged. */
+interface Pending {
+  id: string;
+  to: string;
+  content: AnyMessageContent;
+  outboxId?: string;
+  /** The socket it was last written to, and that write (the ack can beat its completion). */
+  socket?: WASocket;
+  written?: Promise<unknown>;
+  /** The message as last built and written, kept to answer a recipient's retry request. */
+  message?: proto.IMessage;
+  /** Settles with WhatsApp's ack, or its refusal. */
+  acked: Promise<SendResult>;
+  resolve(result: SendResult): void;
+  reject(error: LinkError): void;
+  ackTimer?: NodeJS.Timeout;
+}
+
+export class Sender {
+  private readonly ctx: SenderContext;
+  totalSent = 0;
+  private readonly recentIds: string[] = [];
+  /** By WhatsApp message id, in the order they were first written. */
+  private readonly pending = new Map<string, Pending>();
+  private readonly sendingFor = new Map<string, Promise<SendResult>>();
+  private probing?: WASocket;
+
+  constructor(ctx: SenderContext) {
+    this.ctx = ctx;
+  }
+
+  private get store() {
+    return this.ctx.deps.store;
+  }
+
+  private get timing() {
+    return this.ctx.deps.options.acks;
+  }
+
+  /** Loads what survives a restart: the sent counter and recent message ids. */
+  async load(sent: string | undefined): Promise<void> {
+    this.totalSent = Number(sent ?? 0);
+    const prefix = `recent:${this.ctx.id}:`;
+    this.recentIds.push(...(await this.store.keys(prefix)).map((k) => k.slice(prefix.length)));
+  }
+
+  /** A new socket: WhatsApp's acks arrive on it as `ack` stanzas of class message. */
+  attach(sock: WASocket): void {
+    sock.ws.on('CB:ack,class:message', (node: BinaryNode) => this.onAck(node));
+  }
+
+  /** The connection is open: whatever is still pending from an earlier socket is written again. */
+  async resend(sock: WASocket): Promise<void> {
+    const stale = [...this.pending.values()].filter((p) => p.socket !== sock);
+    if (stale.length) this.ctx.log.info({ count: stale.length }, 'writing unacknowledged messages again');
+    for (const pending of stale) {
+      if (this.ctx.socket() !== sock) return; // gone again: the next open goes on
+      await this.write(pending, sock).catch((error) => this.ctx.log.warn({ err: error, id: pending.id }, 'could not write a pending message again'));
+    }
+  }
+
+  /** The device logged out or was deleted: nothing pending will be written again. */
+  abandon(why: string): void {
+    for (const pending of this.pending.values()) {
+      this.untrack(pending);
+      pending.reject(new LinkError('timeout', `WhatsApp did not confirm the message before ${why}; it may not have been delivered`));
+    }
+  }
+
+  /**
+   * Sends a message and resolves once WhatsApp acknowledged it. With an outbox id the send is
+   * idempotent: the id is claimed in the store (with the WhatsApp message id chosen up front)
+   * before anything goes out, so a retry gets the first result, joins the pending message, or
+   * writes it again under the same WhatsApp id.
+   */
+  async send(params: SendParams): Promise<SendResult> {
+    if (!params.outboxId) return this.sendAs(params, generateMessageIDV2(this.ctx.socket()?.user?.id));
+    const inFlight = this.sendingFor.get(params.outboxId);
+    if (inFlight) return inFlight;
+    const promise = this.sendOnce(params, params.outboxId).finally(() => this.sendingFor.delete(params.outboxId!));
+    this.sendingFor.set(params.outboxId, promise);
+    return promise;
+  }
+
+  private async sendOnce(params: SendParams, outboxId: string): Promise<SendResult> {
+    const key = `outbox:${this.ctx.id}:${outboxId}`;
+    const claim = await this.store.get(key);
+    const previous = claim ? (JSON.parse(claim) as { messageId: string; result?: SendResult }) : undefined;
+    if (previous?.result) return previous.result;
+    const messageId = previous?.messageId ?? generateMessageIDV2(this.requireSocket().user?.id);
+    if (!previous) await this.store.write({ [key]: JSON.stringify({ messageId }) });
+    return this.sendAs(params, messageId);
+  }
+
+  private requireSocket(): WASocket {
+    const sock = this.ctx.socket();
+    if (!sock) throw new LinkError('not_connected', 'Device is not connected');
+    return sock;
+  }
+
+  private async sendAs(params: SendParams, messageId: string): Promise<SendResult> {
+    let pending = this.pending.get(messageId);
+    if (!pending) {
+      this.requireSocket();
+      const content = await this.content(params);
+      if (params.typingMs) {
+        const sock = this.requireSocket();
+        await sock.sendPresenceUpdate('composing', params.to);
+        await new Promise((resolve) => setTimeout(resolve, params.typingMs));
+        await sock.sendPresenceUpdate('paused', params.to);
+      }
+      pending = this.track(messageId, params, content);
+      // Nothing has been written while there is no socket: that is a sure "not sent".
+      const sock = this.ctx.socket();
+      if (!sock) {
+        this.untrack(pending);
+        throw new LinkError('not_connected', 'Device is not connected');
+      }
+      await this.write(pending, sock);
+    }
+    return this.settle(pending);
+  }
+
+  private track(id: string, params: SendParams, content: AnyMessageContent): Pending {
+    let resolve!: Pending['resolve'];
+    let reject!: Pending['reject'];
+    const acked = new Promise<SendResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Settled without a waiter when the answer went out before the ack did.
+    acked.catch(() => undefined);
+    const pending: Pending = { id, to: params.to, content, outboxId: params.outboxId, acked, resolve, reject };
+    this.pending.set(id, pending);
+    return pending;
+  }
+
+  private untrack(pending: Pending): void {
+    clearTimeout(pending.ackTimer);
+    this.pending.delete(pending.id);
+  }
+
+  /**
+   * Writes the message to `sock`. A refusal while the connection is fine is a sure failure; one
+   * because the connection went away leaves the message pending: whether it reached WhatsApp is
+   * unknown, and it is written again on the next connection.
+   */
+  private async write(pending: Pending, sock: WASocket): Promise<void> {
+    pending.socket = sock;
+    const written = sock.sendMessage(pending.to, pending.content, { messageId: pending.id });
+    pending.written = written.catch(() => undefined);
+    try {
+      pending.message = (await written)?.message ?? undefined;
+    } catch (error) {
+      if (this.ctx.socket() === sock && sock.ws.isOpen) {
+        this.untrack(pending);
+        const failure = new LinkError('send_failed', `WhatsApp refused the message: ${(error as Error).message}`);
+        pending.reject(failure);
+        throw failure;
+      }
+      return;
+    }
+    if (!this.pending.has(pending.id)) return; // acknowledged while being written
+    clearTimeout(pending.ackTimer);
+    pending.ackTimer = setTimeout(() => void this.overdue(pending, sock), this.timing.ackTimeoutMs);
+  }
+
+  /** No ack in time: ask WhatsApp for a ping; no answer means the connection is dead. */
+  private async overdue(pending: Pending, sock: WASocket): Promise<void> {
+    if (!this.pending.has(pending.id) || pending.socket !== sock || this.ctx.socket() !== sock) return;
+    // Still waiting after a live probe: look again later (WhatsApp may just be slow).
+    pending.ackTimer = setTimeout(() => void this.overdue(pending, sock), this.timing.ackTimeoutMs);
+    if (this.probing === sock) return;
+    this.probing = sock;
+    try {
+      await sock.query({ tag: 'iq', attrs: { to: S_WHATSAPP_NET, type: 'get', xmlns: 'w:p' }, content: [{ tag: 'ping', attrs: {} }] }, this.timing.probeTimeoutMs);
+    } catch {
+      if (this.ctx.socket() === sock) {
+        this.ctx.connectionLost(sock, `WhatsApp stopped answering: no acknowledgement for ${this.timing.ackTimeoutMs} ms and no answer to a ping`);
+      }
+    } finally {
+      if (this.probing === sock) this.probing = undefined;
+    }
+  }
+
+  /** Waits for the ack, at most until the answer deadline; past it the outcome is unknown, not failed. */
+  private settle(pending: Pending): Promise<SendResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new LinkError('timeout', 'WhatsApp has not confirmed the message yet; it stays pending and is written again under the same id once the connection is back')),
+        this.timing.answerDeadlineMs,
+      );
+    });
+    return Promise.race([pending.acked, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  private onAck(node: BinaryNode): void {
+    const pending = this.pending.get(node.attrs.id ?? '');
+    if (!pending) return;
+    this.untrack(pending);
+    if (node.attrs.error) {
+      pending.reject(new LinkError('send_failed', `WhatsApp refused the message (error ${node.attrs.error})`));
+      return;
+    }
+    const timestamp = Number(node.attrs.t) || Math.floor(Date.now() / 1000);
+    void this.confirmed(pending, timestamp)
+      .catch((error) => this.ctx.log.error({ err: error, id: pending.id }, 'could not record an acknowledged message'))
+      .then(() => pending.resolve({ id: pending.id, timestamp, to: pending.to }));
+  }
+
+  /** Records an acknowledged message: the outbox result, the copy kept for retry requests, the counter. */
+  private async confirmed(pending: Pending, timestamp: number): Promise<void> {
+    const { id, to, outboxId } = pending;
+    const result: SendResult = { id, timestamp, to };
+    this.totalSent++;
+    const device = this.ctx.id;
+    await pending.written;
+    const message = pending.message && proto.Message.toObject(proto.Message.fromObject(pending.message), { bytes: String });
+    const changes: Record<string, string | null> = {
+      [`device:${device}:sent`]: String(this.totalSent),
+      [`recent:${device}:${id}`]: JSON.stringify({ to, outboxId, message }),
+    };
+    if (outboxId) changes[`outbox:${device}:${outboxId}`] = JSON.stringify({ messageId: id, result });
+    this.recentIds.push(id);
+    while (this.recentIds.length > RECENT_LIMIT) changes[`recent:${device}:${this.recentIds.shift()}`] = null;
+    this.ctx.deps.metrics.messagesSent++;
+    this.ctx.changed();
+    await this.store.write(changes);
+    await this.reportStatus(id, to, 'sent', timestamp, outboxId);
+  }
+
+  private async content(params: SendParams): Promise<AnyMessageContent> {
+    if (!params.media) {
+      if (!params.text) throw new LinkError('bad_request', 'message: a text or a media URL is required');
+      return { text: params.text };
+    }
+    const { type, url, fileName } = params.media;
+    const { media } = this.ctx.deps.options;
+    let fetched: Awaited<ReturnType<typeof fetchMedia>>;
+    try {
+      fetched = await fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
+    } catch (error) {
+      throw new LinkError('media_error', (error as Error).message);
+    }
+    const caption = params.text || undefined;
+    if (type === 'image') return { image: fetched.bytes, caption, mimetype: fetched.mimetype };
+    if (type === 'video') return { video: fetched.bytes, caption, mimetype: fetched.mimetype };
+    return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
+  }
+
+  /** A message this device sent recently, for a recipient that asks for it again. */
+  async recentMessage(id: string): Promise<proto.IMessage | undefined> {
+    const raw = await this.store.get(`recent:${this.ctx.id}:${id}`);
+    return raw ? proto.Message.fromObject(JSON.parse(raw).message) : undefined;
+  }
+
+  /** A receipt of a sent message (delivered, read, played) from WhatsApp. */
+  async onReceipt(id: string, to: string, code: number): Promise<void> {
+    const status = RECEIPT_STATUS[code];
+    // 'sent' is reported on WhatsApp's ack; Baileys' own server-ack status adds nothing to it.
+    if (!status || status === 'sent' || !this.recentIds.includes(id)) return;
+    // The edge knows its messages by its own id until it has recorded WhatsApp's.
+    const outboxId = JSON.parse((await this.store.get(`recent:${this.ctx.id}:${id}`)) ?? '{}').outboxId as string | undefined;
+    await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
+  }
+
+  /** Queues a status webhook; the edge also reports through here what only it sees (queued, cancelled). */
+  async statusWebhook(change: { id: string; messageId: string | null; to: string; status: StatusPayload['status']; reason: string | null; timestamp: number }): Promise<void> {
+    const payload: StatusPayload = { event: 'status', device: this.ctx.phoneNumber(), deviceId: this.ctx.id, stateid: change.id, state: change.status, ...change };
+    await this.ctx.webhook({ type: 'status', payload });
+  }
+
+  /** A status change of a sent message: to the device's webhook, and to the edge. */
+  private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, outboxId: string | undefined): Promise<void> {
+    await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
+    this.ctx.deps.emit('message.status', { deviceId: this.ctx.id, id, outboxId, to, status, timestamp });
+  }
+}
