@@ -95,7 +95,7 @@ export class Sender {
     if (stale.length) this.ctx.log.info({ count: stale.length }, 'writing unacknowledged messages again');
     for (const pending of stale) {
       if (this.ctx.socket() !== sock) return; // gone again: the next open goes on
-      await this.write(pending, sock).catch((error) => this.ctx.log.warn({ err: error, id: pending.id }, 'could not write a pending message again'));
+      await this.write(pending, sock);
     }
   }
 
@@ -156,7 +156,9 @@ export class Sender {
         this.untrack(pending);
         throw new LinkError('not_connected', 'Device is not connected');
       }
-      await this.write(pending, sock);
+      // Not awaited: the answer waits for WhatsApp's ack, and a write into a dead connection can
+      // hang until the connection is found dead (a refusal rejects the pending message itself).
+      void this.write(pending, sock).catch(() => undefined);
     }
     return this.settle(pending);
   }
@@ -187,6 +189,10 @@ export class Sender {
    */
   private async write(pending: Pending, sock: WASocket): Promise<void> {
     pending.socket = sock;
+    // Watched from the start: on a dead connection the write itself can hang (Baileys first asks
+    // WhatsApp for the recipient's devices and keys).
+    clearTimeout(pending.ackTimer);
+    pending.ackTimer = setTimeout(() => void this.overdue(pending, sock), this.timing.ackTimeoutMs);
     const written = sock.sendMessage(pending.to, pending.content, { messageId: pending.id });
     pending.written = written.catch(() => undefined);
     try {
@@ -194,15 +200,9 @@ export class Sender {
     } catch (error) {
       if (this.ctx.socket() === sock && sock.ws.isOpen) {
         this.untrack(pending);
-        const failure = new LinkError('send_failed', `WhatsApp refused the message: ${(error as Error).message}`);
-        pending.reject(failure);
-        throw failure;
+        pending.reject(new LinkError('send_failed', `WhatsApp refused the message: ${(error as Error).message}`));
       }
-      return;
     }
-    if (!this.pending.has(pending.id)) return; // acknowledged while being written
-    clearTimeout(pending.ackTimer);
-    pending.ackTimer = setTimeout(() => void this.overdue(pending, sock), this.timing.ackTimeoutMs);
   }
 
   /** No ack in time: ask WhatsApp for a ping; no answer means the connection is dead. */
