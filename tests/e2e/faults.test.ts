@@ -147,6 +147,8 @@ describe('sends across WhatsApp connection faults', () => {
     expect((await deviceStatus()).status).toBe('DISCONNECTED');
     expectNoneLost(answers);
     expect(answers.filter((a) => a.status === 200).length).toBeGreaterThan(0);
+    // Sends after the replacement found the device disconnected: 503, and they must never go out.
+    expect(answers.filter((a) => a.status === 503).length).toBeGreaterThan(0);
     // Connected again, whatever was left unconfirmed goes out under its id; still nothing twice.
     await call('POST', `/api/devices/${device.id}/connect`, admin());
     await connected();
