@@ -15,6 +15,7 @@ import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, ty
 import { fetchMedia } from '../media.ts';
 import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
+import { EventChain } from './event-chain.ts';
 import { incomingPayload, isUserMessage, type ConnectionPayload, type StatusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
 
@@ -133,7 +134,7 @@ export class DeviceSession {
 
   private opening = false;
   private auth?: Awaited<ReturnType<typeof useStoreAuthState>>;
-  private events: Promise<void> = Promise.resolve();
+  private events?: EventChain;
 
   private async open(): Promise<void> {
     clearTimeout(this.reconnectTimer);
@@ -158,12 +159,8 @@ export class DeviceSession {
       getMessage: (key) => this.recentMessage(key.id ?? ''),
     });
     this.sock = sock;
-    // Baileys does not wait for an async handler; chain them so events are handled in order.
-    sock.ev.process((events) => {
-      this.events = this.events
-        .then(() => this.onEvents(sock, events, saveCreds))
-        .catch((error) => this.log.error({ err: error }, 'handling WhatsApp events failed'));
-    });
+    this.events ??= new EventChain(this.deps.storeHealth, this.log);
+    sock.ev.process((events) => this.events!.run(() => this.onEvents(sock, events, saveCreds)));
   }
 
   private async onEvents(sock: WASocket, events: Partial<BaileysEventMap>, saveCreds: () => Promise<void>): Promise<void> {
@@ -283,6 +280,18 @@ export class DeviceSession {
     this.auth = undefined;
     this.phoneNumber = null;
     this.pushName = null;
+  }
+
+  /**
+   * The store lost its data: writes back what this session holds (settings, counter, the login
+   * if it was opened in this process) and sets the status reason `notice` gives for the outcome.
+   */
+  async rewriteState(notice: (login: 'kept' | 'lost' | 'none') => string): Promise<number> {
+    await this.saveSettings({});
+    await this.store.write({ [`device:${this.id}:sent`]: String(this.totalMessagesSent) });
+    const keys = (await this.auth?.rewrite()) ?? 0;
+    this.setStatus(this.status, notice(!this.phoneNumber ? 'none' : keys ? 'kept' : 'lost'));
+    return keys;
   }
 
   async saveSettings(changes: Partial<StoredSettings>): Promise<void> {
@@ -437,11 +446,12 @@ export class DeviceSession {
         continue;
       }
       if (!isUserMessage(message) || this.seenIncoming.has(id)) continue;
+      const payload = incomingPayload(this.id, this.phoneNumber, message);
+      // Persist the webhook first: once queued, the message survives a crash. Seen only then, so
+      // a batch run again after a store outage queues what it could not queue the first time.
+      await this.webhook({ type: 'message', payload });
       this.seenIncoming.add(id);
       if (this.seenIncoming.size > 5000) this.seenIncoming.delete(this.seenIncoming.values().next().value!);
-      const payload = incomingPayload(this.id, this.phoneNumber, message);
-      // Persist the webhook first: once queued, the message survives a crash.
-      await this.webhook({ type: 'message', payload });
       this.deps.metrics.messagesReceived++;
       this.deps.emit('message.incoming', { deviceId: this.id, id, from: payload.sender, chat: payload.chat, type: payload.type, text: payload.message, timestamp: payload.timestamp });
     }
