@@ -106,21 +106,24 @@ export class StoreMonitor {
 
   private async checkNow(): Promise<void> {
     try {
-      if (!(await this.store.get(SENTINEL))) await this.recover();
+      const sentinel = await this.store.get(SENTINEL);
+      // It answers: up, even if empty (writing back is the next thing it has to do).
+      if (this.store.reachable) this.markUp();
+      if (!sentinel) await this.recover();
     } catch (error) {
       if (error instanceof StoreUnavailableError) return this.markDown(error);
       // A bug in the rewrite, not an outage: the sentinel is still missing, so the next check retries.
       this.log.error({ err: error }, 'writing back to the emptied store failed');
     }
-    if (this.store.reachable) this.markUp();
   }
 
   private async recover(): Promise<void> {
     this.log.error(`the store came back empty (its ${this.backend === 'redis' ? 'Redis lost its data' : 'directory was emptied'}); writing back what this host holds`);
+    this.emptied = { at: new Date().toISOString(), rewritten: 'writing back now' };
     const rewritten = await this.onEmptied();
     await this.writeSentinel();
     this.emptiedCount++;
-    this.emptied = { at: new Date().toISOString(), rewritten };
+    this.emptied = { ...this.emptied, rewritten };
     this.log.warn({ rewritten }, 'state written back to the emptied store');
   }
 

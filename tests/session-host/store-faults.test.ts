@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../session-host/host.ts';
 import { LinkError, type DeviceState } from '../../session-host/link/protocol.ts';
@@ -124,12 +125,29 @@ describe('a store that comes back empty', () => {
     expect(status).toMatchObject({ status: 'CONNECTED', reason: expect.stringMatching(/login was saved again/) });
     const hook = await receiver.waitFor((r) => r.json.event === 'connection' && r.json.deviceId === 'flushed' && String(r.json.reason).includes('lost its data'));
     expect(hook.json).toMatchObject({ status: 'CONNECTED', device: device.phoneNumber });
-    const { status: code, body } = await health(first.host.url);
-    expect(code).toBe(200);
-    expect(body).toMatchObject({ status: 'degraded', store: { status: 'up', emptied: { rewritten: expect.stringMatching(/1 devices.*login and encryption keys/) } } });
+    await expect.poll(() => health(first.host.url)).toMatchObject({
+      status: 200,
+      body: { status: 'degraded', store: { status: 'up', emptied: { rewritten: expect.stringMatching(/1 devices.*login and encryption keys/) } } },
+    });
     expect(await metrics(first.host.url)).toMatch(/^wa_store_emptied_total 1$/m);
 
     await expectRestartWithoutQr(first, env, device, contact);
+  });
+
+  it('is noticed when Redis restarts without its data, and the login is back in Redis', async () => {
+    const redis = await RedisServer.start({ persistent: false });
+    cleanups.push(() => redis.stop());
+    const { host: h, link } = await host({ REDIS_URL: redis.url });
+    await linkDevice(link, 'amnesia');
+    await redis.stop();
+    await expect.poll(async () => (await health(h.url)).body.store.status).toBe('down');
+    await redis.resume();
+    await link.nextEvent('device.status', (d) => d.id === 'amnesia' && !!d.reason?.includes('login was saved again'));
+    expect(await health(h.url)).toMatchObject({ status: 200, body: { status: 'degraded', store: { status: 'up', emptied: {} } } });
+    const check = new Redis(redis.port, '127.0.0.1');
+    cleanups.push(() => check.disconnect());
+    expect(JSON.parse((await check.get('wa:auth:amnesia:creds'))!).me.id).toBeTruthy();
+    expect(JSON.parse((await check.get('wa:device:amnesia:settings'))!)).toMatchObject({ id: 'amnesia', webhookUrl: receiver.url, autoConnect: true });
   });
 
   it('is reported and written back when the file store directory is emptied, with the same permissions', async () => {
