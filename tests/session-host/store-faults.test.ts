@@ -10,7 +10,11 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../session-host/host.ts';
 import { LinkError, type DeviceState } from '../../session-host/link/protocol.ts';
+import { pino } from 'pino';
+import { useStoreAuthState } from '../../session-host/store/auth-state.ts';
 import { FileStore } from '../../session-host/store/file-store.ts';
+import { RedisStore } from '../../session-host/store/redis-store.ts';
+import { WebhookQueue } from '../../session-host/webhooks/queue.ts';
 import { startTestHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
@@ -108,6 +112,44 @@ describe('a Redis outage', () => {
     expect((await sim.waitForOutgoing((m) => m.id === after.id)).text).toBe('after the outage');
     // The device kept its connection throughout: no status change was needed.
     expect((await link.request('host.status', {})).devices[0]).toMatchObject({ status: 'CONNECTED', reason: null });
+  });
+});
+
+describe('the parts that hold writes through a Redis outage', () => {
+  it('webhook queue: a job enqueued while Redis is down is delivered once it is back, and then deleted', async () => {
+    const redis = await RedisServer.start({ persistent: true });
+    cleanups.push(() => redis.stop());
+    const store = await RedisStore.open(redis.url, 'held:');
+    cleanups.push(() => store.close());
+    const queue = new WebhookQueue({ store, logger: pino({ level: 'silent' }), target: () => ({ url: receiver.url, secret: WEBHOOK_SECRET }), allowPrivateNetworks: true });
+    cleanups.push(() => queue.stop());
+    await queue.start();
+    await redis.stop();
+    const id = await queue.enqueue('held-dev', { type: 'connection', payload: { deviceId: 'held-dev', status: 'DISCONNECTED' } });
+    expect(queue.stats).toMatchObject({ held: 1, depth: 1 });
+    expect(receiver.received.some((r) => r.headers['x-webhook-id'] === id)).toBe(false);
+    await redis.resume();
+    await receiver.waitFor((r) => r.headers['x-webhook-id'] === id);
+    await expect.poll(() => store.keys('webhook:')).toEqual([]);
+    expect(queue.stats).toMatchObject({ held: 0, depth: 0, delivered: 1 });
+  });
+
+  it('auth state: Signal keys set while Redis is down are read back at once and stored once it is back', async () => {
+    const redis = await RedisServer.start({ persistent: true });
+    cleanups.push(() => redis.stop());
+    const store = await RedisStore.open(redis.url, 'held:');
+    cleanups.push(() => store.close());
+    const auth = await useStoreAuthState(store, 'dev1');
+    await redis.stop();
+    const started = Date.now();
+    // Pre-keys are never cached: reading one back proves the held write answers reads.
+    await auth.state.keys.set({ 'pre-key': { '7': { public: Buffer.from('pub'), private: Buffer.from('priv') } } });
+    await auth.saveCreds();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((await auth.state.keys.get('pre-key', ['7']))['7']?.private).toEqual(Buffer.from('priv'));
+    await redis.resume();
+    await expect.poll(() => store.get('auth:dev1:pre-key:7').catch(() => undefined), { timeout: 10_000 }).toBeDefined();
+    expect(await store.get('auth:dev1:creds')).toBeDefined();
   });
 });
 
