@@ -33,6 +33,7 @@ export const relayStatus: Record<ErrorCode, ContentfulStatusCode> = {
   not_found: 404,
   not_connected: 503,
   host_offline: 503,
+  store_unavailable: 503,
   timeout: 504,
   send_failed: 502,
   internal: 500,
@@ -43,6 +44,7 @@ export const relayStatus: Record<ErrorCode, ContentfulStatusCode> = {
 const fixedReasons: Partial<Record<ErrorCode, string>> = {
   not_connected: 'Device is not connected',
   host_offline: 'Session host is offline',
+  store_unavailable: "Session host's store is unavailable",
   timeout: 'Session host did not answer in time',
   internal: 'Internal Server Error',
 };

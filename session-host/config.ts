@@ -21,6 +21,7 @@ const schema = z
     MEDIA_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     PUBLIC_URL: z.string().url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    STORE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
   })
   .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] });
 
@@ -37,6 +38,8 @@ export type Config = {
   mediaTimeoutMs: number;
   publicUrl?: string;
   logLevel: string;
+  /** How often the store's health and sentinel are checked (it is also checked on a Redis reconnect). */
+  storeCheckMs: number;
 };
 
 export class ConfigError extends Error {}
@@ -63,5 +66,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mediaTimeoutMs: c.MEDIA_TIMEOUT_MS,
     publicUrl: c.PUBLIC_URL,
     logLevel: c.LOG_LEVEL,
+    storeCheckMs: c.STORE_CHECK_MS,
   };
 }

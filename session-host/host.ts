@@ -5,12 +5,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
-import type { EventData, EventName } from './link/protocol.ts';
+import { LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
-import { openStore } from './store/index.ts';
-import type { Store } from './store/store.ts';
+import { StoreMonitor } from './store/health.ts';
+import { openStore, RedisStore } from './store/index.ts';
+import { StoreUnavailableError, type Store } from './store/store.ts';
 import { WebhookQueue } from './webhooks/queue.ts';
 
 export interface HostOptions {
@@ -32,6 +33,7 @@ export interface Host {
   registry: SessionRegistry;
   webhooks: WebhookQueue;
   link: LinkServer;
+  storeHealth: StoreMonitor;
   /** Resolves once stored devices have been reconnected (in the background after start). */
   restored: Promise<void>;
   /** Closes sockets without logging devices out, lets webhooks in flight finish, keeps the rest queued. */
@@ -74,7 +76,19 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const emit = <E extends EventName>(event: E, data: EventData<E>) => link?.broadcast(event, data);
   const metrics = { messagesSent: 0, messagesReceived: 0 };
   let registry!: SessionRegistry;
-  const webhooks = new WebhookQueue({
+  let webhooks!: WebhookQueue;
+  const storeHealth = new StoreMonitor({
+    store,
+    backend: store instanceof RedisStore ? 'redis' : 'files',
+    logger,
+    intervalMs: config.storeCheckMs,
+    onEmptied: async () => {
+      const devices = await registry.rewriteAll();
+      const jobs = await webhooks.rewrite();
+      return `written back: ${devices}, ${jobs} webhook jobs; lost: one-time pre-keys, encryption sessions not in memory, messages kept for resends, outbox claims`;
+    },
+  });
+  webhooks = new WebhookQueue({
     store,
     logger,
     target: (deviceId) => registry.webhookTarget(deviceId),
@@ -89,6 +103,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     webhooks,
     emit,
     metrics,
+    storeHealth,
     options: {
       ...DEFAULT_SESSION_OPTIONS,
       media: { maxBytes: config.mediaMaxBytes, timeoutMs: config.mediaTimeoutMs, allowPrivateNetworks: config.mediaAllowPrivateNetworks },
@@ -99,6 +114,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // Devices first: the webhook queue asks the registry where each stored job goes.
   await registry.load();
   await webhooks.start();
+  await storeHealth.start();
 
   const handlers: Handlers = {
     'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
@@ -112,21 +128,29 @@ export async function startHost(options: HostOptions): Promise<Host> {
     'device.pairingCode': async ({ id, phone }) => ({ code: await registry.get(id).pairingCode(phone) }),
     'device.disconnect': async ({ id }) => registry.get(id).disconnect(),
     'device.logout': async ({ id }) => registry.get(id).logout(),
-    'message.send': async (params) => registry.get(params.deviceId).send(params),
+    'message.send': async (params) => {
+      // Nothing goes out that could not be recorded: refuse at once, before WhatsApp sees it.
+      storeHealth.require();
+      return registry.get(params.deviceId).send(params);
+    },
     'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
     'webhook.status': async ({ deviceId, messageId, ...change }) => {
       await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
       return { queued: true };
     },
   };
-  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl });
+  link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl });
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
     if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', devices: registry.list().length, links: link!.connected }));
+      const store = storeHealth.report;
+      const up = store.status === 'up';
+      const body = { status: !up ? 'down' : store.emptied ? 'degraded' : 'ok', ...(up ? {} : { down: ['store'] }), store, devices: registry.list().length, links: link!.connected };
+      res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (req.method === 'GET' && path === '/metrics') {
-      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected });
+      const store = { up: storeHealth.up, emptied: storeHealth.emptiedCount };
+      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected, store });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Not found' }));
@@ -150,6 +174,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     (stopping ??= (async () => {
       logger.info('stopping: closing WhatsApp sockets (devices stay logged in)');
       registry.shutdown();
+      storeHealth.stop();
       link!.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -157,5 +182,21 @@ export async function startHost(options: HostOptions): Promise<Host> {
       if (!options.store) await store.close();
     })());
 
-  return { url, server, store, registry, webhooks, link, restored, stop };
+  return { url, server, store, registry, webhooks, link, storeHealth, restored, stop };
+}
+
+/** Handlers whose store failures reach the edge as `store_unavailable` (a 503), not as a 500. */
+function storeFailuresAsLinkErrors(handlers: Handlers): Handlers {
+  const wrapped: Record<string, (params: never) => Promise<unknown>> = {};
+  for (const [method, handler] of Object.entries(handlers) as [string, (params: never) => Promise<unknown>][]) {
+    wrapped[method] = async (params) => {
+      try {
+        return await handler(params);
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) throw new LinkError('store_unavailable', error.message);
+        throw error;
+      }
+    };
+  }
+  return wrapped as Handlers;
 }

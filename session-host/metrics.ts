@@ -5,8 +5,9 @@ export interface MetricsSnapshot {
   devices: DeviceState[];
   messagesSent: number;
   messagesReceived: number;
-  webhooks: { depth: number; delivered: number; failures: number; dropped: number };
+  webhooks: { depth: number; delivered: number; failures: number; dropped: number; held: number };
   linksConnected: number;
+  store: { up: boolean; emptied: number };
 }
 
 const STATUSES: DeviceState['status'][] = ['DISCONNECTED', 'CONNECTING', 'QR', 'CONNECTED', 'LOGGED_OUT'];
@@ -24,6 +25,9 @@ export function renderMetrics(m: MetricsSnapshot): string {
   metric('wa_webhook_delivered_total', 'counter', 'Webhooks delivered since the host started.', [['', m.webhooks.delivered]]);
   metric('wa_webhook_failures_total', 'counter', 'Failed webhook delivery attempts since the host started.', [['', m.webhooks.failures]]);
   metric('wa_webhook_dropped_total', 'counter', 'Webhooks given up on (expired, or no URL configured).', [['', m.webhooks.dropped]]);
+  metric('wa_webhook_held', 'gauge', 'Webhook jobs only in memory, waiting for the store to come back.', [['', m.webhooks.held]]);
+  metric('wa_store_up', 'gauge', "Whether the host's store (Redis or files) answers: 1 up, 0 down.", [['', m.store.up ? 1 : 0]]);
+  metric('wa_store_emptied_total', 'counter', 'Times the store was found to have lost its data since the host started.', [['', m.store.emptied]]);
   metric('wa_link_connected', 'gauge', 'Authenticated links from the edge.', [['', m.linksConnected]]);
   const memory = process.memoryUsage();
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the host process.', [['', memory.rss]]);

@@ -109,8 +109,11 @@ export type EventData<E extends EventName> = z.infer<(typeof events)[E]>;
 
 // ───────────── frames ─────────────
 
-/** Error codes a request can fail with; the edge maps them to HTTP statuses. */
-export const errorCode = z.enum(['bad_request', 'not_found', 'not_connected', 'media_error', 'send_failed', 'timeout', 'host_offline', 'internal']);
+/**
+ * Error codes a request can fail with; the edge maps them to HTTP statuses. `store_unavailable`:
+ * the host's store (Redis) is down, so the host refused before doing anything; safe to retry.
+ */
+export const errorCode = z.enum(['bad_request', 'not_found', 'not_connected', 'media_error', 'send_failed', 'timeout', 'host_offline', 'store_unavailable', 'internal']);
 export type ErrorCode = z.infer<typeof errorCode>;
 
 export const requestFrame = z.object({ id: z.string().min(1).max(100), method: z.string(), params: z.unknown() });

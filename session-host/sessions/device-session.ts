@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
+import { EventChain } from './event-chain.ts';
 import type { ConnectionPayload } from './payloads.ts';
 import { Receiver } from './receiver.ts';
 import type { SessionDeps } from './registry.ts';
@@ -124,7 +125,7 @@ export class DeviceSession {
 
   private opening = false;
   private auth?: Awaited<ReturnType<typeof useStoreAuthState>>;
-  private events: Promise<void> = Promise.resolve();
+  private events?: EventChain;
 
   private async open(): Promise<void> {
     clearTimeout(this.reconnectTimer);
@@ -150,12 +151,8 @@ export class DeviceSession {
     });
     this.sock = sock;
     this.sender.attach(sock);
-    // Baileys does not wait for an async handler; chain them so events are handled in order.
-    sock.ev.process((events) => {
-      this.events = this.events
-        .then(() => this.onEvents(sock, events, saveCreds))
-        .catch((error) => this.log.error({ err: error }, 'handling WhatsApp events failed'));
-    });
+    this.events ??= new EventChain(this.deps.storeHealth, this.log);
+    sock.ev.process((events) => this.events!.run(() => this.onEvents(sock, events, saveCreds)));
   }
 
   private async onEvents(sock: WASocket, events: Partial<BaileysEventMap>, saveCreds: () => Promise<void>): Promise<void> {
@@ -285,6 +282,18 @@ export class DeviceSession {
     this.auth = undefined;
     this.phoneNumber = null;
     this.pushName = null;
+  }
+
+  /**
+   * The store lost its data: writes back what this session holds (settings, counter, the login
+   * if it was opened in this process) and sets the status reason `notice` gives for the outcome.
+   */
+  async rewriteState(notice: (login: 'kept' | 'lost' | 'none') => string): Promise<number> {
+    await this.saveSettings({});
+    await this.store.write({ [`device:${this.id}:sent`]: String(this.sender.totalSent) });
+    const keys = (await this.auth?.rewrite()) ?? 0;
+    this.setStatus(this.status, notice(!this.phoneNumber ? 'none' : keys ? 'kept' : 'lost'));
+    return keys;
   }
 
   async saveSettings(changes: Partial<StoredSettings>): Promise<void> {

@@ -6,6 +6,7 @@ import { LinkError, type DeviceSettings, type DeviceState, type EventData, type 
 import { hasCreds } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceSession, type StoredSettings } from './device-session.ts';
+import type { StoreAvailability } from './event-chain.ts';
 
 export type SocketFactory = (config: Pick<UserFacingSocketConfig, 'auth' | 'logger' | 'getMessage'>) => WASocket;
 
@@ -37,7 +38,16 @@ export interface SessionDeps {
   emit: <E extends EventName>(event: E, data: EventData<E>) => void;
   options: SessionOptions;
   metrics: { messagesSent: number; messagesReceived: number };
+  /** Event batches that failed on an unavailable store wait on this before running again. */
+  storeHealth: StoreAvailability;
 }
+
+/** What a device's status reason says after the store lost its data, by what became of its login. */
+const STORE_EMPTIED: Record<'kept' | 'lost' | 'none', string> = {
+  kept: "the session host's store lost its data; the login was saved again (no new QR needed), but contacts whose encryption sessions were not in memory renegotiate them",
+  lost: "the session host's store lost its data, including this device's login; scan a new QR code to link it again",
+  none: "the session host's store lost its data; the device's settings were saved again",
+};
 
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   maxQrCodes: 5,
@@ -119,6 +129,16 @@ export class SessionRegistry {
       }
     };
     await Promise.all(Array.from({ length: this.deps.options.restoreConcurrency }, worker));
+  }
+
+  /**
+   * For a store that came back empty: every device writes back what it holds and says so in its
+   * status reason (and a `connection` webhook). Returns a summary for the host's health report.
+   */
+  async rewriteAll(): Promise<string> {
+    let keys = 0;
+    for (const session of this.sessions.values()) keys += await session.rewriteState((login) => STORE_EMPTIED[login]);
+    return `${this.sessions.size} devices' settings and counters, ${keys} login and encryption keys held in memory`;
   }
 
   shutdown(): void {

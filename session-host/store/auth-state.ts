@@ -12,8 +12,13 @@
 // at pairing, each of which is read at most once. Measured (tests/bench/auth-store.ts
 // --decisions), as send rate relative to Baileys' in-memory keys: Redis 0.66 without a cache,
 // 0.81 with makeCacheableSignalKeyStore, 0.92 with this one; files 0.76, 0.72, 0.91.
+//
+// While the store is unavailable, writes are held here (and read from here) and retried until
+// it is back, rather than failing: Baileys has already used the new keys (a ratchet moved on, a
+// pre-key went to WhatsApp), so a dropped write could only leave a stale store behind, and a
+// failed write makes Baileys retry its transaction for half a minute.
 import { BufferJSON, initAuthCreds, proto, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap, type SignalKeyStore } from '@whiskeysockets/baileys';
-import type { Changes, Store } from './store.ts';
+import { StoreUnavailableError, type Changes, type Store } from './store.ts';
 
 export interface StoreAuthState {
   state: AuthenticationState;
@@ -21,6 +26,11 @@ export interface StoreAuthState {
   saveCreds(): Promise<void>;
   /** Deletes everything stored for the device (after a logout). */
   clear(): Promise<void>;
+  /**
+   * Writes again what this process holds (creds, cached keys, held writes), for a store that
+   * lost its data; returns how many keys that was. One-time pre-keys are not among them.
+   */
+  rewrite(): Promise<number>;
 }
 
 export interface StoreAuthOptions {
@@ -30,6 +40,9 @@ export interface StoreAuthOptions {
 
 /** Per device: the sessions, tokens and mappings of a hundred or so recent chats (~1 KB each). */
 const CACHE_ENTRIES = 1000;
+/** Per device, distinct keys held through an outage; past it, writes fail again. */
+const HELD_LIMIT = 20_000;
+const HELD_RETRY_MS = 1_000;
 
 export async function useStoreAuthState(store: Store, deviceId: string, options: StoreAuthOptions = {}): Promise<StoreAuthState> {
   const prefix = prefixOf(deviceId);
@@ -52,12 +65,40 @@ export async function useStoreAuthState(store: Store, deviceId: string, options:
   // Bumped by every set: a store read that overlapped a set may have read the older value.
   let generation = 0;
 
+  // Writes the store refused while unavailable, by store key (`null`: a delete), oldest first.
+  const held = new Map<string, string | null>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  const hold = (changes: Changes, error: unknown) => {
+    if (!(error instanceof StoreUnavailableError) || held.size >= HELD_LIMIT) throw error;
+    for (const [key, value] of Object.entries(changes)) {
+      held.delete(key);
+      held.set(key, value);
+    }
+    retryTimer ??= setTimeout(() => {
+      retryTimer = undefined;
+      void persist({}).catch(() => {});
+    }, HELD_RETRY_MS).unref();
+  };
+  /** Writes `changes` together with any held writes; holds them if the store is unavailable. */
+  const persist = async (changes: Changes) => {
+    const before = held.size ? new Map(held) : undefined;
+    const batch = before ? { ...Object.fromEntries(before), ...changes } : changes;
+    try {
+      await store.write(batch);
+    } catch (error) {
+      return hold(changes, error);
+    }
+    // Held values replaced while this write was under way are newer: they stay held.
+    if (before) for (const [key, value] of before) if (held.get(key) === value) held.delete(key);
+  };
+
   const keys: SignalKeyStore = {
     async get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]) {
       const found: { [id: string]: SignalDataTypeMap[T] } = {};
       const missing: string[] = [];
       for (const id of ids) {
-        const value = cache.get(`${type}:${id}`);
+        const waiting = held.get(`${prefix}${type}:${id}`);
+        const value = waiting === undefined ? cache.get(`${type}:${id}`) : waiting === null ? null : revive(type, waiting);
         if (value === undefined) missing.push(id);
         else if (value !== null) found[id] = value as SignalDataTypeMap[T];
       }
@@ -66,10 +107,8 @@ export async function useStoreAuthState(store: Store, deviceId: string, options:
       const texts = await store.getMany(missing.map((id) => `${prefix}${type}:${id}`));
       missing.forEach((id, i) => {
         const text = texts[i];
-        let value = text === undefined ? null : JSON.parse(text, BufferJSON.reviver);
-        // Baileys calls methods of the protobuf class on these, which JSON does not restore.
-        if (value && type === 'app-state-sync-key') value = proto.Message.AppStateSyncKeyData.fromObject(value);
-        if (value !== null) found[id] = value;
+        const value = text === undefined ? null : revive(type, text);
+        if (value !== null) found[id] = value as SignalDataTypeMap[T];
         if (cacheable(type) && started === generation) remember(`${type}:${id}`, value);
       });
       return found;
@@ -85,7 +124,7 @@ export async function useStoreAuthState(store: Store, deviceId: string, options:
         }
       }
       try {
-        await store.write(changes);
+        await persist(changes);
       } catch (error) {
         // What the store holds is unknown now: read it again next time.
         for (const key of Object.keys(changes)) cache.delete(key.slice(prefix.length));
@@ -94,14 +133,31 @@ export async function useStoreAuthState(store: Store, deviceId: string, options:
     },
   };
 
+  const credsChange = (): Changes => ({ [credsKey]: JSON.stringify(creds, BufferJSON.replacer) });
   return {
     state: { creds, keys },
-    saveCreds: () => store.write({ [credsKey]: JSON.stringify(creds, BufferJSON.replacer) }),
+    saveCreds: () => persist(credsChange()),
     clear: async () => {
       cache.clear();
+      held.clear();
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
       await clearAuthState(store, deviceId);
     },
+    rewrite: async () => {
+      const changes: Changes = credsChange();
+      for (const [key, value] of cache) if (value !== null) changes[prefix + key] = JSON.stringify(value, BufferJSON.replacer);
+      const count = new Set([...Object.keys(changes), ...held.keys()]).size;
+      await persist(changes);
+      return count;
+    },
   };
+}
+
+function revive(type: string, text: string): unknown {
+  const value = JSON.parse(text, BufferJSON.reviver);
+  // Baileys calls methods of the protobuf class on these, which JSON does not restore.
+  return value && type === 'app-state-sync-key' ? proto.Message.AppStateSyncKeyData.fromObject(value) : value;
 }
 
 /** Deletes a device's auth state without loading it. */

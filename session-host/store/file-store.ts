@@ -20,10 +20,14 @@
 // than with in-memory keys, against ~7-10% this way. Writes and deletes run one after another in
 // call order (one promise chain, no per-key locks), so of concurrent writes to a key the last
 // call wins. Not for network file systems, where a blocking call would stall every device.
+//
+// Everything here is the host's secrets (WhatsApp login keys, webhook secrets): files are created
+// 0600 and directories 0700, and a tree left by an older version with looser modes is tightened
+// when the store opens.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import type { Changes, Store } from './store.ts';
 
 /** Directory levels; `auth:<device>:<type>:` is three, the deepest prefix the host lists. */
@@ -33,6 +37,9 @@ const MAX_NAME = 200;
 /** Keys a big write does between yields to the event loop. */
 const YIELD_EVERY = 64;
 const ENTRY = /^((?:[a-z0-9_-]|%[0-9A-F]{2})*)\.([dvo])$/;
+/** Owner only: the store holds login keys and webhook secrets. */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 export interface FileStoreOptions {
   /**
@@ -43,6 +50,8 @@ export interface FileStoreOptions {
    * back empty.
    */
   fsync?: boolean;
+  /** How many directories above the store's to make owner-only as well (1 for DATA_DIR). */
+  privateParents?: number;
 }
 
 export class FileStore implements Store {
@@ -52,14 +61,23 @@ export class FileStore implements Store {
   private readonly tag = randomBytes(4).toString('hex');
   private seq = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** A local disk is there or it is not; the host's health check notices a folder emptied. */
+  readonly reachable = true;
 
   constructor(dir: string, options: FileStoreOptions = {}) {
     this.dir = dir;
     this.fsync = options.fsync ?? false;
   }
 
+  /**
+   * Opens (creating) the store's directory. If it was looser than 0700, an older version wrote
+   * it: the whole tree is tightened once.
+   */
   static async open(dir: string, options?: FileStoreOptions): Promise<FileStore> {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    let parent = dir;
+    for (let i = 0; i < (options?.privateParents ?? 0); i++) chmodSync((parent = dirname(parent)), DIR_MODE);
+    if ((statSync(dir).mode & 0o777) !== DIR_MODE) tighten(dir);
     return new FileStore(dir, options);
   }
 
@@ -134,7 +152,7 @@ export class FileStore implements Store {
         this.writeTemp(temp, value);
       } catch (error) {
         if (!isMissing(error)) throw error;
-        mkdirSync(dir, { recursive: true });
+        mkdirSync(dir, { recursive: true, mode: DIR_MODE });
         this.writeTemp(temp, value);
       }
     } catch (error) {
@@ -147,7 +165,7 @@ export class FileStore implements Store {
   }
 
   private writeTemp(path: string, value: string): void {
-    const fd = openSync(path, 'w');
+    const fd = openSync(path, 'w', FILE_MODE);
     try {
       writeFileSync(fd, value);
       if (this.fsync) fsyncSync(fd);
@@ -209,6 +227,17 @@ function encodeName(segment: string, key: string): string {
   });
   if (encoded.length > MAX_NAME) throw new Error(`key too long for the file store: ${JSON.stringify(key.slice(0, 80))}…`);
   return encoded;
+}
+
+/** Makes every directory 0700 and every file 0600 under (and including) `dir`. */
+function tighten(dir: string): void {
+  chmodSync(dir, DIR_MODE);
+  for (const name of ignoreMissing(() => readdirSync(dir)) ?? []) {
+    const path = join(dir, name);
+    const stat = ignoreMissing(() => lstatSync(path));
+    if (stat?.isDirectory()) tighten(path);
+    else if (stat?.isFile()) ignoreMissing(() => chmodSync(path, FILE_MODE));
+  }
 }
 
 function isMissing(error: unknown): boolean {

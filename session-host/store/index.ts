@@ -4,9 +4,9 @@ import { FileStore } from './file-store.ts';
 import { RedisStore } from './redis-store.ts';
 import type { Store } from './store.ts';
 
-export type { Changes, Store } from './store.ts';
+export { StoreUnavailableError, type Changes, type Store } from './store.ts';
 export { FileStore, type FileStoreOptions } from './file-store.ts';
-export { RedisStore, StoreUnavailableError, redactUrl } from './redis-store.ts';
+export { RedisStore, redactUrl } from './redis-store.ts';
 export { clearAuthState, hasCreds, useStoreAuthState, type StoreAuthOptions, type StoreAuthState } from './auth-state.ts';
 
 export interface StoreConfig {
@@ -17,5 +17,5 @@ export interface StoreConfig {
 }
 
 export function openStore(config: StoreConfig): Promise<Store> {
-  return config.redisUrl ? RedisStore.open(config.redisUrl, config.namespace) : FileStore.open(join(config.dataDir, 'store'));
+  return config.redisUrl ? RedisStore.open(config.redisUrl, config.namespace) : FileStore.open(join(config.dataDir, 'store'), { privateParents: 1 });
 }

@@ -1,27 +1,54 @@
 // The Store on Redis, for hosts that set REDIS_URL. Every key lives under a namespace, so several
 // hosts (or test runs) can share one Redis without seeing each other's keys.
-import { Redis } from 'ioredis';
-import type { Changes, Store } from './store.ts';
+//
+// During an outage nothing waits: a command issued while Redis is disconnected fails at once
+// (no offline queue), one sent to a Redis that stopped answering gives up after
+// COMMAND_TIMEOUT_MS, and either way the caller gets a StoreUnavailableError. Reconnecting goes
+// on in the background for ever, at most RECONNECT_MAX_MS apart, so the host recovers by itself.
+import { Redis, ReplyError } from 'ioredis';
+import { StoreUnavailableError, type Changes, type Store } from './store.ts';
 
-/** The store's backend cannot be reached (bad address, refused, timed out, wrong password). */
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-}
+export { StoreUnavailableError };
 
 const SCAN_COUNT = 1000;
+const COMMAND_TIMEOUT_MS = 1_500;
+const RECONNECT_MAX_MS = 2_000;
+/** Replies meaning Redis is there but cannot serve now; any other reply error is a bug here. */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|OOM|MISCONF|MASTERDOWN|BUSY|NOAUTH|WRONGPASS|NOPERM|CLUSTERDOWN|TRYAGAIN)\b/;
 
 export class RedisStore implements Store {
   readonly namespace: string;
   private readonly redis: Redis;
   private lastError: Error | undefined;
+  /** Set when a command timed out on an open connection (a paused or stuck Redis). */
+  private stalled = false;
 
-  /** Connects lazily; prefer `RedisStore.open`, which checks that Redis answers. */
+  /** Does not connect; use `RedisStore.open`, which connects and checks that Redis answers. */
   constructor(url: string, namespace = 'wa:') {
     this.namespace = namespace;
-    this.redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000 });
+    this.redis = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: 2_000,
+      enableOfflineQueue: false,
+      commandTimeout: COMMAND_TIMEOUT_MS,
+      // Commands in flight when the connection drops fail rather than being replayed later, when
+      // newer writes to the same keys may have been made in the meantime.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, RECONNECT_MAX_MS),
+    });
     // Without a listener ioredis prints every reconnect failure (with its host) to stderr; a
     // command issued while Redis is down still rejects, so callers see the outage anyway.
     this.redis.on('error', (error: Error) => (this.lastError = error));
+    this.redis.on('ready', () => (this.stalled = false));
+  }
+
+  get reachable(): boolean {
+    return this.redis.status === 'ready' && !this.stalled;
+  }
+
+  onReconnect(listener: () => void): void {
+    this.redis.on('ready', listener);
   }
 
   /** Connects and pings, so a wrong REDIS_URL stops the host at start instead of at first use. */
@@ -45,16 +72,20 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.redis.get(this.namespace + key)) ?? undefined;
+    return (await this.guard(() => this.redis.get(this.namespace + key))) ?? undefined;
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (!keys.length) return [];
-    const values = await this.redis.mget(keys.map((key) => this.namespace + key));
+    const values = await this.guard(() => this.redis.mget(keys.map((key) => this.namespace + key)));
     return values.map((value) => value ?? undefined);
   }
 
-  async write(changes: Changes): Promise<void> {
+  write(changes: Changes): Promise<void> {
+    return this.guard(() => this.writeNow(changes));
+  }
+
+  private async writeNow(changes: Changes): Promise<void> {
     const entries = Object.entries(changes);
     if (!entries.length) return;
     // A single SET or UNLINK is atomic by itself; skipping MULTI/EXEC saves work on the hot path
@@ -75,14 +106,18 @@ export class RedisStore implements Store {
     for (const [error] of results) if (error) throw error;
   }
 
-  async keys(prefix: string): Promise<string[]> {
-    const found = new Set<string>();
-    for await (const batch of this.scan(prefix)) for (const key of batch) found.add(key.slice(this.namespace.length));
-    return [...found];
+  keys(prefix: string): Promise<string[]> {
+    return this.guard(async () => {
+      const found = new Set<string>();
+      for await (const batch of this.scan(prefix)) for (const key of batch) found.add(key.slice(this.namespace.length));
+      return [...found];
+    });
   }
 
-  async deletePrefix(prefix: string): Promise<void> {
-    for await (const batch of this.scan(prefix)) if (batch.length) await this.redis.unlink(...batch);
+  deletePrefix(prefix: string): Promise<void> {
+    return this.guard(async () => {
+      for await (const batch of this.scan(prefix)) if (batch.length) await this.redis.unlink(...batch);
+    });
   }
 
   async close(): Promise<void> {
@@ -90,6 +125,20 @@ export class RedisStore implements Store {
       await this.redis.quit();
     } catch {
       this.redis.disconnect();
+    }
+  }
+
+  /** Runs Redis commands; an outage comes out as a StoreUnavailableError, quickly. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.redis.status !== 'ready') throw new StoreUnavailableError(`Redis is unavailable (${this.lastError?.message ?? `connection ${this.redis.status}`})`);
+    try {
+      const result = await operation();
+      this.stalled = false;
+      return result;
+    } catch (error) {
+      if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test((error as Error).message)) throw error;
+      if ((error as Error).message === 'Command timed out') this.stalled = true;
+      throw new StoreUnavailableError(`Redis is unavailable (${(error as Error).message})`);
     }
   }
 

@@ -19,4 +19,16 @@ export interface Store {
   /** Deletes every key that starts with `prefix`. */
   deletePrefix(prefix: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * False while the backend is known to be unreachable (Redis disconnected or not answering), so
+   * callers can fail at once instead of waiting for a timeout. True again once it answers.
+   */
+  readonly reachable: boolean;
+  /** Calls `listener` each time the backend is reachable again after an outage (Redis only). */
+  onReconnect?(listener: () => void): void;
+}
+
+/** The store's backend cannot be reached (bad address, refused, timed out, wrong password). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
 }

@@ -4,12 +4,16 @@
 // X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the 2xx and
 // before the delete) is recognisable by receivers.
 //
+// While the store is unavailable a new job is held in memory (at most HELD_LIMIT of them) and
+// written once the store is back, then delivered: an outage delays webhooks but loses none,
+// unless the host also dies before the store returns.
+//
 // One queue instance owns a store namespace; two processes sharing one would both deliver.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RequestError, displayUrl, safeRequest } from '../net/safe-request.ts';
-import type { Store } from '../store/store.ts';
+import { StoreUnavailableError, type Store } from '../store/store.ts';
 import { signWebhook } from './signature.ts';
 
 export type WebhookEventType = 'message' | 'status' | 'connection';
@@ -58,6 +62,8 @@ export interface WebhookStats {
   failures: number;
   /** Jobs discarded undelivered: expired, or their device had no webhook target. */
   dropped: number;
+  /** Jobs only in memory, waiting for the store to come back before they are delivered. */
+  held: number;
   /** Of `dropped`, those given up after `maxAgeMs`. */
   expired: number;
 }
@@ -81,6 +87,9 @@ type Job = z.infer<typeof jobSchema>;
 /** Only the status line and a little of the body are kept, for the failure reason. */
 const REPLY_BYTES = 1024;
 const MAX_TIMER = 2 ** 31 - 1;
+/** Jobs held in memory through a store outage; past it, `enqueue` fails as the store does. */
+const HELD_LIMIT = 10_000;
+const HELD_RETRY_MS = 1_000;
 
 export class WebhookQueue {
   private readonly store: Store;
@@ -99,6 +108,9 @@ export class WebhookQueue {
   private readonly devices = new Map<string, Job[]>();
   /** Jobs whose write has not finished yet: not deliverable, and they hold back their device. */
   private readonly unsaved = new Set<string>();
+  /** Of those, jobs the store refused during an outage, written again every HELD_RETRY_MS. */
+  private readonly held = new Map<string, Job>();
+  private heldTimer: NodeJS.Timeout | undefined;
   /** The delivery in flight per device. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly counts = { delivered: 0, failures: 0, dropped: 0, expired: 0 };
@@ -161,20 +173,58 @@ export class WebhookQueue {
     this.unsaved.add(job.id);
     try {
       await this.store.write({ [this.key(job)]: JSON.stringify(job) });
-    } catch (err) {
-      this.remove(job);
-      throw err;
-    } finally {
       this.unsaved.delete(job.id);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || this.held.size >= HELD_LIMIT) {
+        this.unsaved.delete(job.id);
+        this.remove(job);
+        throw err;
+      }
+      if (!this.held.size) this.logger.warn({ err }, 'the store is unavailable: webhook jobs are held in memory until it is back');
+      this.held.set(job.id, job);
+      this.heldTimer ??= setTimeout(() => void this.saveHeld(), HELD_RETRY_MS).unref();
+    } finally {
       this.pump();
     }
     return job.id;
+  }
+
+  /** Writes the held jobs; once stored, they are delivered like any other. */
+  private async saveHeld(): Promise<void> {
+    this.heldTimer = undefined;
+    const jobs = [...this.held.values()];
+    try {
+      await this.store.write(Object.fromEntries(jobs.map((job) => [this.key(job), JSON.stringify(job)])));
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) this.logger.error({ err }, 'held webhook jobs could not be written');
+      this.heldTimer = setTimeout(() => void this.saveHeld(), HELD_RETRY_MS).unref();
+      return;
+    }
+    for (const job of jobs) {
+      this.held.delete(job.id);
+      this.unsaved.delete(job.id);
+    }
+    this.logger.info({ jobs: jobs.length }, 'held webhook jobs stored');
+    this.pump();
+  }
+
+  /** Writes every job this queue holds again, for a store that lost its data; returns how many. */
+  async rewrite(): Promise<number> {
+    const jobs = [...this.devices.values()].flat();
+    if (jobs.length) await this.store.write(Object.fromEntries(jobs.map((job) => [this.key(job), JSON.stringify(job)])));
+    for (const job of jobs) {
+      if (this.held.delete(job.id)) this.unsaved.delete(job.id);
+    }
+    this.pump();
+    return jobs.length;
   }
 
   /** Stops scheduling and waits (at most `stopTimeoutMs`) for deliveries in flight; the rest stays stored. */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    if (this.held.size) this.logger.error({ jobs: this.held.size }, 'stopping with webhook jobs the store never took: they are lost');
+    clearTimeout(this.heldTimer);
     if (this.inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
@@ -185,7 +235,7 @@ export class WebhookQueue {
   get stats(): WebhookStats {
     let depth = 0;
     for (const jobs of this.devices.values()) depth += jobs.length;
-    return { depth, inFlight: this.inFlight.size, ...this.counts };
+    return { depth, inFlight: this.inFlight.size, held: this.held.size, ...this.counts };
   }
 
   private load(): Promise<void> {

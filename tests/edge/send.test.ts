@@ -217,6 +217,15 @@ describe('POST /api/send-message', () => {
     expect(await sendMessage({ to: '628123456789', message: 'Halo' })).toEqual({ status: 503, body: { error: 'Failed to send message: Device is not connected' } });
   });
 
+  it("answers 503 when the session host's store is down, in both seed shapes", async () => {
+    whatsapp({ '628123456789': new HostFailure('store_unavailable', 'Redis is unavailable (connect ECONNREFUSED 10.0.0.5:6379)') });
+    expect(await sendMessage({ to: '628123456789', message: 'Halo' })).toEqual({ status: 503, body: { error: "Failed to send message: Session host's store is unavailable" } });
+    const { status, body } = await send({ target: '628123456789', message: 'Halo' });
+    expect(status).toBe(503);
+    // The host's own words would show its Redis address: the reason is fixed.
+    expect(body).toMatchObject({ status: false, reason: "Session host's store is unavailable" });
+  });
+
   it('answers 503 while the session host is offline', async () => {
     expect(await sendMessage({ to: '628123456789', message: 'Halo' })).toEqual({ status: 503, body: { error: 'Failed to send message: Session host is offline' } });
   });
