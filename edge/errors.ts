@@ -43,7 +43,7 @@ export const relayStatus: Record<ErrorCode, ContentfulStatusCode> = {
 const fixedReasons: Partial<Record<ErrorCode, string>> = {
   not_connected: 'Device is not connected',
   host_offline: 'Session host is offline',
-  timeout: 'Session host did not answer in time',
+  timeout: 'Session host did not answer in time (it may still carry the request out)',
   internal: 'Internal Server Error',
 };
 
