@@ -9,7 +9,7 @@ import { ADMIN_KEY, newDevice } from './client.ts';
 async function from(ip: string, key: string | undefined, path = '/api/status', json?: unknown) {
   const headers: Record<string, string> = { 'cf-connecting-ip': ip, 'content-type': 'application/json' };
   if (key !== undefined) headers.authorization = key;
-  const res = await exports.default.fetch(`http://gateway.test${path}`, { method: json ? 'POST' : 'GET', headers, body: json && JSON.stringify(json) });
+  const res = await exports.default.fetch(`http://gateway.test${path}`, { method: json ? 'POST' : 'GET', headers, body: json === undefined ? undefined : JSON.stringify(json) });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as any };
 }
 
