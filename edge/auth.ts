@@ -6,6 +6,8 @@ import { HTTPException } from 'hono/http-exception';
 import { randomHex, sameSecret, sha256Hex } from './crypto.ts';
 import { devicesTable, type Device } from './db/schema.ts';
 import type { AppEnv, DB } from './env.ts';
+import { errorBody } from './errors.ts';
+import { clientOf } from './key-guard.ts';
 
 export type Caller = { admin: true } | { admin: false; device: Device };
 export type KeyLevel = 'device' | 'admin';
@@ -28,10 +30,23 @@ export async function authenticate(db: DB, env: Env, header: string | undefined)
 
 export const UNAUTHORIZED = 'Unauthorized: Invalid API Key.';
 
+/**
+ * A wrong key as the error to throw: 401, or 429 with Retry-After once the client has got too
+ * many wrong (key-guard.ts). A missing key is no guess and is not counted.
+ */
+async function refused(env: Env, request: Request, path: string, header: string | undefined): Promise<HTTPException> {
+  if (!header?.replace(/^Bearer\s*/i, '').trim()) return new HTTPException(401, { message: UNAUTHORIZED });
+  const wait = await env.KEY_GUARD.getByName(clientOf(request)).failed();
+  if (!wait) return new HTTPException(401, { message: UNAUTHORIZED });
+  const res = Response.json(errorBody(path, `Too many wrong API keys: try again in ${wait} s`), { status: 429, headers: { 'retry-after': String(wait) } });
+  return new HTTPException(429, { res });
+}
+
 export function requireKey(level: KeyLevel): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const caller = await authenticate(c.var.db, c.env, c.req.header('authorization'));
-    if (!caller) throw new HTTPException(401, { message: UNAUTHORIZED });
+    const header = c.req.header('authorization');
+    const caller = await authenticate(c.var.db, c.env, header);
+    if (!caller) throw await refused(c.env, c.req.raw, c.req.path, header);
     if (level === 'admin' && !caller.admin) throw new HTTPException(403, { message: 'Forbidden: this route needs the admin key' });
     c.set('caller', caller);
     await next();

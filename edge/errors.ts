@@ -45,7 +45,7 @@ const fixedReasons: Partial<Record<ErrorCode, string>> = {
   not_connected: 'Device is not connected',
   host_offline: 'Session host is offline',
   store_unavailable: "Session host's store is unavailable",
-  timeout: 'Session host did not answer in time',
+  timeout: 'Session host did not answer in time (it may still carry the request out)',
   internal: 'Internal Server Error',
 };
 

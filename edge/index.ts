@@ -48,3 +48,4 @@ app.notFound(notFound);
 
 export default app;
 export { HostLink } from './link/host-link.ts';
+export { KeyGuard } from './key-guard.ts';

@@ -1,5 +1,5 @@
 // Sending through a device's session host, with every attempt in the message log.
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { MediaType } from '../../session-host/link/protocol.ts';
 import { randomHex } from '../crypto.ts';
@@ -7,6 +7,7 @@ import { messageStatuses, messagesTable, messageTypes, type Device, type Message
 import type { DB } from '../env.ts';
 import { asRelayError } from '../errors.ts';
 import { hostLink, relay, type RelayError } from '../link/relay.ts';
+import { claimedMessageId } from './idempotency.ts';
 import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
@@ -39,6 +40,9 @@ export function newMessageId(): { id: string; createdAt: Date } {
   return { id: `msg_${lastMs.toString(36).padStart(9, '0')}${randomHex(4)}`, createdAt: new Date(lastMs) };
 }
 
+/** A new message's id: in a request with an Idempotency-Key, the one its every try gives it. */
+const messageId = () => claimedMessageId() ?? newMessageId();
+
 /** The errors a send can end in, for the routes' documentation. */
 export const sendErrors = {
   404: 'No such device (admin key with deviceId)',
@@ -55,11 +59,12 @@ export const MEDIA_TIMEOUT_MS = 60_000;
  * Sends each message from `device`, all at once, and reports each (never throws for a failed
  * send). Rows are logged as queued before anything goes out, so a send whose outcome never
  * came back stays visible as queued; the log id doubles as the host's outbox id, which makes
- * the host refuse to send it twice.
+ * the host refuse to send it twice. A retry under an Idempotency-Key runs this again with the
+ * same ids: the rows are there already, and the host answers with its first result.
  */
 export async function sendMessages(db: DB, env: Env, device: Device, outgoing: Outgoing[]): Promise<Delivery[]> {
   const rows = outgoing.map((m): typeof messagesTable.$inferInsert & { id: string } => ({
-    ...newMessageId(),
+    ...messageId(),
     deviceId: device.id,
     to: m.to.number,
     type: m.media?.type ?? 'text',
@@ -67,7 +72,7 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
     status: 'queued',
   }));
   // One statement per row: D1 binds at most 100 parameters per statement.
-  await db.batch(rows.map((row) => db.insert(messagesTable).values(row)) as never);
+  await db.batch(rows.map((row) => db.insert(messagesTable).values(row).onConflictDoNothing()) as never);
 
   const deliveries = await Promise.all(
     outgoing.map(async (m, i): Promise<Delivery> => {
@@ -87,10 +92,14 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
       db
         .update(messagesTable)
         // A receipt relayed meanwhile may already have moved the row past 'sent': keep it there.
+        // A send whose outcome is unknown (no answer in time, the link dropped after it left)
+        // may have gone out: it stays queued, with why, and is never logged as failed.
         .set(
           d.ok
-            ? { status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id, sentAt: new Date(), attempts: 1 }
-            : { status: 'failed', error: d.error.message, failedAt: new Date(), attempts: 1 },
+            ? { status: sql`CASE WHEN ${messagesTable.status} IN ('queued', 'failed') THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id, sentAt: new Date(), error: null, failedAt: null, attempts: 1 }
+            : d.error.code === 'timeout'
+              ? { error: `outcome unknown: ${d.error.message}`, attempts: 1 }
+              : { status: 'failed', error: d.error.message, failedAt: new Date(), attempts: 1 },
         )
         .where(eq(messagesTable.id, d.logId)),
     ) as never,
@@ -106,7 +115,7 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
 export async function queueMessages(db: DB, env: Env, device: Device, queued: Queued[]): Promise<{ id: string; to: string }[]> {
   const now = Date.now();
   const rows = queued.map((m): typeof messagesTable.$inferInsert & { id: string } => ({
-    ...(m.logId ? { id: m.logId } : newMessageId()),
+    ...(m.logId ? { id: m.logId } : messageId()),
     deviceId: device.id,
     to: m.to.number,
     type: m.media?.type ?? 'text',
@@ -116,23 +125,37 @@ export async function queueMessages(db: DB, env: Env, device: Device, queued: Qu
     error: null,
     failedAt: null,
   }));
-  await db.batch(
+  const written = (await db.batch(
     rows.map((row) =>
       // A re-queued send keeps its row (and id: the host has seen it as this outbox id). Its
       // try found the host or device offline, which the outbox does not count as an attempt.
-      db.insert(messagesTable).values(row).onConflictDoUpdate({ target: messagesTable.id, set: { status: 'queued', scheduledAt: row.scheduledAt, error: null, failedAt: null, attempts: 0 } }),
+      // A row already past queued (a retry under an Idempotency-Key of a request whose send
+      // went out) is left alone and not queued again; one still queued is handed over again,
+      // which the outbox takes once however often it is given.
+      db
+        .insert(messagesTable)
+        .values(row)
+        .onConflictDoUpdate({
+          target: messagesTable.id,
+          set: { status: 'queued', scheduledAt: row.scheduledAt, error: null, failedAt: null, attempts: 0 },
+          setWhere: inArray(messagesTable.status, ['queued', 'failed']),
+        })
+        .returning({ id: messagesTable.id }),
     ) as never,
-  );
+  )) as { id: string }[][];
+  const toQueue = new Set(written.flat().map((r) => r.id));
   const { id: hostId, stub } = hostLink(env, device.hostId);
-  const items = queued.map((m, i) => ({
-    id: rows[i]!.id,
-    dueAt: m.dueAt,
-    params: { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: rows[i]!.id, typingMs: m.typingMs },
-  }));
+  const items = queued
+    .map((m, i) => ({
+      id: rows[i]!.id,
+      dueAt: m.dueAt,
+      params: { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: rows[i]!.id, typingMs: m.typingMs },
+    }))
+    .filter((item) => toQueue.has(item.id));
   try {
-    await stub.enqueue(hostId, items);
+    if (items.length) await stub.enqueue(hostId, items);
   } catch (error) {
-    await db.batch(rows.map((row) => db.update(messagesTable).set({ status: 'failed', error: 'could not be queued', failedAt: new Date() }).where(eq(messagesTable.id, row.id))) as never);
+    await db.batch(items.map((item) => db.update(messagesTable).set({ status: 'failed', error: 'could not be queued', failedAt: new Date() }).where(eq(messagesTable.id, item.id))) as never);
     throw error;
   }
   return rows.map((row) => ({ id: row.id, to: row.to }));

@@ -27,7 +27,11 @@ import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
 import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
 
-export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string } };
+/**
+ * A request's outcome. `unknown` marks a failure after the request left the edge (the link dropped
+ * before the reply): the host may have carried it out, so it is never reported as a sure failure.
+ */
+export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string; unknown?: true } };
 
 const DIAL_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 30_000;
@@ -133,13 +137,19 @@ export class HostLink extends DurableObject<Env> {
       return { ok: false, error: { code: 'host_offline', message: `Session host is offline: ${(error as Error).message}` } };
     }
     const id = String(this.nextId++);
+    const frame = JSON.stringify({ id, method, params });
+    try {
+      socket.send(frame);
+    } catch (error) {
+      // Closed between the check and the write: nothing left the edge, so this is a sure failure.
+      return { ok: false, error: { code: 'host_offline', message: `Session host is offline: ${(error as Error).message}` } };
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: { code: 'timeout', message: `the session host did not answer ${method} within ${timeoutMs} ms` } });
+        resolve({ ok: false, error: { code: 'timeout', message: `the session host did not answer ${method} within ${timeoutMs} ms`, unknown: true } });
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as Pending['resolve'], timer });
-      socket.send(JSON.stringify({ id, method, params }));
     });
   }
 
@@ -236,11 +246,12 @@ export class HostLink extends DurableObject<Env> {
   private onDown(socket: WebSocket, why: string): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
-    // Requests in flight fail now rather than at their deadline; whether a send went out is
-    // unknown, so nothing is retried here (the outbox decides, by id).
+    // Requests in flight end now rather than at their deadline. Each was written to the link, so
+    // the host may have carried it out: answered like a timeout (the message may still go out),
+    // never as the sure failure `host_offline` is. Nothing is retried here (the outbox decides, by id).
     for (const [id, pending] of this.pending) {
       clearTimeout(pending.timer);
-      pending.resolve({ ok: false, error: { code: 'host_offline', message: `Session host is offline: ${why}` } });
+      pending.resolve({ ok: false, error: { code: 'timeout', message: `the link to the session host dropped before it answered (${why})`, unknown: true } });
       this.pending.delete(id);
     }
     this.ctx.waitUntil(this.markOffline());
@@ -330,16 +341,17 @@ export class HostLink extends DurableObject<Env> {
     const db = this.db();
     const ids = states.map((s) => s.id);
     const known = new Set((await db.select({ id: devicesTable.id }).from(devicesTable).where(inArray(devicesTable.id, ids))).map((r) => r.id));
-    await db.batch(
-      states
-        .filter((s) => known.has(s.id))
-        .map((s) =>
-          db
-            .update(devicesTable)
-            .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
-            .where(eq(devicesTable.id, s.id)),
-        ) as never,
-    );
+    const updates = states
+      .filter((s) => known.has(s.id))
+      .map((s) =>
+        db
+          .update(devicesTable)
+          .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
+          .where(eq(devicesTable.id, s.id)),
+      );
+    // D1 refuses an empty batch: a host reporting only devices deleted meanwhile has nothing to apply.
+    if (!updates.length) return;
+    await db.batch(updates as never);
   }
 
   private async markOffline(): Promise<void> {
@@ -377,8 +389,8 @@ export class HostLink extends DurableObject<Env> {
   /** Stores sends durably, then starts delivering them; returns once they are stored. */
   async enqueue(hostId: string, items: QueueItem[]): Promise<void> {
     await this.bind(hostId);
-    this.outbox.add(items);
-    this.notify(items.map((item) => ({ deviceId: item.params.deviceId, messageId: item.id, to: item.params.to, status: 'queued' as const, reason: null })));
+    const added = this.outbox.add(items);
+    this.notify(items.filter((item) => added.has(item.id)).map((item) => ({ deviceId: item.params.deviceId, messageId: item.id, to: item.params.to, status: 'queued' as const, reason: null })));
     // Delivery goes on after the API has answered. While the link is down, the re-dial's alarm
     // delivers on success; with none pending (never dialled), one is set to dial now.
     if (this.socket?.readyState === WebSocket.OPEN) this.ctx.waitUntil(this.drain());
@@ -479,8 +491,10 @@ export class HostLink extends DurableObject<Env> {
       return;
     }
     const { code, message } = outcome.error;
-    // The link is down (the loop stops): not the message's fault, so no attempt is counted.
-    if (code === 'host_offline') return;
+    // The link is down (the loop stops): not the message's fault, so no attempt is counted. A send
+    // cut by the drop stays at the head of the queue and goes again, under the same outbox id,
+    // when the link is back: the host answers with its first result if it had sent it.
+    if (code === 'host_offline' || (outcome.error.unknown && this.socket?.readyState !== WebSocket.OPEN)) return;
     if (PERMANENT.has(code) || attempts >= MAX_ATTEMPTS) {
       this.outbox.remove(id);
       const reason = PERMANENT.has(code) ? message : `gave up after ${attempts} attempts: ${message}`;

@@ -57,9 +57,14 @@ export class Outbox {
     this.sql.exec('DELETE FROM notices WHERE seq = ?', seq);
   }
 
-  add(items: QueueItem[]): void {
+  /**
+   * Queues the sends not queued yet and returns their ids. One already waiting (handed over again
+   * by a retry under an Idempotency-Key) keeps its place, due time and attempts.
+   */
+  add(items: QueueItem[]): Set<string> {
+    const added = new Set<string>();
     for (const item of items) {
-      this.sql.exec(
+      const { rowsWritten } = this.sql.exec(
         'INSERT OR IGNORE INTO outbox (id, device_id, recipient, params, due_at) VALUES (?, ?, ?, ?, ?)',
         item.id,
         item.params.deviceId,
@@ -67,7 +72,9 @@ export class Outbox {
         JSON.stringify(item.params),
         item.dueAt,
       );
+      if (rowsWritten > 0) added.add(item.id);
     }
+    return added;
   }
 
   /**

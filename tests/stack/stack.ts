@@ -39,6 +39,10 @@ export interface Stack {
   host: ChildProcess;
   /** Starts the session host again (after a crash or a kill), with the same settings. */
   restartHost(): Promise<void>;
+  /** Kills the edge at once, as a crash does: `wrangler dev` and its workerd, no shutdown. */
+  killEdge(): Promise<void>;
+  /** Starts the edge again on the same local state (D1, Durable Objects), same port. */
+  restartEdge(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,21 +121,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const vars = { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars };
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   let edgeOutput = '';
-  const edge = spawn(
-    process.execPath,
-    [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
-    { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  for (const stream of [edge.stdout, edge.stderr]) {
-    stream.on('data', (d: Buffer) => {
-      edgeOutput = (edgeOutput + d).slice(-20_000);
-      options.onOutput?.('edge', d.toString());
-    });
-  }
+  const spawnEdge = async () => {
+    // Its own process group, so a kill can take workerd down with it, as a crash of the edge would.
+    const child = spawn(
+      process.execPath,
+      [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+      { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (d: Buffer) => {
+        edgeOutput = (edgeOutput + d).slice(-20_000);
+        options.onOutput?.('edge', d.toString());
+      });
+    }
+    return child;
+  };
+  stack.edge = await spawnEdge();
   try {
-    await waitForHealth(edgeUrl, edge, () => edgeOutput);
+    await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
   } catch (error) {
-    await stopChild(stack.host);
+    await Promise.all([stopChild(stack.host), killGroup(stack.edge)]);
     throw error;
   }
 
@@ -141,14 +150,33 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     adminKey,
     hostSecret,
     dataDir,
-    edge,
     async restartHost() {
       await stopChild(stack.host);
       stack.host = spawnHost();
       await waitForHealth(hostUrl, stack.host, () => hostOutput);
     },
+    async killEdge() {
+      await killGroup(stack.edge);
+    },
+    async restartEdge() {
+      await killGroup(stack.edge);
+      stack.edge = await spawnEdge();
+      await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+    },
     async stop() {
-      await Promise.all([stopChild(edge, 'SIGINT'), stopChild(stack.host)]);
+      await Promise.all([stopChild(stack.edge, 'SIGINT'), stopChild(stack.host)]);
+      await killGroup(stack.edge); // anything of it that outlived wrangler
     },
   });
+}
+
+/** SIGKILLs a child started in its own process group, with everything it started. */
+async function killGroup(child: ChildProcess): Promise<void> {
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    return; // the group is gone already
+  }
+  await exited;
 }
