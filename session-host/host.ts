@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
-import type { EventData, EventName } from './link/protocol.ts';
+import { LINK_PATHS, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
@@ -21,6 +21,8 @@ export interface HostOptions {
   /** An already open store to use instead of the one the config names (left open at stop). */
   store?: Store;
   sessionOptions?: Partial<SessionOptions>;
+  /** Link challenge lifetime and cap (tests shorten the lifetime). */
+  linkChallenges?: { ttlMs?: number; max?: number };
   /** Webhook retry timing, in milliseconds (tests shorten it). */
   webhookRetry?: ConstructorParameters<typeof WebhookQueue>[0]['retry'];
 }
@@ -117,12 +119,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return { queued: true };
     },
   };
-  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl });
+  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl, challenges: options.linkChallenges });
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
     if (req.method === 'GET' && path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', devices: registry.list().length, links: link!.connected }));
+    } else if (req.method === 'GET' && path === LINK_PATHS.challenge) {
+      // Never cached: each answer is good for one upgrade.
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(link!.challenge()));
     } else if (req.method === 'GET' && path === '/metrics') {
       const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
@@ -131,7 +136,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     }
   });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://host').pathname === '/link') link!.handleUpgrade(req, socket, head);
+    if (new URL(req.url ?? '/', 'http://host').pathname === LINK_PATHS.socket) link!.handleUpgrade(req, socket, head);
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {

@@ -10,20 +10,19 @@ import { DurableObject } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
-  edgeProofMessage,
+  challengeReply,
+  checkWelcome,
+  dialHeaders,
   eventFrame,
   events,
-  hostProofMessage,
-  LINK_HEADERS,
+  LINK_PATHS,
   replyFrame,
-  welcomeFrame,
   type DeviceState,
   type ErrorCode,
   type Method,
   type Params,
   type Result,
 } from '../../session-host/link/protocol.ts';
-import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
 import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
 
@@ -153,23 +152,24 @@ export class HostLink extends DurableObject<Env> {
   private async dial(): Promise<WebSocket> {
     const target = await this.target();
     if (!target) throw new Error('no session host is configured (HOST_URL and HOST_SECRET)');
-    const ts = String(Date.now());
-    const nonce = randomHex(16);
-    const url = new URL('/link', target.url.replace(/^ws/, 'http'));
+    const base = target.url.replace(/^ws/, 'http');
+    const url = new URL(LINK_PATHS.socket, base);
     let response: Response;
-    // Not AbortSignal.timeout: a signal still attached when it fires would also cut the socket.
+    let challenge: string;
+    let nonce: string;
+    // One deadline for both steps. Not AbortSignal.timeout: a signal still attached when it
+    // fires would also cut the socket.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`)), DIAL_TIMEOUT_MS);
     try {
-      response = await fetch(url, {
-        headers: {
-          Upgrade: 'websocket',
-          [LINK_HEADERS.timestamp]: ts,
-          [LINK_HEADERS.nonce]: nonce,
-          [LINK_HEADERS.signature]: await hmacHex(target.secret, edgeProofMessage(ts, nonce)),
-        },
-        signal: abort.signal,
-      });
+      // The host's challenge first: the proof covers it, so no captured handshake opens a link again.
+      const asked = await fetch(new URL(LINK_PATHS.challenge, base), { signal: abort.signal });
+      const issued = challengeReply.safeParse(asked.ok ? await asked.json().catch(() => undefined) : undefined);
+      if (!issued.success) throw new Error(`no valid link challenge (HTTP ${asked.status})`);
+      challenge = issued.data.challenge;
+      const dial = await dialHeaders(target.secret, 'edge', challenge);
+      nonce = dial.nonce;
+      response = await fetch(url, { headers: { Upgrade: 'websocket', ...dial.headers }, signal: abort.signal });
     } catch (error) {
       throw this.failed(`cannot reach ${url.host}: ${(error as Error).message}`);
     } finally {
@@ -178,7 +178,7 @@ export class HostLink extends DurableObject<Env> {
     const socket = response.webSocket;
     if (!socket) throw this.failed(`${url.host} refused the link (HTTP ${response.status})`);
     socket.accept();
-    await this.welcome(socket, target.secret, nonce);
+    await this.welcome(socket, target.secret, challenge, nonce);
     socket.addEventListener('message', (event) => void this.onFrame(String(event.data)));
     socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
     socket.addEventListener('error', () => this.onDown(socket, 'link error'));
@@ -198,7 +198,7 @@ export class HostLink extends DurableObject<Env> {
   }
 
   /** Waits for the host's proof that it holds the secret; closes the socket if it does not come. */
-  private welcome(socket: WebSocket, secret: string, edgeNonce: string): Promise<void> {
+  private welcome(socket: WebSocket, secret: string, challenge: string, edgeNonce: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
         clearTimeout(timer);
@@ -209,10 +209,13 @@ export class HostLink extends DurableObject<Env> {
       socket.addEventListener(
         'message',
         async (event) => {
-          const parsed = welcomeFrame.safeParse(JSON.parse(String(event.data)));
-          if (!parsed.success) return fail('the host sent no valid welcome');
-          const expected = await hmacHex(secret, hostProofMessage(edgeNonce, parsed.data.nonce));
-          if (!(await sameSecret(expected, parsed.data.sig))) return fail('the host could not prove the shared secret');
+          let frame: unknown;
+          try {
+            frame = JSON.parse(String(event.data));
+          } catch {
+            return fail('the host sent no valid welcome');
+          }
+          if (!(await checkWelcome(secret, 'host', challenge, edgeNonce, frame))) return fail('the host sent no welcome proving the shared secret');
           clearTimeout(timer);
           resolve();
         },
