@@ -4,6 +4,7 @@ import makeWASocket, { WA_CERT_DETAILS, type UserFacingSocketConfig } from '@whi
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
+import { EventJournal } from './link/journal.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
 import { LINK_PATHS, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -21,6 +22,8 @@ export interface HostOptions {
   /** An already open store to use instead of the one the config names (left open at stop). */
   store?: Store;
   sessionOptions?: Partial<SessionOptions>;
+  /** How many unacknowledged events the link journal keeps (default 10,000). */
+  journalMax?: number;
   /** Link challenge lifetime and cap (tests shorten the lifetime). */
   linkChallenges?: { ttlMs?: number; max?: number };
   /** Webhook retry timing, in milliseconds (tests shorten it). */
@@ -34,6 +37,7 @@ export interface Host {
   registry: SessionRegistry;
   webhooks: WebhookQueue;
   link: LinkServer;
+  journal: EventJournal;
   /** Resolves once stored devices have been reconnected (in the background after start). */
   restored: Promise<void>;
   /** Closes sockets without logging devices out, lets webhooks in flight finish, keeps the rest queued. */
@@ -70,8 +74,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const baileysLogger = logger.child({ component: 'baileys' }, { level: baileysLevel });
   const store = options.store ?? (await openStore({ redisUrl: config.redisUrl, dataDir: config.dataDir }));
 
+  // Loaded before any device can raise an event, so new entries queue behind the old ones.
+  const journal = new EventJournal({ store, logger, max: options.journalMax });
+  await journal.load();
   let link: LinkServer | undefined;
-  const emit = <E extends EventName>(event: E, data: EventData<E>) => link?.broadcast(event, data);
+  const emit = <E extends EventName>(event: E, data: EventData<E>) => link!.broadcast(event, data);
   const metrics = { messagesSent: 0, messagesReceived: 0 };
   let registry!: SessionRegistry;
   const webhooks = new WebhookQueue({
@@ -96,10 +103,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   });
 
-  // Devices first: the webhook queue asks the registry where each stored job goes.
-  await registry.load();
-  await webhooks.start();
-
+  // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {
     'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
     'device.upsert': async (settings) => (await registry.upsert(settings)).state,
@@ -119,7 +123,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return { queued: true };
     },
   };
-  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl, challenges: options.linkChallenges });
+  link = new LinkServer({ secret: config.hostSecret, handlers, logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });
+
+  // Devices first: the webhook queue asks the registry where each stored job goes.
+  await registry.load();
+  await webhooks.start();
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
@@ -129,7 +137,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Never cached: each answer is good for one upgrade.
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(link!.challenge()));
     } else if (req.method === 'GET' && path === '/metrics') {
-      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected });
+      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected, journal: journal.stats });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Not found' }));
@@ -157,8 +165,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await webhooks.stop();
+      await journal.settled();
       if (!options.store) await store.close();
     })());
 
-  return { url, server, store, registry, webhooks, link, restored, stop };
+  return { url, server, store, registry, webhooks, link, journal, restored, stop };
 }

@@ -7,6 +7,7 @@ export interface MetricsSnapshot {
   messagesReceived: number;
   webhooks: { depth: number; delivered: number; failures: number; dropped: number };
   linksConnected: number;
+  journal: { depth: number; dropped: number };
 }
 
 const STATUSES: DeviceState['status'][] = ['DISCONNECTED', 'CONNECTING', 'QR', 'CONNECTED', 'LOGGED_OUT'];
@@ -25,6 +26,8 @@ export function renderMetrics(m: MetricsSnapshot): string {
   metric('wa_webhook_failures_total', 'counter', 'Failed webhook delivery attempts since the host started.', [['', m.webhooks.failures]]);
   metric('wa_webhook_dropped_total', 'counter', 'Webhooks given up on (expired, or no URL configured).', [['', m.webhooks.dropped]]);
   metric('wa_link_connected', 'gauge', 'Authenticated links from the edge.', [['', m.linksConnected]]);
+  metric('wa_link_journal_events', 'gauge', 'Receipts and incoming messages the edge has not acknowledged yet.', [['', m.journal.depth]]);
+  metric('wa_link_journal_dropped_total', 'counter', 'Unacknowledged events dropped because the journal was full.', [['', m.journal.dropped]]);
   const memory = process.memoryUsage();
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the host process.', [['', memory.rss]]);
   metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);

@@ -250,12 +250,16 @@ export const replyFrame = z.union([
   z.object({ id: z.string(), ok: z.literal(true), result: z.unknown() }),
   z.object({ id: z.string(), ok: z.literal(false), error: z.object({ code: errorCode, message: z.string() }) }),
 ]);
-export const eventFrame = z.object({ event: z.string(), data: z.unknown() });
+/** `seq` is set on journaled events (see journal.ts): the edge acknowledges it once applied. */
+export const eventFrame = z.object({ event: z.string(), data: z.unknown(), seq: z.number().int().nonnegative().optional() });
+/** Edge → host: every journaled event up to `ack` has been applied. */
+export const ackFrame = z.object({ ack: z.number().int().nonnegative() });
 export const welcomeFrame = z.object({ type: z.literal('welcome'), nonce: z.string(), sig: z.string(), publicUrl: z.string().nullable() });
 
 export type RequestFrame = z.infer<typeof requestFrame>;
 export type ReplyFrame = z.infer<typeof replyFrame>;
 export type EventFrame = z.infer<typeof eventFrame>;
+export type AckFrame = z.infer<typeof ackFrame>;
 export type WelcomeFrame = z.infer<typeof welcomeFrame>;
 
 /** A typed failure that crosses the link: thrown on one side, rebuilt from `{code, message}` on the other. */

@@ -1,12 +1,15 @@
 // The host's end of the link: issues challenges, refuses any upgrade that does not prove the
 // shared secret over one of them, answers the edge's requests through the registry, and pushes
-// events to every authenticated link.
+// events to every authenticated link: journaled ones (journal.ts) are sent again to each new link
+// until the edge acknowledges them.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
+import type { EventJournal } from './journal.ts';
 import {
+  ackFrame,
   checkDial,
   Challenges,
   LinkError,
@@ -28,13 +31,23 @@ export class LinkServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   private readonly links = new Set<WebSocket>();
   private readonly challenges: Challenges;
+  private readonly journal: EventJournal | undefined;
   private readonly secret: string;
   private readonly handlers: Handlers;
   private readonly log: Logger;
   private readonly publicUrl: string | null;
 
-  constructor(options: { secret: string; handlers: Handlers; logger: Logger; publicUrl?: string; challenges?: ConstructorParameters<typeof Challenges>[0] }) {
+  constructor(options: {
+    secret: string;
+    handlers: Handlers;
+    logger: Logger;
+    publicUrl?: string;
+    challenges?: ConstructorParameters<typeof Challenges>[0];
+    /** Keeps receipts and incoming messages until the edge acknowledges them. */
+    journal?: EventJournal;
+  }) {
     this.secret = options.secret;
+    this.journal = options.journal;
     this.challenges = new Challenges(options.challenges);
     this.handlers = options.handlers;
     this.log = options.logger.child({ component: 'link' });
@@ -75,7 +88,12 @@ export class LinkServer {
 
   private accept(ws: WebSocket, welcome: string): void {
     ws.send(welcome);
+    // What the edge has not acknowledged, oldest first; synchronously, so nothing raised from
+    // now on can overtake it.
+    const backlog = this.journal?.pending() ?? [];
+    for (const entry of backlog) ws.send(JSON.stringify(entry));
     this.links.add(ws);
+    if (backlog.length) this.log.info({ events: backlog.length }, 'link: unacknowledged events sent again');
     this.log.info({ links: this.links.size }, 'link connected');
     ws.on('message', (data) => void this.onFrame(ws, data.toString()));
     ws.on('close', () => {
@@ -92,6 +110,8 @@ export class LinkServer {
     } catch {
       return this.log.warn('link frame is not JSON; ignored');
     }
+    const ack = ackFrame.safeParse(json);
+    if (ack.success) return this.journal?.ack(ack.data.ack);
     const frame = requestFrame.safeParse(json);
     if (!frame.success) return this.log.warn({ issues: frame.error.issues }, 'malformed link frame; ignored');
     const { id, method, params } = frame.data;
@@ -112,8 +132,10 @@ export class LinkServer {
     }
   }
 
+  /** Sends an event to every link; one the edge must not miss is journaled first. */
   broadcast<E extends EventName>(event: E, data: EventData<E>): void {
-    const frame = JSON.stringify({ event, data });
+    const seq = this.journal?.record(event, data);
+    const frame = JSON.stringify(seq === undefined ? { event, data } : { seq, event, data });
     for (const ws of this.links) if (ws.readyState === ws.OPEN) ws.send(frame);
   }
 

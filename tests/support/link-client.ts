@@ -41,7 +41,7 @@ export async function handshake(hostUrl: string, secret: string, challenge?: str
 const socketUrl = (hostUrl: string) => new URL(LINK_PATHS.socket, hostUrl.replace(/^http/, 'ws')).href;
 
 export class LinkClient extends EventEmitter {
-  readonly events: { event: string; data: unknown }[] = [];
+  readonly events: { event: string; data: unknown; seq?: number }[] = [];
   private readonly ws: WebSocket;
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
@@ -128,7 +128,7 @@ export class LinkClient extends EventEmitter {
     const seen = this.events.find((e) => e.event === event && predicate(e.data as EventData<E>));
     if (seen) return Promise.resolve(seen.data as EventData<E>);
     return new Promise((resolve, reject) => {
-      const listener = (e: { event: string; data: unknown }) => {
+      const listener = (e: { event: string; data: unknown; seq?: number }) => {
         if (e.event !== event || !predicate(e.data as EventData<E>)) return;
         clearTimeout(timer);
         this.off('event', listener);
@@ -140,6 +140,11 @@ export class LinkClient extends EventEmitter {
       }, timeoutMs);
       this.on('event', listener);
     });
+  }
+
+  /** Tells the host every journaled event up to `seq` has been applied, as the edge does. */
+  ack(seq: number): void {
+    this.ws.send(JSON.stringify({ ack: seq }));
   }
 
   close(): void {
