@@ -1,7 +1,8 @@
 // HostLink: one Durable Object per session host. It dials the host's /link (WebSockets from a
 // Worker are opened with fetch + Upgrade), proves the shared secret and checks the host's proof,
 // multiplexes requests over the one socket with a deadline each, keeps the link alive with a
-// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1. It also owns
+// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1, one after
+// another, acknowledging the journaled ones (receipts, incoming messages) once applied. It also owns
 // the durable outbox (outbox.ts): queued sends go out over the link when the host is up, paced
 // per device and in order per recipient. A Durable Object has one alarm, so it serves all three:
 // while the link is up it is set to the earlier of the next heartbeat and the next due send;
@@ -17,7 +18,10 @@ import {
   events,
   LINK_PATHS,
   replyFrame,
+  type AckFrame,
   type DeviceState,
+  type EventFrame,
+  type EventName,
   type ErrorCode,
   type Method,
   type Params,
@@ -40,6 +44,10 @@ const PERMANENT = new Set(['bad_request', 'media_error', 'not_found']);
 const SEND_TIMEOUT_MS = 15_000;
 const MEDIA_SEND_TIMEOUT_MS = 60_000;
 const PACING_CACHE_MS = 30_000;
+/** Tries to apply one event (0.5 s, then 1 s… apart) before the link is dropped to have it sent again. */
+const EVENT_ATTEMPTS = 3;
+/** Under a steady stream of events, acknowledge at least this often. */
+const ACK_EVERY = 64;
 
 
 /**
@@ -79,6 +87,14 @@ export class HostLink extends DurableObject<Env> {
   private nextId = 1;
   private lastError = '';
   private nextBeatAt = 0;
+  /** The host's events, applied in order (see onFrame), and how many wait in that chain. */
+  private applying: Promise<void> = Promise.resolve();
+  private eventsWaiting = 0;
+  /** The last journaled event applied and not acknowledged yet, and how many since the last ack. */
+  private toAck: number | undefined;
+  private sinceAck = 0;
+  /** Links whose events stopped being applied after a failure: the rest come again on the next link. */
+  private readonly stalled = new WeakSet<WebSocket>();
   private downSince = 0;
   private readonly outbox: Outbox;
   /** Delivers due sends; one pass at a time (see `oneAtATime`). */
@@ -178,8 +194,11 @@ export class HostLink extends DurableObject<Env> {
     const socket = response.webSocket;
     if (!socket) throw this.failed(`${url.host} refused the link (HTTP ${response.status})`);
     socket.accept();
-    await this.welcome(socket, target.secret, challenge, nonce);
-    socket.addEventListener('message', (event) => void this.onFrame(String(event.data)));
+    // Listening before the welcome is checked: the host sends the events it kept for us right
+    // behind it, and a frame that finds no listener is lost. Events wait for the proof (onFrame).
+    const proven = this.welcome(socket, target.secret, challenge, nonce);
+    socket.addEventListener('message', (event) => this.onFrame(socket, String(event.data), proven));
+    await proven;
     socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
     socket.addEventListener('error', () => this.onDown(socket, 'link error'));
     this.socket = socket;
@@ -272,7 +291,7 @@ export class HostLink extends DurableObject<Env> {
     await this.connected().catch(() => undefined); // a failure schedules the next try
   }
 
-  private async onFrame(text: string): Promise<void> {
+  private onFrame(socket: WebSocket, text: string, proven: Promise<void>): void {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -290,10 +309,52 @@ export class HostLink extends DurableObject<Env> {
     }
     const frame = eventFrame.safeParse(json);
     if (!frame.success) return;
-    try {
-      await this.onEvent(frame.data.event, frame.data.data);
-    } catch (error) {
-      console.error(`host link ${this.hostId}: event ${frame.data.event} failed:`, error);
+    // One chain for all events: applied one after another, in the order the host raised them
+    // (a receipt's read must not be overtaken by its delivered), and never before the host's proof.
+    this.eventsWaiting++;
+    this.applying = this.applying.then(() => proven.then(() => this.applyEvent(socket, frame.data), () => void this.eventsWaiting--));
+  }
+
+  /**
+   * Applies one event, then acknowledges journaled ones (cumulatively: the host forgets every
+   * entry up to the seq) once nothing waits behind them, or every ACK_EVERY events under load.
+   * An event that cannot be applied (D1 failing) is tried again a few times; then the link is
+   * dropped unacknowledged, so the host sends it again, in order, on the next link.
+   */
+  private async applyEvent(socket: WebSocket, frame: EventFrame): Promise<void> {
+    this.eventsWaiting--;
+    if (this.stalled.has(socket)) return;
+    const spec = events[frame.event as EventName];
+    const valid = spec?.safeParse(frame.data);
+    if (!valid?.success) {
+      // Nothing a retry can mend: skipped, and acknowledged with the rest.
+      console.error(`host link ${this.hostId}: event ${frame.event} is unknown or malformed; skipped`);
+    } else {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.onEvent(frame.event, valid.data);
+          break;
+        } catch (error) {
+          if (attempt < EVENT_ATTEMPTS) {
+            await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 1)));
+            continue;
+          }
+          console.error(`host link ${this.hostId}: event ${frame.event} not applied; the host sends it again on the next link:`, error);
+          this.stalled.add(socket);
+          socket.close(1011, 'event not applied');
+          this.onDown(socket, 'an event could not be applied');
+          return;
+        }
+      }
+    }
+    if (frame.seq !== undefined) {
+      this.toAck = frame.seq;
+      this.sinceAck++;
+    }
+    if (this.toAck !== undefined && (this.eventsWaiting === 0 || this.sinceAck >= ACK_EVERY)) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ ack: this.toAck } satisfies AckFrame));
+      this.toAck = undefined;
+      this.sinceAck = 0;
     }
   }
 

@@ -38,10 +38,17 @@ const linkDefaults: Handlers = {
   'device.upsert': (settings) => deviceState(settings.id),
 };
 
-export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://wa.example.test') {
+export interface FakeHostOptions {
+  /** Event frames sent right behind the welcome, as the real host sends what the edge has not acknowledged. */
+  backlog?: object[];
+}
+
+export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://wa.example.test', options: FakeHostOptions = {}) {
   const handlers: Handlers = { ...linkDefaults, 'host.status': () => ({ publicUrl, devices: [] }), ...custom };
   const sockets: WebSocket[] = [];
   const requests: { method: string; params: unknown }[] = [];
+  /** The `{ack}` frames the HostLink sent, in order. */
+  const acks: number[] = [];
   const challenges = new Challenges();
   const realFetch = globalThis.fetch;
   const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
@@ -54,8 +61,11 @@ export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://w
     server.accept();
     sockets.push(server);
     server.send(JSON.stringify(await welcomeFor(env.HOST_SECRET!, 'host', check.challenge, check.nonce, publicUrl)));
+    for (const frame of options.backlog ?? []) server.send(JSON.stringify(frame));
     server.addEventListener('message', (event) => {
-      const { id, method, params } = JSON.parse(String(event.data));
+      const frame = JSON.parse(String(event.data));
+      if (typeof frame.ack === 'number') return void acks.push(frame.ack);
+      const { id, method, params } = frame;
       requests.push({ method, params });
       const handler = handlers[method as Method] as ((p: unknown) => unknown) | undefined;
       Promise.resolve()
@@ -73,6 +83,7 @@ export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://w
   });
   return {
     requests,
+    acks,
     /** Drops the link, as a host that goes away does (from inside the HostLink: its I/O is its own). */
     async stop() {
       spy.mockRestore();

@@ -39,6 +39,10 @@ export interface Stack {
   host: ChildProcess;
   /** Starts the session host again (after a crash or a kill), with the same settings. */
   restartHost(): Promise<void>;
+  /** Stops the edge (`wrangler dev`); its state (D1, Durable Objects) stays on disk. */
+  stopEdge(): Promise<void>;
+  /** Starts the edge again on the same port and persisted state. */
+  startEdge(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,19 +121,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const vars = { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars };
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
   let edgeOutput = '';
-  const edge = spawn(
-    process.execPath,
-    [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
-    { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  for (const stream of [edge.stdout, edge.stderr]) {
-    stream.on('data', (d: Buffer) => {
-      edgeOutput = (edgeOutput + d).slice(-20_000);
-      options.onOutput?.('edge', d.toString());
-    });
-  }
+  const inspectorPort = await freePort();
+  const spawnEdge = () => {
+    const child = spawn(
+      process.execPath,
+      [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(inspectorPort), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+      { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (d: Buffer) => {
+        edgeOutput = (edgeOutput + d).slice(-20_000);
+        options.onOutput?.('edge', d.toString());
+      });
+    }
+    return child;
+  };
+  stack.edge = spawnEdge();
   try {
-    await waitForHealth(edgeUrl, edge, () => edgeOutput);
+    await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
   } catch (error) {
     await stopChild(stack.host);
     throw error;
@@ -141,14 +150,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     adminKey,
     hostSecret,
     dataDir,
-    edge,
     async restartHost() {
       await stopChild(stack.host);
       stack.host = spawnHost();
       await waitForHealth(hostUrl, stack.host, () => hostOutput);
     },
+    async stopEdge() {
+      await stopChild(stack.edge, 'SIGINT');
+    },
+    async startEdge() {
+      stack.edge = spawnEdge();
+      await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+    },
     async stop() {
-      await Promise.all([stopChild(edge, 'SIGINT'), stopChild(stack.host)]);
+      await Promise.all([stopChild(stack.edge, 'SIGINT'), stopChild(stack.host)]);
     },
   });
 }
