@@ -4,8 +4,9 @@ import makeWASocket, { WA_CERT_DETAILS, type UserFacingSocketConfig } from '@whi
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
+import { EventJournal } from './link/journal.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
-import { LinkError, type EventData, type EventName } from './link/protocol.ts';
+import { LINK_PATHS, LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
@@ -22,6 +23,10 @@ export interface HostOptions {
   /** An already open store to use instead of the one the config names (left open at stop). */
   store?: Store;
   sessionOptions?: Partial<SessionOptions>;
+  /** How many unacknowledged events the link journal keeps (default 10,000). */
+  journalMax?: number;
+  /** Link challenge lifetime and cap (tests shorten the lifetime). */
+  linkChallenges?: { ttlMs?: number; max?: number };
   /** Webhook retry timing, in milliseconds (tests shorten it). */
   webhookRetry?: ConstructorParameters<typeof WebhookQueue>[0]['retry'];
 }
@@ -34,6 +39,7 @@ export interface Host {
   webhooks: WebhookQueue;
   link: LinkServer;
   storeHealth: StoreMonitor;
+  journal: EventJournal;
   /** Resolves once stored devices have been reconnected (in the background after start). */
   restored: Promise<void>;
   /** Closes sockets without logging devices out, lets webhooks in flight finish, keeps the rest queued. */
@@ -72,8 +78,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const baileysLogger = logger.child({ component: 'baileys' }, { level: baileysLevel });
   const store = options.store ?? (await openStore({ redisUrl: config.redisUrl, dataDir: config.dataDir }));
 
+  // Loaded before any device can raise an event, so new entries queue behind the old ones.
+  const journal = new EventJournal({ store, logger, max: options.journalMax });
+  await journal.load();
   let link: LinkServer | undefined;
-  const emit = <E extends EventName>(event: E, data: EventData<E>) => link?.broadcast(event, data);
+  const emit = <E extends EventName>(event: E, data: EventData<E>) => link!.broadcast(event, data);
   const metrics = { messagesSent: 0, messagesReceived: 0 };
   let registry!: SessionRegistry;
   let webhooks!: WebhookQueue;
@@ -111,11 +120,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   });
 
-  // Devices first: the webhook queue asks the registry where each stored job goes.
-  await registry.load();
-  await webhooks.start();
-  await storeHealth.start();
-
+  // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {
     'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
     'device.upsert': async (settings) => (await registry.upsert(settings)).state,
@@ -139,7 +144,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return { queued: true };
     },
   };
-  link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl });
+  link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });
+
+  // Devices first: the webhook queue asks the registry where each stored job goes.
+  await registry.load();
+  await webhooks.start();
+  await storeHealth.start();
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
@@ -148,16 +158,19 @@ export async function startHost(options: HostOptions): Promise<Host> {
       const up = store.status === 'up';
       const body = { status: !up ? 'down' : store.emptied ? 'degraded' : 'ok', ...(up ? {} : { down: ['store'] }), store, devices: registry.list().length, links: link!.connected };
       res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    } else if (req.method === 'GET' && path === LINK_PATHS.challenge) {
+      // Never cached: each answer is good for one upgrade.
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(link!.challenge()));
     } else if (req.method === 'GET' && path === '/metrics') {
       const store = { up: storeHealth.up, emptied: storeHealth.emptiedCount };
-      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected, store });
+      const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected, store, journal: journal.stats });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Not found' }));
     }
   });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://host').pathname === '/link') link!.handleUpgrade(req, socket, head);
+    if (new URL(req.url ?? '/', 'http://host').pathname === LINK_PATHS.socket) link!.handleUpgrade(req, socket, head);
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
@@ -179,10 +192,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await webhooks.stop();
+      await journal.settled();
       if (!options.store) await store.close();
     })());
 
-  return { url, server, store, registry, webhooks, link, storeHealth, restored, stop };
+  return { url, server, store, registry, webhooks, link, storeHealth, journal, restored, stop };
 }
 
 /** Handlers whose store failures reach the edge as `store_unavailable` (a 503), not as a 500. */

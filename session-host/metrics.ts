@@ -8,6 +8,7 @@ export interface MetricsSnapshot {
   webhooks: { depth: number; delivered: number; failures: number; dropped: number; held: number };
   linksConnected: number;
   store: { up: boolean; emptied: number };
+  journal: { depth: number; dropped: number };
 }
 
 const STATUSES: DeviceState['status'][] = ['DISCONNECTED', 'CONNECTING', 'QR', 'CONNECTED', 'LOGGED_OUT'];
@@ -29,6 +30,8 @@ export function renderMetrics(m: MetricsSnapshot): string {
   metric('wa_store_up', 'gauge', "Whether the host's store (Redis or files) answers: 1 up, 0 down.", [['', m.store.up ? 1 : 0]]);
   metric('wa_store_emptied_total', 'counter', 'Times the store was found to have lost its data since the host started.', [['', m.store.emptied]]);
   metric('wa_link_connected', 'gauge', 'Authenticated links from the edge.', [['', m.linksConnected]]);
+  metric('wa_link_journal_events', 'gauge', 'Receipts and incoming messages the edge has not acknowledged yet.', [['', m.journal.depth]]);
+  metric('wa_link_journal_dropped_total', 'counter', 'Unacknowledged events dropped because the journal was full.', [['', m.journal.dropped]]);
   const memory = process.memoryUsage();
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the host process.', [['', memory.rss]]);
   metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', memory.heapUsed]]);

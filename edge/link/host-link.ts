@@ -1,7 +1,8 @@
 // HostLink: one Durable Object per session host. It dials the host's /link (WebSockets from a
 // Worker are opened with fetch + Upgrade), proves the shared secret and checks the host's proof,
 // multiplexes requests over the one socket with a deadline each, keeps the link alive with a
-// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1. It also owns
+// heartbeat alarm (re-dialling with backoff), and writes the host's events into D1, one after
+// another, acknowledging the journaled ones (receipts, incoming messages) once applied. It also owns
 // the durable outbox (outbox.ts): queued sends go out over the link when the host is up, paced
 // per device and in order per recipient. A Durable Object has one alarm, so it serves all three:
 // while the link is up it is set to the earlier of the next heartbeat and the next due send;
@@ -10,20 +11,22 @@ import { DurableObject } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
-  edgeProofMessage,
+  challengeReply,
+  checkWelcome,
+  dialHeaders,
   eventFrame,
   events,
-  hostProofMessage,
-  LINK_HEADERS,
+  LINK_PATHS,
   replyFrame,
-  welcomeFrame,
+  type AckFrame,
   type DeviceState,
+  type EventFrame,
+  type EventName,
   type ErrorCode,
   type Method,
   type Params,
   type Result,
 } from '../../session-host/link/protocol.ts';
-import { hmacHex, randomHex, sameSecret } from '../crypto.ts';
 import { devicesTable, hostsTable, messagesTable } from '../db/schema.ts';
 import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
 
@@ -45,6 +48,10 @@ const PERMANENT = new Set(['bad_request', 'media_error', 'not_found']);
 const SEND_TIMEOUT_MS = 15_000;
 const MEDIA_SEND_TIMEOUT_MS = 60_000;
 const PACING_CACHE_MS = 30_000;
+/** Tries to apply one event (0.5 s, then 1 s… apart) before the link is dropped to have it sent again. */
+const EVENT_ATTEMPTS = 3;
+/** Under a steady stream of events, acknowledge at least this often. */
+const ACK_EVERY = 64;
 
 
 /**
@@ -84,6 +91,14 @@ export class HostLink extends DurableObject<Env> {
   private nextId = 1;
   private lastError = '';
   private nextBeatAt = 0;
+  /** The host's events, applied in order (see onFrame), and how many wait in that chain. */
+  private applying: Promise<void> = Promise.resolve();
+  private eventsWaiting = 0;
+  /** The last journaled event applied and not acknowledged yet, and how many since the last ack. */
+  private toAck: number | undefined;
+  private sinceAck = 0;
+  /** Links whose events stopped being applied after a failure: the rest come again on the next link. */
+  private readonly stalled = new WeakSet<WebSocket>();
   private downSince = 0;
   private readonly outbox: Outbox;
   /** Delivers due sends; one pass at a time (see `oneAtATime`). */
@@ -163,23 +178,24 @@ export class HostLink extends DurableObject<Env> {
   private async dial(): Promise<WebSocket> {
     const target = await this.target();
     if (!target) throw new Error('no session host is configured (HOST_URL and HOST_SECRET)');
-    const ts = String(Date.now());
-    const nonce = randomHex(16);
-    const url = new URL('/link', target.url.replace(/^ws/, 'http'));
+    const base = target.url.replace(/^ws/, 'http');
+    const url = new URL(LINK_PATHS.socket, base);
     let response: Response;
-    // Not AbortSignal.timeout: a signal still attached when it fires would also cut the socket.
+    let challenge: string;
+    let nonce: string;
+    // One deadline for both steps. Not AbortSignal.timeout: a signal still attached when it
+    // fires would also cut the socket.
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`no answer within ${DIAL_TIMEOUT_MS} ms`)), DIAL_TIMEOUT_MS);
     try {
-      response = await fetch(url, {
-        headers: {
-          Upgrade: 'websocket',
-          [LINK_HEADERS.timestamp]: ts,
-          [LINK_HEADERS.nonce]: nonce,
-          [LINK_HEADERS.signature]: await hmacHex(target.secret, edgeProofMessage(ts, nonce)),
-        },
-        signal: abort.signal,
-      });
+      // The host's challenge first: the proof covers it, so no captured handshake opens a link again.
+      const asked = await fetch(new URL(LINK_PATHS.challenge, base), { signal: abort.signal });
+      const issued = challengeReply.safeParse(asked.ok ? await asked.json().catch(() => undefined) : undefined);
+      if (!issued.success) throw new Error(`no valid link challenge (HTTP ${asked.status})`);
+      challenge = issued.data.challenge;
+      const dial = await dialHeaders(target.secret, 'edge', challenge);
+      nonce = dial.nonce;
+      response = await fetch(url, { headers: { Upgrade: 'websocket', ...dial.headers }, signal: abort.signal });
     } catch (error) {
       throw this.failed(`cannot reach ${url.host}: ${(error as Error).message}`);
     } finally {
@@ -188,8 +204,11 @@ export class HostLink extends DurableObject<Env> {
     const socket = response.webSocket;
     if (!socket) throw this.failed(`${url.host} refused the link (HTTP ${response.status})`);
     socket.accept();
-    await this.welcome(socket, target.secret, nonce);
-    socket.addEventListener('message', (event) => void this.onFrame(String(event.data)));
+    // Listening before the welcome is checked: the host sends the events it kept for us right
+    // behind it, and a frame that finds no listener is lost. Events wait for the proof (onFrame).
+    const proven = this.welcome(socket, target.secret, challenge, nonce);
+    socket.addEventListener('message', (event) => this.onFrame(socket, String(event.data), proven));
+    await proven;
     socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
     socket.addEventListener('error', () => this.onDown(socket, 'link error'));
     this.socket = socket;
@@ -208,7 +227,7 @@ export class HostLink extends DurableObject<Env> {
   }
 
   /** Waits for the host's proof that it holds the secret; closes the socket if it does not come. */
-  private welcome(socket: WebSocket, secret: string, edgeNonce: string): Promise<void> {
+  private welcome(socket: WebSocket, secret: string, challenge: string, edgeNonce: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
         clearTimeout(timer);
@@ -219,10 +238,13 @@ export class HostLink extends DurableObject<Env> {
       socket.addEventListener(
         'message',
         async (event) => {
-          const parsed = welcomeFrame.safeParse(JSON.parse(String(event.data)));
-          if (!parsed.success) return fail('the host sent no valid welcome');
-          const expected = await hmacHex(secret, hostProofMessage(edgeNonce, parsed.data.nonce));
-          if (!(await sameSecret(expected, parsed.data.sig))) return fail('the host could not prove the shared secret');
+          let frame: unknown;
+          try {
+            frame = JSON.parse(String(event.data));
+          } catch {
+            return fail('the host sent no valid welcome');
+          }
+          if (!(await checkWelcome(secret, 'host', challenge, edgeNonce, frame))) return fail('the host sent no welcome proving the shared secret');
           clearTimeout(timer);
           resolve();
         },
@@ -280,7 +302,7 @@ export class HostLink extends DurableObject<Env> {
     await this.connected().catch(() => undefined); // a failure schedules the next try
   }
 
-  private async onFrame(text: string): Promise<void> {
+  private onFrame(socket: WebSocket, text: string, proven: Promise<void>): void {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -298,10 +320,52 @@ export class HostLink extends DurableObject<Env> {
     }
     const frame = eventFrame.safeParse(json);
     if (!frame.success) return;
-    try {
-      await this.onEvent(frame.data.event, frame.data.data);
-    } catch (error) {
-      console.error(`host link ${this.hostId}: event ${frame.data.event} failed:`, error);
+    // One chain for all events: applied one after another, in the order the host raised them
+    // (a receipt's read must not be overtaken by its delivered), and never before the host's proof.
+    this.eventsWaiting++;
+    this.applying = this.applying.then(() => proven.then(() => this.applyEvent(socket, frame.data), () => void this.eventsWaiting--));
+  }
+
+  /**
+   * Applies one event, then acknowledges journaled ones (cumulatively: the host forgets every
+   * entry up to the seq) once nothing waits behind them, or every ACK_EVERY events under load.
+   * An event that cannot be applied (D1 failing) is tried again a few times; then the link is
+   * dropped unacknowledged, so the host sends it again, in order, on the next link.
+   */
+  private async applyEvent(socket: WebSocket, frame: EventFrame): Promise<void> {
+    this.eventsWaiting--;
+    if (this.stalled.has(socket)) return;
+    const spec = events[frame.event as EventName];
+    const valid = spec?.safeParse(frame.data);
+    if (!valid?.success) {
+      // Nothing a retry can mend: skipped, and acknowledged with the rest.
+      console.error(`host link ${this.hostId}: event ${frame.event} is unknown or malformed; skipped`);
+    } else {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.onEvent(frame.event, valid.data);
+          break;
+        } catch (error) {
+          if (attempt < EVENT_ATTEMPTS) {
+            await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (attempt - 1)));
+            continue;
+          }
+          console.error(`host link ${this.hostId}: event ${frame.event} not applied; the host sends it again on the next link:`, error);
+          this.stalled.add(socket);
+          socket.close(1011, 'event not applied');
+          this.onDown(socket, 'an event could not be applied');
+          return;
+        }
+      }
+    }
+    if (frame.seq !== undefined) {
+      this.toAck = frame.seq;
+      this.sinceAck++;
+    }
+    if (this.toAck !== undefined && (this.eventsWaiting === 0 || this.sinceAck >= ACK_EVERY)) {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ ack: this.toAck } satisfies AckFrame));
+      this.toAck = undefined;
+      this.sinceAck = 0;
     }
   }
 

@@ -1,23 +1,155 @@
 // The link between the edge and a session host: an authenticated WebSocket carrying JSON frames.
 // Defined once here and imported by both ends; every frame is validated on receipt.
 //
-// Handshake (the edge dials the host):
-//   1. The edge's upgrade request carries `x-link-ts` (unix ms), `x-link-nonce` (random hex) and
-//      `x-link-sig` = hex HMAC-SHA256(secret, "wa-gateway-link/1\nedge\n<ts>\n<nonce>"). The host
-//      refuses (401, no upgrade) a wrong signature, a timestamp outside ±LINK_WINDOW_MS, or a
-//      nonce it has already seen.
-//   2. The host's first frame is `welcome` with its own nonce and
-//      sig = hex HMAC-SHA256(secret, "wa-gateway-link/1\nhost\n<edge nonce>\n<host nonce>"), so
-//      the edge knows it reached a host that holds the secret before it sends anything.
-// The secret never crosses the wire.
+// Handshake. Today the edge dials and the host accepts; the helpers below take the sides as
+// arguments, so the host can dial an edge that accepts (with the Hibernation API) the same way.
+//   1. The dialler asks the acceptor for a challenge: `GET /link/challenge` answers
+//      `{challenge, expiresInMs}`, 32 random bytes the acceptor keeps for CHALLENGE_TTL_MS, at
+//      most MAX_CHALLENGES of them (see `Challenges`).
+//   2. The dialler's upgrade request to `/link` carries `x-link-challenge`, `x-link-nonce` (its
+//      own random hex) and `x-link-sig` = hex HMAC-SHA256(secret,
+//      "wa-gateway-link/2\n<dialler side>\ndial\n<challenge>\n<nonce>"). The acceptor takes the
+//      challenge out of its book whatever the outcome (single use), and refuses (401, no upgrade)
+//      a challenge it did not issue, one that expired or was used, or a wrong signature.
+//   3. The acceptor's first frame is `welcome` with its own nonce and sig = hex HMAC-SHA256(secret,
+//      "wa-gateway-link/2\n<acceptor side>\nwelcome\n<challenge>\n<dialler nonce>\n<acceptor nonce>"),
+//      so the dialler knows it reached a holder of the secret before it sends anything.
+// The secret never crosses the wire. Each proof names the side that makes it and what it is for,
+// so no proof can be passed off as another (the host's welcome as the edge's dial, say).
+//
+// Why a challenge the acceptor issues, rather than a timestamp and a nonce the dialler picks: a
+// nonce check needs the acceptor to remember every nonce it saw, and a restart forgets them, so
+// a captured handshake opened a link again. A restart forgets challenges too, but that refuses
+// every old proof instead. Why a separate GET rather than a challenge frame on the socket: the
+// acceptor upgrades nobody before they prove the secret (an unproven socket would hold a
+// connection open, and on the edge wake a Durable Object); a plain GET passes Cloudflare Tunnel
+// and a Durable Object's fetch alike; and it costs one round trip per (re)connect, which is rare.
+//
+// After the handshake, events the host journals (see journal.ts) carry a `seq`; the edge applies
+// events in order and answers `{ack: seq}` once it has applied everything up to that one.
 import { z } from 'zod';
 
-export const LINK_PROTOCOL = 'wa-gateway-link/1';
-export const LINK_WINDOW_MS = 30_000;
-export const LINK_HEADERS = { timestamp: 'x-link-ts', nonce: 'x-link-nonce', signature: 'x-link-sig' } as const;
+export const LINK_PROTOCOL = 'wa-gateway-link/2';
+export const LINK_PATHS = { socket: '/link', challenge: '/link/challenge' } as const;
+export const LINK_HEADERS = { challenge: 'x-link-challenge', nonce: 'x-link-nonce', signature: 'x-link-sig' } as const;
+/** Long enough for the dialler's next request (one round trip), short enough to be useless later. */
+export const CHALLENGE_TTL_MS = 10_000;
+/** Challenges waiting at once; one dialler needs one, so this only bounds a flood of GETs. */
+export const MAX_CHALLENGES = 256;
 
-export const edgeProofMessage = (ts: string, nonce: string) => `${LINK_PROTOCOL}\nedge\n${ts}\n${nonce}`;
-export const hostProofMessage = (edgeNonce: string, hostNonce: string) => `${LINK_PROTOCOL}\nhost\n${edgeNonce}\n${hostNonce}`;
+/** The two ends of a link: the side that proves something names itself in the proof. */
+export type LinkSide = 'edge' | 'host';
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, '64 hex digits');
+export const challengeReply = z.object({ challenge: hex64, expiresInMs: z.number().int().positive() });
+export type ChallengeReply = z.infer<typeof challengeReply>;
+
+export const dialProofMessage = (dialler: LinkSide, challenge: string, nonce: string) => `${LINK_PROTOCOL}\n${dialler}\ndial\n${challenge}\n${nonce}`;
+export const welcomeProofMessage = (acceptor: LinkSide, challenge: string, diallerNonce: string, acceptorNonce: string) =>
+  `${LINK_PROTOCOL}\n${acceptor}\nwelcome\n${challenge}\n${diallerNonce}\n${acceptorNonce}`;
+
+/**
+ * The acceptor's outstanding challenges, in memory on purpose: one is good for a single upgrade
+ * within `ttlMs`, and none survives a restart. Bounded by `max`: when full, issuing a new one
+ * forgets the oldest. The alternative, refusing new ones, would let anyone who sends `max` GETs
+ * per `ttlMs` lock the real dialler out; evicting means a flood must outpace the dialler's own
+ * round trip between its GET and its upgrade, and then it only makes that dial fail and retry.
+ */
+export class Challenges {
+  private readonly issued = new Map<string, number>();
+  private readonly ttlMs: number;
+  private readonly max: number;
+  private readonly now: () => number;
+
+  constructor(options: { ttlMs?: number; max?: number; now?: () => number } = {}) {
+    this.ttlMs = options.ttlMs ?? CHALLENGE_TTL_MS;
+    this.max = options.max ?? MAX_CHALLENGES;
+    this.now = options.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.issued.size;
+  }
+
+  issue(): ChallengeReply {
+    const now = this.now();
+    // Insertion order is expiry order: expired ones are all at the front.
+    for (const [challenge, expires] of this.issued) {
+      if (expires > now && this.issued.size < this.max) break;
+      this.issued.delete(challenge);
+    }
+    const challenge = randomHex(32);
+    this.issued.set(challenge, now + this.ttlMs);
+    return { challenge, expiresInMs: this.ttlMs };
+  }
+
+  /** Consumes a challenge: 'ok' only the first time, and only before it expires. */
+  take(challenge: string): 'ok' | 'expired' | 'unknown' {
+    const expires = this.issued.get(challenge);
+    if (expires === undefined) return 'unknown';
+    this.issued.delete(challenge);
+    return expires > this.now() ? 'ok' : 'expired';
+  }
+}
+
+// Web Crypto, which Node and the Workers runtime both have, so both sides run the same code.
+const encoder = new TextEncoder();
+const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const randomHex = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(bytes)));
+
+async function hmac(secret: string, message: string): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
+}
+
+/** Compares an HMAC with a hex signature in time that depends on neither's content. */
+function sameMac(mac: Uint8Array, hex: string): boolean {
+  if (!/^[0-9a-f]{64}$/.test(hex) || mac.length !== 32) return false;
+  let diff = 0;
+  for (let i = 0; i < 32; i++) diff |= mac[i]! ^ Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return diff === 0;
+}
+
+/** The dialler's upgrade headers over a challenge the acceptor issued; keep `nonce` to check the welcome. */
+export async function dialHeaders(secret: string, dialler: LinkSide, challenge: string): Promise<{ headers: Record<string, string>; nonce: string }> {
+  const nonce = randomHex(16);
+  const sig = toHex(await hmac(secret, dialProofMessage(dialler, challenge, nonce)));
+  return { headers: { [LINK_HEADERS.challenge]: challenge, [LINK_HEADERS.nonce]: nonce, [LINK_HEADERS.signature]: sig }, nonce };
+}
+
+export type DialCheck = { ok: true; challenge: string; nonce: string } | { ok: false; reason: string };
+
+/**
+ * The acceptor's check of an upgrade request; `header` reads one request header. The reason of
+ * a refusal names what was wrong and never repeats what the dialler sent, so it is safe to log.
+ */
+export async function checkDial(secret: string, dialler: LinkSide, challenges: Challenges, header: (name: string) => string | null | undefined): Promise<DialCheck> {
+  const challenge = header(LINK_HEADERS.challenge);
+  const nonce = header(LINK_HEADERS.nonce);
+  const sig = header(LINK_HEADERS.signature);
+  if (!challenge || !nonce || !sig) return { ok: false, reason: 'missing link authentication headers' };
+  if (!/^[0-9a-f]{64}$/.test(challenge) || !/^[0-9a-f]{16,128}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(sig)) return { ok: false, reason: 'malformed link authentication headers' };
+  const taken = challenges.take(challenge);
+  if (taken === 'unknown') return { ok: false, reason: 'unknown challenge (never issued here, already used, or issued before a restart)' };
+  if (taken === 'expired') return { ok: false, reason: 'expired challenge' };
+  if (!sameMac(await hmac(secret, dialProofMessage(dialler, challenge, nonce)), sig)) return { ok: false, reason: 'bad signature' };
+  return { ok: true, challenge, nonce };
+}
+
+/** The acceptor's first frame, proving it holds the secret too. */
+export async function welcomeFor(secret: string, acceptor: LinkSide, challenge: string, diallerNonce: string, publicUrl: string | null): Promise<WelcomeFrame> {
+  const nonce = randomHex(16);
+  const sig = toHex(await hmac(secret, welcomeProofMessage(acceptor, challenge, diallerNonce, nonce)));
+  return { type: 'welcome', nonce, sig, publicUrl };
+}
+
+/** The dialler's check of the acceptor's first frame; the parsed welcome when it holds. */
+export async function checkWelcome(secret: string, acceptor: LinkSide, challenge: string, diallerNonce: string, frame: unknown): Promise<WelcomeFrame | undefined> {
+  const parsed = welcomeFrame.safeParse(frame);
+  if (!parsed.success || !/^[0-9a-f]{16,128}$/.test(parsed.data.nonce)) return undefined;
+  const mac = await hmac(secret, welcomeProofMessage(acceptor, challenge, diallerNonce, parsed.data.nonce));
+  return sameMac(mac, parsed.data.sig) ? parsed.data : undefined;
+}
 
 // ───────────── shared shapes ─────────────
 
@@ -121,12 +253,16 @@ export const replyFrame = z.union([
   z.object({ id: z.string(), ok: z.literal(true), result: z.unknown() }),
   z.object({ id: z.string(), ok: z.literal(false), error: z.object({ code: errorCode, message: z.string() }) }),
 ]);
-export const eventFrame = z.object({ event: z.string(), data: z.unknown() });
+/** `seq` is set on journaled events (see journal.ts): the edge acknowledges it once applied. */
+export const eventFrame = z.object({ event: z.string(), data: z.unknown(), seq: z.number().int().nonnegative().optional() });
+/** Edge → host: every journaled event up to `ack` has been applied. */
+export const ackFrame = z.object({ ack: z.number().int().nonnegative() });
 export const welcomeFrame = z.object({ type: z.literal('welcome'), nonce: z.string(), sig: z.string(), publicUrl: z.string().nullable() });
 
 export type RequestFrame = z.infer<typeof requestFrame>;
 export type ReplyFrame = z.infer<typeof replyFrame>;
 export type EventFrame = z.infer<typeof eventFrame>;
+export type AckFrame = z.infer<typeof ackFrame>;
 export type WelcomeFrame = z.infer<typeof welcomeFrame>;
 
 /** A typed failure that crosses the link: thrown on one side, rebuilt from `{code, message}` on the other. */

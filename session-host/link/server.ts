@@ -1,16 +1,17 @@
-// The host's end of the link: refuses any upgrade that does not prove the shared secret, answers
-// the edge's requests through the registry, and pushes events to every authenticated link.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// The host's end of the link: issues challenges, refuses any upgrade that does not prove the
+// shared secret over one of them, answers the edge's requests through the registry, and pushes
+// events to every authenticated link: journaled ones (journal.ts) are sent again to each new link
+// until the edge acknowledges them.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
+import type { EventJournal } from './journal.ts';
 import {
-  edgeProofMessage,
-  hostProofMessage,
-  LINK_HEADERS,
-  LINK_WINDOW_MS,
+  ackFrame,
+  checkDial,
+  Challenges,
   LinkError,
   methods,
   requestFrame,
@@ -20,24 +21,34 @@ import {
   type Params,
   type ReplyFrame,
   type Result,
+  welcomeFor,
+  type ChallengeReply,
 } from './protocol.ts';
 
 export type Handlers = { [M in Method]: (params: Params<M>) => Promise<Result<M>> };
 
-const hmac = (secret: string, message: string) => createHmac('sha256', secret).update(message).digest();
-
 export class LinkServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   private readonly links = new Set<WebSocket>();
-  /** Nonces seen within the validity window, with when they may be forgotten. */
-  private readonly seenNonces = new Map<string, number>();
+  private readonly challenges: Challenges;
+  private readonly journal: EventJournal | undefined;
   private readonly secret: string;
   private readonly handlers: Handlers;
   private readonly log: Logger;
   private readonly publicUrl: string | null;
 
-  constructor(options: { secret: string; handlers: Handlers; logger: Logger; publicUrl?: string }) {
+  constructor(options: {
+    secret: string;
+    handlers: Handlers;
+    logger: Logger;
+    publicUrl?: string;
+    challenges?: ConstructorParameters<typeof Challenges>[0];
+    /** Keeps receipts and incoming messages until the edge acknowledges them. */
+    journal?: EventJournal;
+  }) {
     this.secret = options.secret;
+    this.journal = options.journal;
+    this.challenges = new Challenges(options.challenges);
     this.handlers = options.handlers;
     this.log = options.logger.child({ component: 'link' });
     this.publicUrl = options.publicUrl ?? null;
@@ -47,43 +58,42 @@ export class LinkServer {
     return this.links.size;
   }
 
-  /** Checks the edge's proof in the upgrade request; `undefined` when it holds, else why not. */
-  private refusal(req: IncomingMessage): string | undefined {
+  /** A fresh challenge for the next upgrade (`GET /link/challenge`). */
+  challenge(): ChallengeReply {
+    return this.challenges.issue();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const header = (name: string) => {
       const value = req.headers[name];
       return typeof value === 'string' ? value : undefined;
     };
-    const ts = header(LINK_HEADERS.timestamp);
-    const nonce = header(LINK_HEADERS.nonce);
-    const sig = header(LINK_HEADERS.signature);
-    if (!ts || !nonce || !sig) return 'missing link authentication headers';
-    if (!/^\d{1,16}$/.test(ts) || !/^[0-9a-f]{16,128}$/.test(nonce) || !/^[0-9a-f]{64}$/.test(sig)) return 'malformed link authentication headers';
-    const now = Date.now();
-    if (Math.abs(now - Number(ts)) > LINK_WINDOW_MS) return 'stale timestamp';
-    const expected = hmac(this.secret, edgeProofMessage(ts, nonce));
-    if (!timingSafeEqual(expected, Buffer.from(sig, 'hex'))) return 'bad signature';
-    for (const [seen, expires] of this.seenNonces) if (expires < now) this.seenNonces.delete(seen);
-    if (this.seenNonces.has(nonce)) return 'replayed nonce';
-    this.seenNonces.set(nonce, now + 2 * LINK_WINDOW_MS);
-    return undefined;
+    checkDial(this.secret, 'edge', this.challenges, header).then(
+      async (check) => {
+        if (!check.ok) {
+          this.log.warn({ remote: req.socket.remoteAddress, reason: check.reason }, 'link refused');
+          socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nlink refused: ${check.reason}\n`);
+          return;
+        }
+        const welcome = await welcomeFor(this.secret, 'host', check.challenge, check.nonce, this.publicUrl);
+        if (socket.destroyed) return;
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, JSON.stringify(welcome)));
+      },
+      (error) => {
+        this.log.error({ err: error }, 'link handshake failed');
+        socket.destroy();
+      },
+    );
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const refused = this.refusal(req);
-    if (refused) {
-      this.log.warn({ remote: req.socket.remoteAddress, reason: refused }, 'link refused');
-      socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nlink refused: ${refused}\n`);
-      return;
-    }
-    const edgeNonce = req.headers[LINK_HEADERS.nonce] as string;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, edgeNonce));
-  }
-
-  private accept(ws: WebSocket, edgeNonce: string): void {
-    const nonce = randomBytes(16).toString('hex');
-    const sig = hmac(this.secret, hostProofMessage(edgeNonce, nonce)).toString('hex');
-    ws.send(JSON.stringify({ type: 'welcome', nonce, sig, publicUrl: this.publicUrl }));
+  private accept(ws: WebSocket, welcome: string): void {
+    ws.send(welcome);
+    // What the edge has not acknowledged, oldest first; synchronously, so nothing raised from
+    // now on can overtake it.
+    const backlog = this.journal?.pending() ?? [];
+    for (const entry of backlog) ws.send(JSON.stringify(entry));
     this.links.add(ws);
+    if (backlog.length) this.log.info({ events: backlog.length }, 'link: unacknowledged events sent again');
     this.log.info({ links: this.links.size }, 'link connected');
     ws.on('message', (data) => void this.onFrame(ws, data.toString()));
     ws.on('close', () => {
@@ -100,6 +110,8 @@ export class LinkServer {
     } catch {
       return this.log.warn('link frame is not JSON; ignored');
     }
+    const ack = ackFrame.safeParse(json);
+    if (ack.success) return this.journal?.ack(ack.data.ack);
     const frame = requestFrame.safeParse(json);
     if (!frame.success) return this.log.warn({ issues: frame.error.issues }, 'malformed link frame; ignored');
     const { id, method, params } = frame.data;
@@ -120,8 +132,10 @@ export class LinkServer {
     }
   }
 
+  /** Sends an event to every link; one the edge must not miss is journaled first. */
   broadcast<E extends EventName>(event: E, data: EventData<E>): void {
-    const frame = JSON.stringify({ event, data });
+    const seq = this.journal?.record(event, data);
+    const frame = JSON.stringify(seq === undefined ? { event, data } : { seq, event, data });
     for (const ws of this.links) if (ws.readyState === ws.OPEN) ws.send(frame);
   }
 

@@ -1,11 +1,12 @@
 // A session host stand-in for in-runtime tests. The HostLink dials HOST_URL with fetch; tests
 // that need a live host answer that fetch with one end of a WebSocketPair and play the host on
-// the other: the signed welcome, then a reply to each request from `handlers`.
+// the other: a challenge, the dialler's proof checked over it, the signed welcome, then a reply
+// to each request from `handlers`. It uses the protocol's own acceptor helpers, as the host does.
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { vi } from 'vitest';
 import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
-import { hostProofMessage, LINK_HEADERS, type DeviceState, type Method, type Params, type Result } from '../../session-host/link/protocol.ts';
+import { Challenges, checkDial, LINK_PATHS, welcomeFor, type DeviceState, type Method, type Params, type Result } from '../../session-host/link/protocol.ts';
 
 type Handler<M extends Method> = (params: Params<M>) => Result<M> | Promise<Result<M>>;
 export type Handlers = { [M in Method]?: Handler<M> };
@@ -18,12 +19,6 @@ export class HostFailure extends Error {
   ) {
     super(message);
   }
-}
-
-async function hmacHex(secret: string, message: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return [...new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export const deviceState = (id: string, changes: Partial<DeviceState> = {}): DeviceState => ({
@@ -43,22 +38,34 @@ const linkDefaults: Handlers = {
   'device.upsert': (settings) => deviceState(settings.id),
 };
 
-export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://wa.example.test') {
+export interface FakeHostOptions {
+  /** Event frames sent right behind the welcome, as the real host sends what the edge has not acknowledged. */
+  backlog?: object[];
+}
+
+export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://wa.example.test', options: FakeHostOptions = {}) {
   const handlers: Handlers = { ...linkDefaults, 'host.status': () => ({ publicUrl, devices: [] }), ...custom };
   const sockets: WebSocket[] = [];
   const requests: { method: string; params: unknown }[] = [];
+  /** The `{ack}` frames the HostLink sent, in order. */
+  const acks: number[] = [];
+  const challenges = new Challenges();
   const realFetch = globalThis.fetch;
   const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
     const request = new Request(input, init);
     if (new URL(request.url).origin !== new URL(env.HOST_URL).origin) return realFetch(input, init);
+    if (new URL(request.url).pathname === LINK_PATHS.challenge) return Response.json(challenges.issue());
+    const check = await checkDial(env.HOST_SECRET!, 'edge', challenges, (name) => request.headers.get(name));
+    if (!check.ok) return new Response(`link refused: ${check.reason}`, { status: 401 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     server.accept();
     sockets.push(server);
-    const nonce = crypto.randomUUID().replaceAll('-', '');
-    const sig = await hmacHex(env.HOST_SECRET!, hostProofMessage(request.headers.get(LINK_HEADERS.nonce)!, nonce));
-    server.send(JSON.stringify({ type: 'welcome', nonce, sig, publicUrl }));
+    server.send(JSON.stringify(await welcomeFor(env.HOST_SECRET!, 'host', check.challenge, check.nonce, publicUrl)));
+    for (const frame of options.backlog ?? []) server.send(JSON.stringify(frame));
     server.addEventListener('message', (event) => {
-      const { id, method, params } = JSON.parse(String(event.data));
+      const frame = JSON.parse(String(event.data));
+      if (typeof frame.ack === 'number') return void acks.push(frame.ack);
+      const { id, method, params } = frame;
       requests.push({ method, params });
       const handler = handlers[method as Method] as ((p: unknown) => unknown) | undefined;
       Promise.resolve()
@@ -76,6 +83,7 @@ export function fakeHost(custom: Handlers, publicUrl: string | null = 'https://w
   });
   return {
     requests,
+    acks,
     /** Drops the link, as a host that goes away does (from inside the HostLink: its I/O is its own). */
     async stop() {
       spy.mockRestore();

@@ -43,6 +43,10 @@ export interface Stack {
   killEdge(): Promise<void>;
   /** Starts the edge again on the same local state (D1, Durable Objects), same port. */
   restartEdge(): Promise<void>;
+  /** Stops the edge (`wrangler dev`); its state (D1, Durable Objects) stays on disk. */
+  stopEdge(): Promise<void>;
+  /** Starts the edge again on the same port and persisted state. */
+  startEdge(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -160,6 +164,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async restartEdge() {
       await killGroup(stack.edge);
+      stack.edge = await spawnEdge();
+      await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+    },
+    async stopEdge() {
+      await stopChild(stack.edge, 'SIGINT');
+    },
+    async startEdge() {
       stack.edge = await spawnEdge();
       await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
     },

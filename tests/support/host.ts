@@ -39,6 +39,7 @@ export async function startTestHost(sim: WaSim, options: TestHostOptions = {}): 
   return startHost({
     config,
     store: options.store,
+    linkChallenges: options.linkChallenges,
     socketFactory: defaultSocketFactory(config, { fetchAgent: new Agent({ ca: sim.caCertPem }), ...options.baileys }),
     sessionOptions: { backoff: { baseMs: 200, maxMs: 2_000 }, ...options.sessionOptions },
     webhookRetry: { initialDelayMs: 100, maxDelayMs: 1_000, ...options.webhookRetry },

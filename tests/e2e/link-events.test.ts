@@ -1,0 +1,90 @@
+// Events survive the link, end to end: the real Worker under `wrangler dev` (stopped and started
+// again on its persisted state), the real session host process and the WhatsApp simulator. The
+// recipient's receipts arrive while no link is up; once it is back, the message log shows them.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { WaSim } from '../wa-sim/index.ts';
+
+let sim: WaSim;
+let stack: Stack;
+
+beforeAll(async () => {
+  sim = await WaSim.start({ log: () => {} });
+  const caFile = join(mkdtempSync(join(tmpdir(), 'link-events-ca-')), 'ca.pem');
+  writeFileSync(caFile, sim.caCertPem);
+  stack = await startStack({
+    dataDir: mkdtempSync(join(tmpdir(), 'link-events-stack-')),
+    edgePort: await freePort(),
+    hostPort: await freePort(),
+    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn', MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await sim?.stop();
+});
+
+async function call(method: string, path: string, options: { key?: string; json?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (options.key) headers.authorization = options.key;
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+const admin = () => `Bearer ${stack.adminKey}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** The host's own view: links up, and events waiting for the edge's acknowledgement. */
+async function hostState() {
+  const health = (await (await fetch(`${stack.hostUrl}/healthz`)).json()) as { links: number };
+  const metrics = await (await fetch(`${stack.hostUrl}/metrics`)).text();
+  return { links: health.links, journaled: Number(/^wa_link_journal_events (\d+)$/m.exec(metrics)?.[1]) };
+}
+
+describe('host events while the link is down', () => {
+  it('reach the message log once the edge is back: a message sent before the edge stopped ends up read', async () => {
+    const device = (await call('POST', '/api/devices', { key: admin(), json: { name: 'Receipts' } })).json as { id: string; apiKey: string };
+    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: admin() });
+    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
+    await sim.scanQr(qr, { name: 'Receipts WA' });
+    await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.some((d: any) => d.id === device.id && d.status === 'CONNECTED'), 'CONNECTED', 60_000);
+
+    const sent = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '6281300000101', message: 'read me later' } });
+    expect(sent.status).toBe(200);
+    const [logged] = (await call('GET', '/api/messages?limit=1', { key: device.apiKey })).json.messages;
+    expect(logged).toMatchObject({ status: 'sent', waMessageId: sent.json.id });
+
+    await stack.stopEdge();
+    await until(async () => (await hostState()).links === 0, 'the link to go down');
+    // One receipt at a time: Baileys folds receipts for one message that arrive together.
+    sim.sendReceipt(sent.json.id, 'delivery');
+    await until(async () => (await hostState()).journaled === 1, 'the delivery receipt journaled');
+    sim.sendReceipt(sent.json.id, 'read');
+    await until(async () => (await hostState()).journaled === 2, 'the read receipt journaled');
+
+    await stack.startEdge();
+    const read = await until(async () => {
+      const { json } = await call('GET', `/api/messages/${logged.id}`, { key: device.apiKey });
+      return json.status === 'read' && json;
+    }, 'the message log to show read', 90_000);
+    expect(read).toMatchObject({ status: 'read', deliveredAt: expect.any(String), readAt: expect.any(String) });
+    // Applied, then acknowledged: the host keeps nothing more.
+    await until(async () => (await hostState()).journaled === 0, 'the journal to be acknowledged');
+  });
+});
