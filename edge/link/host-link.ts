@@ -9,7 +9,7 @@
 // while it is down, to the next re-dial (which delivers what came due on success).
 import { DurableObject } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
-import { eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import {
   challengeReply,
   checkWelcome,
@@ -377,8 +377,16 @@ export class HostLink extends DurableObject<Env> {
       if (state.status === 'CONNECTED' && this.outbox.retryNow(state.id)) this.ctx.waitUntil(this.drain());
     } else if (name === 'message.status') {
       const status = events['message.status'].parse(data);
-      // Whoever asked for the send (a route, or the outbox) records 'sent' with its answer.
-      if (status.status === 'sent') return;
+      // Whoever asked for the send (a route, or the outbox) records 'sent' with its answer; the
+      // event only mends a row whose answer never came (left 'queued', its outcome unknown).
+      if (status.status === 'sent') {
+        if (!status.outboxId) return;
+        await this.db()
+          .update(messagesTable)
+          .set({ status: 'sent', waMessageId: status.id, sentAt: new Date(status.timestamp * 1000), error: null })
+          .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued')));
+        return;
+      }
       const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
       // By our own id when the host knows it: the receipt may beat the send's answer to D1.
       const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);

@@ -2,14 +2,14 @@
 // until the edge acknowledges that it applied them: receipts sat in the edge's message log as
 // 'sent' for good when they were raised while no link was up, or while the host restarted.
 //
-// What is journaled: `message.status` changes past 'sent' (delivered, read, played, failed) and
-// `message.incoming`. Not `device.status`: the edge asks for every device's state (`host.status`)
-// each time the link comes up, which supersedes any state change it missed. Not 'sent' either:
-// the edge records 'sent' from the send's own answer (or, after a lost answer, from the outbox's
-// retry, which the host answers from its record of the first send), and ignores the event. So a
-// send costs the journal nothing, and a receipt or an incoming message one store write (one key,
-// ~0.15 ms on the file store, one round trip on Redis). Acknowledged entries are deleted in
-// batches, one write for everything acknowledged since the last one, off the receipt's path.
+// What is journaled: `message.status` (sent on WhatsApp's ack, delivered, read, played, failed)
+// and `message.incoming`. Not `device.status`: the edge asks for every device's state
+// (`host.status`) each time the link comes up, which supersedes any state change it missed.
+// 'sent' is journaled because a send's answer can be lost (the link dropped, the edge timed
+// out): the edge then keeps the message 'queued' with an unknown outcome, and only this event
+// tells it the message went out. Each event costs one store write (one key, ~0.15 ms on the
+// file store, one round trip on Redis). Acknowledged entries are deleted in batches, one write
+// for everything acknowledged since the last one, off the event's path.
 //
 // Order: every entry gets a `seq`, increasing across restarts (`max(previous + 1, now in µs)`);
 // the link sends new entries as they are raised and, when a link comes up, every entry not yet
@@ -47,8 +47,7 @@ export const DEFAULT_JOURNAL_MAX = 10_000;
 
 /** Whether the edge must see this event even if it is raised while no link is up. */
 export function isJournaled<E extends EventName>(event: E, data: EventData<E>): boolean {
-  if (event === 'message.incoming') return true;
-  return event === 'message.status' && (data as EventData<'message.status'>).status !== 'sent';
+  return event === 'message.incoming' || event === 'message.status';
 }
 
 export class EventJournal {
