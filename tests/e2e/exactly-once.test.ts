@@ -150,6 +150,24 @@ describe('exact outcomes, end to end', () => {
     expect(await logged(out.id)).toEqual([expect.objectContaining({ status: expect.stringMatching(/^(sent|delivered|read)$/) })]);
   });
 
+  it('a send that timed out is logged as sent once the host’s event arrives, and a retry returns it without sending again', async () => {
+    const key = { 'idempotency-key': 'timed-out-1' };
+    const body = { to: '6281400000009', message: 'answer timed out' };
+    relay.hold();
+    const first = call('POST', '/api/send-message', { key: device.apiKey, json: body, headers: key });
+    const out = await sim.waitForOutgoing((m) => m.text === 'answer timed out', 15_000);
+    // The host's answer never gets through: the edge gives up at its deadline, outcome unknown.
+    expect(await first).toMatchObject({ status: 504, json: { error: expect.stringContaining('did not answer in time') } });
+    relay.cut();
+    // The host's 'sent' event (journaled while its link was held) mends the log row on the next link.
+    expect(await until(async () => (await logged(out.id)).find((m) => m.status === 'sent'), 'the log row to say sent')).toBeTruthy();
+
+    const retry = await call('POST', '/api/send-message', { key: device.apiKey, json: body, headers: key });
+    expect(retry).toMatchObject({ status: 200, json: { success: true, id: out.id } });
+    await sleep(500);
+    expect([...copies('answer timed out')]).toEqual([out.id]);
+  }, 60_000);
+
   it('a retry after the host was SIGKILLed mid-send gets the real outcome and WhatsApp gets the message once', async () => {
     const key = { 'idempotency-key': 'host-killed-1' };
     const body = { target: '6281400000002', message: 'host killed mid-send', typing: true };
