@@ -113,6 +113,7 @@ const errorMeanings: Record<number, string> = {
   409: 'Conflicts with the current state',
   413: 'Request body larger than 1 MB',
   415: 'Unsupported Content-Type',
+  429: 'Too many wrong API keys from this client: wait the seconds Retry-After says',
   500: 'Internal Server Error',
   502: 'WhatsApp refused the message',
   503: 'Device is not connected, or its session host is offline',
@@ -139,7 +140,7 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
   const errors: Record<number, string> = { 500: errorMeanings[500]! };
   if (input.body || input.query) errors[400] = errorMeanings[400]!;
   if (input.body) Object.assign(errors, { 413: errorMeanings[413], 415: errorMeanings[415] });
-  if (spec.auth !== 'none') errors[401] = errorMeanings[401]!;
+  if (spec.auth !== 'none') Object.assign(errors, { 401: errorMeanings[401], 429: errorMeanings[429] });
   if (spec.auth === 'admin') errors[403] = errorMeanings[403]!;
   Object.assign(errors, spec.errors);
 

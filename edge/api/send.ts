@@ -46,6 +46,7 @@ const messageId = () => claimedMessageId() ?? newMessageId();
 /** The errors a send can end in, for the routes' documentation. */
 export const sendErrors = {
   404: 'No such device (admin key with deviceId)',
+  422: 'Idempotency-Key: already used for a different request',
   502: 'WhatsApp refused the message',
   503: 'Device is not connected, or its session host is offline',
   504: 'Session host did not answer in time (the message may still go out)',

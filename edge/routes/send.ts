@@ -146,7 +146,7 @@ export const send = new Hono<AppEnv>().post(
       'Takes JSON, urlencoded or multipart bodies. With several targets, each is sent and reported: 200 if at least one was sent; if none was, the status and reason of the first failure.',
     auth: 'device',
     responses: { 200: z.union([fonnteSent, fonnteQueued]) },
-    errors: { ...sendErrors, 409: 'Idempotency-Key: a request with this key is still being processed' },
+    errors: sendErrors,
   }),
   idempotent,
   body(fonnteSend, { forms: true }),
