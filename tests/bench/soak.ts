@@ -11,8 +11,7 @@
 // SOAK_SECONDS (default 180) sets how long sends go on, SOAK_IDLE_SECONDS (default 30) the pause
 // after them, SOAK_CONCURRENCY (default 8) how many clients send at once, SOAK_SAMPLE_SECONDS
 // (default 30) how often memory is printed. Progress goes to stderr; the result is returned.
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -75,7 +74,7 @@ function rss(pid: number): { rss: number; anon: number; file: number } | undefin
 
 // ───────────── the Worker's JS heap, over the DevTools protocol ─────────────
 
-/** A DevTools protocol session with the Worker through wrangler's inspector proxy. */
+/** A DevTools protocol session with one isolate. */
 class Inspector {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -92,10 +91,7 @@ class Inspector {
     });
   }
 
-  static async connect(port: number): Promise<Inspector> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl?: string }[];
-    const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
-    if (!url) throw new Error(`no inspector target on port ${port}`);
+  static async open(url: string): Promise<Inspector> {
     // `ws` sends neither Origin nor User-Agent, which wrangler's inspector proxy takes as a local tool.
     const socket = new WebSocket(url);
     await new Promise((resolve, reject) => {
@@ -113,16 +109,64 @@ class Inspector {
     });
   }
 
+  /** V8's heap: in use, and committed (what the isolate holds from the process). */
+  heap(): Promise<{ usedSize: number; totalSize: number } | undefined> {
+    return this.call<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage').catch(() => undefined);
+  }
+
   close(): void {
     this.socket.close();
   }
 }
 
-/** The port wrangler's inspector listens on, from its command line (the stack picks a free one). */
-function inspectorPort(stack: Stack): number | undefined {
+type Target = { id: string; webSocketDebuggerUrl?: string };
+const targets = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Target[];
+
+/** The Worker's isolate (where the HostLink Durable Object runs too), through wrangler's inspector proxy. */
+async function workerInspector(stack: Stack): Promise<Inspector> {
+  // The stack picks a free port and passes it on wrangler's command line.
   const args = readFileSync(`/proc/${stack.edge.pid}/cmdline`, 'utf8').split('\0');
-  const i = args.indexOf('--inspector-port');
-  return i >= 0 ? Number(args[i + 1]) : undefined;
+  const port = Number(args[args.indexOf('--inspector-port') + 1]);
+  const url = (await targets(port)).find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+  if (!url) throw new Error(`no inspector target on port ${port}`);
+  return Inspector.open(url);
+}
+
+/** TCP ports `pid` listens on. */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (link.startsWith('socket:[')) inodes.add(link.slice(8, -1));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[3] === '0A' && inodes.has(f[9]!))
+    .map((f) => parseInt(f[1]!.split(':')[1]!, 16));
+}
+
+/**
+ * Miniflare's own isolates in the Worker's workerd (the local D1, the entry worker, the cache…),
+ * through workerd's inspector: their heaps are in workerd's RSS too, and do not exist on Cloudflare.
+ */
+async function runtimeInspectors(stack: Stack): Promise<Map<string, Inspector>> {
+  const workerd = tree(stack.edge.pid!).find((p) => p.name === 'workerd' && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--inspector-addr'));
+  const found = new Map<string, Inspector>();
+  if (!workerd) return found;
+  for (const port of listeningPorts(workerd.pid)) {
+    const list = await targets(port).catch(() => undefined);
+    if (!Array.isArray(list)) continue;
+    // The user Worker's isolate is wrangler's proxy's to hold.
+    for (const t of list) if (t.webSocketDebuggerUrl && !t.id.startsWith('core:user')) found.set(t.id, await Inspector.open(t.webSocketDebuggerUrl));
+    break;
+  }
+  return found;
 }
 
 // ───────────── samples ─────────────
@@ -131,12 +175,16 @@ export interface Sample {
   phase: string;
   atSeconds: number;
   sends: number;
-  /** Each workerd process under wrangler dev (the user Worker's, and the dev proxy's). */
+  /** Each workerd process under wrangler dev: the Worker's (with Miniflare's services), the dev proxy's. */
   workerdRssMb: number[];
   workerdAnonMb: number[];
   wranglerNodeRssMb?: number;
-  workerJsHeapUsedMb?: number;
-  workerJsHeapTotalMb?: number;
+  /** The Worker's isolate, where the HostLink Durable Object runs too: what counts against the 128 MB. */
+  workerJsHeapMb?: number;
+  workerJsHeapCommittedMb?: number;
+  /** Miniflare's own isolates in the Worker's workerd (local D1, entry worker…), summed. */
+  runtimeJsHeapMb?: number;
+  runtimeJsHeapCommittedMb?: number;
   hostRssMb?: number;
   hostHeapMb?: number;
 }
@@ -151,25 +199,49 @@ async function hostMemory(stack: Stack) {
   }
 }
 
-async function sample(stack: Stack, inspector: Inspector | undefined, phase: string, started: number, sends: number): Promise<Sample> {
+interface Inspectors {
+  worker?: Inspector;
+  runtime: Map<string, Inspector>;
+}
+
+async function sample(stack: Stack, inspectors: Inspectors, phase: string, atSeconds: number, sends: number): Promise<Sample> {
   const procs = tree(stack.edge.pid!);
   const workerd = procs.filter((p) => p.name === 'workerd').map((p) => rss(p.pid)).filter((m) => m !== undefined);
-  // wrangler's bin script starts the CLI in a child Node process; the deepest Node one is it.
-  const node = procs.filter((p) => p.name !== 'workerd').at(-1);
-  const heap = await inspector?.call<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage').catch(() => undefined);
+  // wrangler's bin script starts the CLI in a child Node process (Node names its thread MainThread).
+  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  const node = procs.find((p) => p.name !== 'workerd' && cmdline(p.pid).includes('wrangler-dist/cli.js'));
+  const workerHeap = await inspectors.worker?.heap();
+  const runtimeHeaps = (await Promise.all([...inspectors.runtime.values()].map((i) => i.heap()))).filter((h) => h !== undefined);
+  const total = (key: 'usedSize' | 'totalSize') => (runtimeHeaps.length ? mb(runtimeHeaps.reduce((a, h) => a + h[key], 0)) : undefined);
   const host = await hostMemory(stack);
   return {
     phase,
-    atSeconds: Math.round((performance.now() - started) / 1000),
+    atSeconds,
     sends,
     workerdRssMb: workerd.map((m) => mb(m.rss)!),
     workerdAnonMb: workerd.map((m) => mb(m.anon)!),
     wranglerNodeRssMb: node && mb(rss(node.pid)?.rss),
-    workerJsHeapUsedMb: mb(heap?.usedSize),
-    workerJsHeapTotalMb: mb(heap?.totalSize),
+    workerJsHeapMb: mb(workerHeap?.usedSize),
+    workerJsHeapCommittedMb: mb(workerHeap?.totalSize),
+    runtimeJsHeapMb: total('usedSize'),
+    runtimeJsHeapCommittedMb: total('totalSize'),
     hostRssMb: mb(host?.rss),
     hostHeapMb: mb(host?.heap),
   };
+}
+
+/**
+ * A full collection in every isolate, so heaps show what is held rather than what is not yet
+ * collected. workerd runs it when an isolate next has work, so requests that touch the Worker and
+ * the local D1 go in until every isolate has collected (or a few seconds have passed).
+ */
+async function collectGarbage(stack: Stack, inspectors: Inspectors): Promise<void> {
+  const all = [inspectors.worker, ...inspectors.runtime.values()].filter((i) => i !== undefined);
+  let done = false;
+  const collected = Promise.all(all.map((i) => i.call('HeapProfiler.collectGarbage').catch(() => undefined))).then(() => (done = true));
+  const poke = () => fetch(`${stack.edgeUrl}/api/devices`, { headers: { authorization: `Bearer ${stack.adminKey}` } }).then((r) => r.arrayBuffer());
+  // Isolates nothing reaches (the local cache, email…) do not collect; their heaps do not move either.
+  for (let i = 0; !done && i < 10; i++) await Promise.race([collected, sleep(200).then(poke)]);
 }
 
 // ───────────── the soak ─────────────
@@ -184,7 +256,7 @@ export async function runSoakBench(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sim = await startSimProcess();
   let stack: Stack | undefined;
-  let inspector: Inspector | undefined;
+  const inspectors: Inspectors = { runtime: new Map() };
   try {
     stack = await startStack({
       dataDir: mkdtempSync(join(tmpdir(), 'bench-soak-')),
@@ -203,28 +275,21 @@ export async function runSoakBench(
       await sleep(100);
     }
 
-    const port = inspectorPort(stack);
-    inspector = port ? await Inspector.connect(port).catch((error: Error) => (log(`soak: no JS heap figures: ${error.message}`), undefined)) : undefined;
-    const started = performance.now();
+    inspectors.worker = await workerInspector(stack).catch((error: Error) => (log(`soak: no Worker heap figures: ${error.message}`), undefined));
+    inspectors.runtime = await runtimeInspectors(stack).catch((error: Error) => (log(`soak: no runtime heap figures: ${error.message}`), new Map()));
+    let started = performance.now();
     const samples: Sample[] = [];
     let sends = 0;
     let failures = 0;
     const take = async (phase: string) => {
-      // A collection first, so the heap shows what is held rather than what is not yet collected.
-      // workerd runs it when the isolate next has work, so requests go in until it has.
-      if (inspector) {
-        let done = false;
-        const collected = inspector.call('HeapProfiler.collectGarbage').then(
-          () => (done = true),
-          () => (done = true),
-        );
-        for (let i = 0; !done && i < 50; i++) await Promise.race([collected, sleep(100).then(() => fetch(`${stack!.edgeUrl}/healthz`)).then((r) => r.arrayBuffer())]);
-      }
-      const s = await sample(stack!, inspector, phase, started, sends);
+      const at = Math.round((performance.now() - started) / 1000);
+      await collectGarbage(stack!, inspectors);
+      const s = await sample(stack!, inspectors, phase, at, sends);
       samples.push(s);
       log(`soak ${JSON.stringify(s)}`);
     };
     await take('before');
+    started = performance.now();
 
     // Half the clients use the seed's JSON route, half Fonnte's form-encoded /send.
     const deviceKey = `Bearer ${device.apiKey}`;
@@ -279,14 +344,15 @@ export async function runSoakBench(
       growthMb: {
         workerdRss: growth(sum(first.workerdRssMb), sum(last.workerdRssMb)),
         wranglerNodeRss: growth(first.wranglerNodeRssMb, last.wranglerNodeRssMb),
-        workerJsHeapUsed: growth(first.workerJsHeapUsedMb, last.workerJsHeapUsedMb),
+        workerJsHeap: growth(first.workerJsHeapMb, last.workerJsHeapMb),
+        runtimeJsHeap: growth(first.runtimeJsHeapMb, last.runtimeJsHeapMb),
         hostRss: growth(first.hostRssMb, last.hostRssMb),
         hostHeap: growth(first.hostHeapMb, last.hostHeapMb),
       },
       samples,
     };
   } finally {
-    inspector?.close();
+    for (const i of [inspectors.worker, ...inspectors.runtime.values()]) i?.close();
     await stack?.stop();
     sim.child.kill('SIGTERM');
   }
