@@ -187,13 +187,26 @@ export interface Sample {
   runtimeJsHeapCommittedMb?: number;
   hostRssMb?: number;
   hostHeapMb?: number;
+  /** Memory outside V8's heap: Buffers, WebAssembly memories (Baileys' crypto), native objects. */
+  hostExternalMb?: number;
+  hostArrayBuffersMb?: number;
 }
 
-async function hostMemory(stack: Stack) {
+type NodeMemory = { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+
+/** The host's memory after a full collection (through its inspector), else as its /metrics has it. */
+async function hostMemory(stack: Stack, inspector: Inspector | undefined): Promise<Partial<NodeMemory> | undefined> {
+  if (inspector) {
+    await inspector.call('HeapProfiler.collectGarbage').catch(() => undefined);
+    const evaluated = await inspector
+      .call<{ result: { value?: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })
+      .catch(() => undefined);
+    if (evaluated?.result.value) return JSON.parse(evaluated.result.value) as NodeMemory;
+  }
   try {
     const text = await (await fetch(`${stack.hostUrl}/metrics`, { headers: { authorization: `Bearer ${stack.hostSecret}` } })).text();
     const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
-    return { rss: value('process_resident_memory_bytes'), heap: value('nodejs_heap_used_bytes') };
+    return { rss: value('process_resident_memory_bytes'), heapUsed: value('nodejs_heap_used_bytes') };
   } catch {
     return undefined;
   }
@@ -202,6 +215,7 @@ async function hostMemory(stack: Stack) {
 interface Inspectors {
   worker?: Inspector;
   runtime: Map<string, Inspector>;
+  host?: Inspector;
 }
 
 async function sample(stack: Stack, inspectors: Inspectors, phase: string, atSeconds: number, sends: number): Promise<Sample> {
@@ -213,7 +227,7 @@ async function sample(stack: Stack, inspectors: Inspectors, phase: string, atSec
   const workerHeap = await inspectors.worker?.heap();
   const runtimeHeaps = (await Promise.all([...inspectors.runtime.values()].map((i) => i.heap()))).filter((h) => h !== undefined);
   const total = (key: 'usedSize' | 'totalSize') => (runtimeHeaps.length ? mb(runtimeHeaps.reduce((a, h) => a + h[key], 0)) : undefined);
-  const host = await hostMemory(stack);
+  const host = await hostMemory(stack, inspectors.host);
   return {
     phase,
     atSeconds,
@@ -226,7 +240,9 @@ async function sample(stack: Stack, inspectors: Inspectors, phase: string, atSec
     runtimeJsHeapMb: total('usedSize'),
     runtimeJsHeapCommittedMb: total('totalSize'),
     hostRssMb: mb(host?.rss),
-    hostHeapMb: mb(host?.heap),
+    hostHeapMb: mb(host?.heapUsed),
+    hostExternalMb: mb(host?.external),
+    hostArrayBuffersMb: mb(host?.arrayBuffers),
   };
 }
 
@@ -257,12 +273,17 @@ export async function runSoakBench(
   const sim = await startSimProcess();
   let stack: Stack | undefined;
   const inspectors: Inspectors = { runtime: new Map() };
+  let hostInspectorUrl: string | undefined;
   try {
     stack = await startStack({
       dataDir: mkdtempSync(join(tmpdir(), 'bench-soak-')),
       edgePort: await freePort(),
       hostPort: await freePort(),
-      hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootKey, NODE_EXTRA_CA_CERTS: sim.caFile, LOG_LEVEL: 'warn' },
+      // The host's inspector, for its heap after a collection and its memory outside the heap.
+      hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootKey, NODE_EXTRA_CA_CERTS: sim.caFile, LOG_LEVEL: 'warn', NODE_OPTIONS: '--inspect=127.0.0.1:0' },
+      onOutput: (source, text) => {
+        if (source === 'host') hostInspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(text)?.[1];
+      },
     });
     const admin = { authorization: `Bearer ${stack.adminKey}`, 'content-type': 'application/json' };
     const device = (await (await fetch(`${stack.edgeUrl}/api/devices`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'soak' }) })).json()) as { id: string; apiKey: string };
@@ -277,6 +298,7 @@ export async function runSoakBench(
 
     inspectors.worker = await workerInspector(stack).catch((error: Error) => (log(`soak: no Worker heap figures: ${error.message}`), undefined));
     inspectors.runtime = await runtimeInspectors(stack).catch((error: Error) => (log(`soak: no runtime heap figures: ${error.message}`), new Map()));
+    if (hostInspectorUrl) inspectors.host = await Inspector.open(hostInspectorUrl).catch(() => undefined);
     let started = performance.now();
     const samples: Sample[] = [];
     let sends = 0;
@@ -348,11 +370,12 @@ export async function runSoakBench(
         runtimeJsHeap: growth(first.runtimeJsHeapMb, last.runtimeJsHeapMb),
         hostRss: growth(first.hostRssMb, last.hostRssMb),
         hostHeap: growth(first.hostHeapMb, last.hostHeapMb),
+        hostExternal: growth(first.hostExternalMb, last.hostExternalMb),
       },
       samples,
     };
   } finally {
-    for (const i of [inspectors.worker, ...inspectors.runtime.values()]) i?.close();
+    for (const i of [inspectors.worker, inspectors.host, ...inspectors.runtime.values()]) i?.close();
     await stack?.stop();
     sim.child.kill('SIGTERM');
   }
