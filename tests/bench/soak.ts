@@ -313,10 +313,15 @@ export async function runSoakBench(
     await take('before');
     started = performance.now();
 
-    // Half the clients use the seed's JSON route, half Fonnte's form-encoded /send.
+    // Half the clients use the seed's JSON route, half Fonnte's form-encoded /send; one of those
+    // schedules its sends a second ahead, so they go through the HostLink's outbox (at a pace it
+    // keeps up with: the queue holds steady rather than growing for the whole run).
     const deviceKey = `Bearer ${device.apiKey}`;
+    const scheduler = concurrency >= 4 ? concurrency - 1 : -1;
     const sendOne = async (client: number, n: number) => {
       const to = `62819990${String(client).padStart(2, '0')}${String(n % 100).padStart(3, '0')}`;
+      const form: Record<string, string> = { target: to, message: `soak ${client}/${n}` };
+      if (client === scheduler) form.schedule = String(Math.ceil(Date.now() / 1000) + 1);
       const res =
         client % 2 === 0
           ? await fetch(`${stack!.edgeUrl}/api/send-message`, {
@@ -327,11 +332,12 @@ export async function runSoakBench(
           : await fetch(`${stack!.edgeUrl}/send`, {
               method: 'POST',
               headers: { authorization: device.apiKey, 'content-type': 'application/x-www-form-urlencoded' },
-              body: new URLSearchParams({ target: to, message: `soak ${client}/${n}` }),
+              body: new URLSearchParams(form),
             });
       await res.arrayBuffer();
       if (res.ok) sends++;
       else failures++;
+      if (client === scheduler) await sleep(250);
     };
     const sendUntil = started + sendSeconds * 1000;
     let nextSample = started + sampleSeconds * 1000;
