@@ -19,7 +19,7 @@ import { freePort, startStack } from '../stack/stack.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET = 'bench-host-secret-0123456789abcdef';
 
-interface SimProcess {
+export interface SimProcess {
   child: ChildProcess;
   control: string;
   wsUrl: string;
@@ -27,7 +27,7 @@ interface SimProcess {
   caFile: string;
 }
 
-async function startSimProcess(): Promise<SimProcess> {
+export async function startSimProcess(): Promise<SimProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
   const child = spawn(process.execPath, ['tests/wa-sim/cli.ts'], { cwd: ROOT, env: { ...process.env, SIM_PORT: String(port), SIM_DATA_DIR: dataDir }, stdio: 'ignore' });
