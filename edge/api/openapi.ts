@@ -79,7 +79,11 @@ export function body<S extends z.ZodType>(schema: S, { forms = false } = {}): Va
   const middleware = validator('json', async (parsed: unknown, c) => {
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     let value = parsed;
-    if (forms && FORM_TYPES.includes(type)) {
+    if (forms && type === FORM_TYPES[0]) {
+      // Read as URLSearchParams does (WHATWG): a % not followed by two hex digits stays as it is.
+      // The runtime's formData() drops it, and simple clients (an ESP32 posting "70%") send it raw.
+      value = Object.fromEntries(new URLSearchParams(await c.req.text()));
+    } else if (forms && type === FORM_TYPES[1]) {
       value = await c.req.parseBody().catch(() => {
         throw new HTTPException(400, { message: 'Malformed form body' });
       });

@@ -2,13 +2,13 @@
 // failure, and a retry under the same Idempotency-Key gets what really happened and never sends
 // twice. The fake host keeps an outbox like the real one: an outbox id is sent once, and a repeat
 // gets the first result (or joins the send still in flight).
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { count, eq, lt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { devicesTable, idempotencyTable, messagesTable } from '../../edge/db/schema.ts';
-import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
+import { DEFAULT_HOST_ID, Projection } from '../../edge/link/projection.ts';
 import type { DeviceState, SendParams, SendResult } from '../../session-host/link/protocol.ts';
 import { call, newDevice } from './client.ts';
 import { deviceState, fakeHost } from './fake-host.ts';
@@ -196,8 +196,7 @@ describe('Idempotency-Key', () => {
 describe('the host sync', () => {
   it('applies a report of only devices deleted meanwhile without a D1 error', async () => {
     // The heartbeat and the device.status event apply what the host reports, unfiltered.
-    const apply = (states: DeviceState[]) =>
-      runInDurableObject(link(), (instance) => (instance as unknown as { applyStates(s: DeviceState[]): Promise<void> }).applyStates(states));
+    const apply = (states: DeviceState[]) => new Projection(env.DB, DEFAULT_HOST_ID).applyStates(states);
     await expect(apply([deviceState('device_deleted_meanwhile')])).resolves.toBeUndefined();
     await apply([deviceState('device_deleted_meanwhile'), deviceState(device.id, { status: 'QR', qr: 'qr-code' })]);
     expect((await db.select().from(devicesTable).where(eq(devicesTable.id, device.id)))[0]).toMatchObject({ status: 'QR', qr: 'qr-code' });

@@ -49,6 +49,22 @@ describe('POST /send (Fonnte)', () => {
     expect(sent()).toEqual([expect.objectContaining({ deviceId: device.id, to: '628123456789@s.whatsapp.net', text: 'Halo' })]);
   });
 
+  it('keeps a literal % in urlencoded and multipart bodies, as simple clients send it', async () => {
+    const sent = whatsapp();
+    // An ESP32 sketch posts its reading without encoding it: a % not followed by two hex digits.
+    const raw = 'target=628666000666&message=Humidity 70%, ok 100%25 done %zz';
+    const form = await call('POST', '/send', { key: device.apiKey, body: raw, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const multipart = new FormData();
+    multipart.set('target', '628668000668');
+    multipart.set('message', 'Humidity 70%, ok 100%25 done');
+    const parts = await call('POST', '/send', { key: device.apiKey, multipart });
+    expect([form.status, parts.status]).toEqual([200, 200]);
+    expect(sent().map((p) => [p.to, p.text])).toEqual([
+      ['628666000666@s.whatsapp.net', 'Humidity 70%, ok 100% done %zz'],
+      ['628668000668@s.whatsapp.net', 'Humidity 70%, ok 100%25 done'],
+    ]);
+  });
+
   it('reads JSON, urlencoded and multipart bodies, with target or to', async () => {
     const sent = whatsapp();
     const multipart = new FormData();

@@ -1,0 +1,128 @@
+// What the HostLink writes into D1 from its session host: device states (status, QR, phone,
+// counters), the message log's statuses from the host's events, and the settings sync after a
+// (re)connect. Every statement is scoped to this host's devices.
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import type { DeviceState, EventData, Method, Params, Result } from '../../session-host/link/protocol.ts';
+import { devicesTable, messagesTable } from '../db/schema.ts';
+import type { Outcome } from './transport.ts';
+
+export const DEFAULT_HOST_ID = 'default';
+
+/** How far along a message is; a receipt never moves it backwards (read stays read). */
+const RANK = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
+
+type Request = <M extends Method>(method: M, params: Params<M>) => Promise<Outcome<Result<M>>>;
+
+export class Projection {
+  private readonly d1: D1Database;
+  private readonly hostId: string;
+
+  constructor(d1: D1Database, hostId: string) {
+    this.d1 = d1;
+    this.hostId = hostId;
+  }
+
+  private db() {
+    return drizzle(this.d1);
+  }
+
+  private hostFilter() {
+    return this.hostId === DEFAULT_HOST_ID ? isNull(devicesTable.hostId) : eq(devicesTable.hostId, this.hostId);
+  }
+
+  async applyStates(states: DeviceState[]): Promise<void> {
+    if (!states.length) return;
+    const db = this.db();
+    const ids = states.map((s) => s.id);
+    const known = new Set((await db.select({ id: devicesTable.id }).from(devicesTable).where(inArray(devicesTable.id, ids))).map((r) => r.id));
+    const updates = states
+      .filter((s) => known.has(s.id))
+      .map((s) =>
+        db
+          .update(devicesTable)
+          .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
+          .where(eq(devicesTable.id, s.id)),
+      );
+    // D1 refuses an empty batch: a host reporting only devices deleted meanwhile has nothing to apply.
+    if (!updates.length) return;
+    await db.batch(updates as never);
+  }
+
+  /** A sent message's status change (WhatsApp's ack, a receipt) into the message log. */
+  async applyStatus(status: EventData<'message.status'>): Promise<void> {
+    const db = this.db();
+    // Whoever asked for the send (a route, or the outbox) records 'sent' with its answer; the
+    // event only mends a row whose answer never came (left 'queued', its outcome unknown).
+    if (status.status === 'sent') {
+      if (!status.outboxId) return;
+      await db
+        .update(messagesTable)
+        .set({ status: 'sent', waMessageId: status.id, sentAt: new Date(status.timestamp * 1000), error: null })
+        .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued')));
+      return;
+    }
+    // By our own id when the host knows it: the receipt may beat the send's answer to D1.
+    const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
+    const [row] = await db.select().from(messagesTable).where(match);
+    // Receipts can arrive out of order; a message never moves backwards (read stays read).
+    const current = row ? (RANK[row.status as keyof typeof RANK] ?? 0) : 0;
+    if (!row || RANK[status.status] < current) return;
+    const at = new Date(status.timestamp * 1000);
+    const stamp = status.status === 'delivered' ? { deliveredAt: at } : status.status === 'failed' ? { failedAt: at } : { readAt: at };
+    await db
+      .update(messagesTable)
+      .set({ status: status.status === 'played' ? 'read' : status.status, ...stamp })
+      .where(eq(messagesTable.id, row.id));
+  }
+
+  /** A queued send the host carried out: 'sent', unless a receipt relayed meanwhile moved it further. */
+  async recordSent(id: string, waMessageId: string, attempts: number): Promise<void> {
+    await this.db()
+      .update(messagesTable)
+      .set({ status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId, sentAt: new Date(), attempts, error: null })
+      .where(eq(messagesTable.id, id));
+  }
+
+  /** A queued send given up on. */
+  async recordFailed(id: string, error: string, attempts: number): Promise<void> {
+    await this.db().update(messagesTable).set({ status: 'failed', error, failedAt: new Date(), attempts }).where(eq(messagesTable.id, id));
+  }
+
+  /** A queued send's failed try, to be retried. */
+  async recordAttempt(id: string, error: string, attempts: number): Promise<void> {
+    await this.db().update(messagesTable).set({ error, attempts }).where(eq(messagesTable.id, id));
+  }
+
+  async markOffline(): Promise<void> {
+    await this.db()
+      .update(devicesTable)
+      .set({ status: 'DISCONNECTED', qr: null, statusReason: 'session host is offline' })
+      .where(this.hostFilter());
+  }
+
+  /**
+   * After (re)connecting: push every device's settings to the host, remove the devices the host
+   * still has but D1 no longer does (deleted while the host was offline), then take its states.
+   */
+  async sync(request: Request): Promise<void> {
+    const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
+    for (const device of devices) {
+      await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
+    }
+    const status = await request('host.status', {});
+    if (!status.ok) return;
+    const known = new Set(devices.map((d) => d.id));
+    for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await request('device.delete', { id: orphan.id });
+    await this.applyStates(status.result.devices.filter((d) => known.has(d.id)));
+  }
+
+  /** A device's pacing of queued sends. */
+  async pacing(deviceId: string): Promise<{ intervalMs: number; jitterMs: number }> {
+    const [row] = await this.db()
+      .select({ intervalMs: devicesTable.sendIntervalMs, jitterMs: devicesTable.sendJitterMs })
+      .from(devicesTable)
+      .where(eq(devicesTable.id, deviceId));
+    return { intervalMs: row?.intervalMs ?? 0, jitterMs: row?.jitterMs ?? 0 };
+  }
+}
