@@ -110,7 +110,10 @@ describe('the durable outbox, end to end', () => {
     const out = await sim.waitForOutgoing((m) => m.text === 'on time', 15_000);
     expect(out.at).toBeGreaterThanOrEqual(schedule * 1000);
     // The log says sent once the host's answer (after WhatsApp's ack) is back.
-    const logged = await until(async () => ((await message(res.json.id[0])).status !== 'queued' ? message(res.json.id[0]) : undefined), 'the log to say sent');
+    const logged = await until(async () => {
+      const row = await message(res.json.id[0]);
+      return row.status !== 'queued' && row;
+    }, 'the log to say sent');
     expect(logged).toMatchObject({ status: expect.stringMatching(/^(sent|delivered|read)$/), scheduledAt: new Date(schedule * 1000).toISOString() });
   });
 
