@@ -15,6 +15,8 @@ try {
 
 const logger = createLogger(config.logLevel);
 captureConsole(logger);
+// A promise nobody awaited that failed: logged, not a crash that takes every device down with it.
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
 const host = await startHost({ config, logger });
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

@@ -190,7 +190,7 @@ export class DeviceSession {
       this.qrCount = 0;
       this.setIdentity(sock.authState.creds.me);
       this.setStatus('CONNECTED');
-      void this.sender.resend(sock);
+      this.sender.resend(sock).catch((error) => this.log.warn({ err: error }, 'could not write unacknowledged messages again'));
     }
     if (update.connection === 'close') {
       const error = update.lastDisconnect?.error as (Error & { output?: { statusCode?: number } }) | undefined;
@@ -223,7 +223,11 @@ export class DeviceSession {
     const { baseMs, maxMs } = this.deps.options.backoff;
     const delay = Math.min(maxMs, baseMs * 2 ** this.attempts++) * (0.5 + Math.random() / 2);
     this.setStatus('CONNECTING', `reconnecting after: ${message}`);
-    this.reconnectTimer = setTimeout(() => void (this.wanted && this.open()), delay);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.wanted) return;
+      // Opening can fail before any socket exists (the store unreachable): back off and try again.
+      this.open().catch((error) => void this.onClose(undefined, `could not reconnect: ${(error as Error).message}`));
+    }, delay);
   }
 
   /** Closes the socket and keeps the login: the next connect resumes without a QR code. */
