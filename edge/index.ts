@@ -14,11 +14,13 @@ import { messages } from './routes/messages.ts';
 import { openApi } from './routes/openapi.ts';
 import { send } from './routes/send.ts';
 import { status } from './routes/status.ts';
+import { serverTiming, timedD1 } from './timing.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
 const app = new Hono<AppEnv>();
 
+app.use(serverTiming);
 app.use(
   bodyLimit({
     maxSize: MAX_BODY_BYTES,
@@ -28,7 +30,7 @@ app.use(
   }),
 );
 app.use((c, next) => {
-  c.set('db', drizzle(c.env.DB));
+  c.set('db', drizzle(timedD1(c.env.DB)));
   return next();
 });
 

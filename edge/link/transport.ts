@@ -25,7 +25,10 @@ import {
  * A request's outcome. `unknown` marks a failure after the request left the edge (the link dropped
  * before the reply): the host may have carried it out, so it is never reported as a sure failure.
  */
-export type Outcome<T> = { ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string; unknown?: true } };
+export type Outcome<T> = ({ ok: true; result: T } | { ok: false; error: { code: ErrorCode; message: string; unknown?: true } }) & {
+  /** How long the host took to answer, when it did (for Server-Timing). */
+  hostMs?: number;
+};
 
 export interface LinkHooks {
   /** Where the host is, and the secret it shares; undefined when none is configured. */
@@ -51,6 +54,7 @@ const ACK_EVERY = 64;
 interface Pending {
   resolve: (outcome: Outcome<unknown>) => void;
   timer: ReturnType<typeof setTimeout>;
+  sentAt: number;
 }
 
 export class LinkTransport {
@@ -93,12 +97,13 @@ export class LinkTransport {
       // Closed between the check and the write: nothing left the edge, so this is a sure failure.
       return { ok: false, error: { code: 'host_offline', message: `Session host is offline: ${(error as Error).message}` } };
     }
+    const sentAt = Date.now();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         resolve({ ok: false, error: { code: 'timeout', message: `the session host did not answer ${method} within ${timeoutMs} ms`, unknown: true } });
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as Pending['resolve'], timer });
+      this.pending.set(id, { resolve: resolve as Pending['resolve'], timer, sentAt });
     });
   }
 
@@ -226,7 +231,8 @@ export class LinkTransport {
       if (!pending) return;
       this.pending.delete(reply.data.id);
       clearTimeout(pending.timer);
-      pending.resolve(reply.data.ok ? { ok: true, result: reply.data.result } : { ok: false, error: reply.data.error });
+      const hostMs = Date.now() - pending.sentAt;
+      pending.resolve(reply.data.ok ? { ok: true, result: reply.data.result, hostMs } : { ok: false, error: reply.data.error, hostMs });
       return;
     }
     const frame = eventFrame.safeParse(json);
