@@ -11,9 +11,11 @@
 //           Object that makes the HostLink's (not run by default: its growth is the sum of the
 //           others', and it is the slowest).
 //
-// SOAK_BASELINE_REQUESTS requests per baseline (default: as many as the soak sent, at most 500;
-// the growth per request holds steady with the count), after SOAK_BASELINE_WARMUP (default 100);
-// SOAK_BASELINES (default "ok,d1,do") picks which run. Concurrency is the soak's.
+// SOAK_BASELINE_REQUESTS requests per baseline (default: as many as the soak sent, at most 500,
+// to stay near a minute and a half), after SOAK_BASELINE_WARMUP (default 100); SOAK_BASELINES
+// (default "ok,d1,do") picks which run. Concurrency is the soak's. Short runs read a little high:
+// some growth comes once, after the warm-up (measured: the D1 baseline's Worker process 75 KB per
+// request over 500 requests, 59 over 2000; "ok" 22 and 19).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -209,6 +211,8 @@ export interface BaselineResult {
   requests: number;
   failures: number;
   requestsPerSecond: number;
+  /** The whole baseline: wrangler dev's start, the warm-up, the requests, the collections. */
+  seconds: number;
   before: EdgeMemory;
   after: EdgeMemory;
   perRequest: GrowthPerRequest;
@@ -244,6 +248,7 @@ export async function runWorkerdBaselines(options: { requests: number; concurren
       mkdirSync(dir);
       writeFileSync(join(dir, 'worker.js'), spec.source);
       writeFileSync(join(dir, 'wrangler.toml'), config(name, spec));
+      const began = performance.now();
       const dev = await startDev(dir);
       const inspectors = await edgeInspectors(dev.child.pid!, (line) => log(`baseline ${name}: ${line}`));
       try {
@@ -265,6 +270,7 @@ export async function runWorkerdBaselines(options: { requests: number; concurren
           requests: options.requests,
           failures,
           requestsPerSecond: Math.round((options.requests / elapsed) * 10) / 10,
+          seconds: Math.round((performance.now() - began) / 1000),
           before,
           after,
           perRequest: growthPerRequest(before, after, options.requests),
