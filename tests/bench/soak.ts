@@ -7,190 +7,39 @@
 // The JS heap next to workerd's RSS tells our objects apart from the runtime's: what our code
 // keeps shows in the heap; what grows only in RSS is the local runtime's (on Cloudflare a
 // Durable Object is limited to 128 MB of isolate memory, which the heap is what counts against).
+// To show which is which, trivial Workers then run under the same `wrangler dev`, with the
+// same concurrency, measured the same way (workerd-baselines.ts): one returning "ok", one making
+// a send's local D1 queries, one a Durable Object RPC. A table at the end sets their growth per
+// request beside the gateway's, and it goes into the result.
 //
 // SOAK_SECONDS (default 180) sets how long sends go on, SOAK_IDLE_SECONDS (default 30) the pause
 // after them, SOAK_CONCURRENCY (default 8) how many clients send at once, SOAK_SAMPLE_SECONDS
-// (default 30) how often memory is printed. Progress goes to stderr; the result is returned.
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+// (default 30) how often memory is printed; SOAK_BASELINE_* are workerd-baselines.ts's. Progress
+// and the table go to stderr; the result is returned.
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { closeInspectors, collectGarbage, edgeInspectors, edgeMemory, growthPerRequest, Inspector, mb, sleep, type EdgeInspectors, type EdgeMemory, type GrowthPerRequest } from './memory.ts';
 import { startSimProcess } from './stack.ts';
+import { baselineSettings, D1_QUERIES_PER_SEND, DO_RPCS_PER_SEND, runWorkerdBaselines, type BaselineResult } from './workerd-baselines.ts';
 
-const MB = 1024 * 1024;
-const mb = (bytes: number | undefined) => (bytes === undefined ? undefined : Math.round((bytes / MB) * 10) / 10);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number of seconds, got ${process.env[name]}`);
   return value;
 };
 
-// ───────────── processes ─────────────
-
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  name: string;
-}
-
-function processes(): ProcessInfo[] {
-  const list: ProcessInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // The name is in parentheses and may itself hold spaces or parentheses.
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      list.push({ pid: Number(entry), ppid, name });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return list;
-}
-
-/** `root` and every process under it. */
-function tree(root: number): ProcessInfo[] {
-  const all = processes();
-  const found = all.filter((p) => p.pid === root);
-  for (let i = 0; i < found.length; i++) found.push(...all.filter((p) => p.ppid === found[i]!.pid));
-  return found;
-}
-
-/** Resident memory of a process, split into anonymous (heap, stacks…) and file-backed pages. */
-function rss(pid: number): { rss: number; anon: number; file: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
-  } catch {
-    return undefined;
-  }
-}
-
-// ───────────── the Worker's JS heap, over the DevTools protocol ─────────────
-
-/** A DevTools protocol session with one isolate. */
-class Inspector {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private readonly socket: WebSocket;
-  private constructor(socket: WebSocket) {
-    this.socket = socket;
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
-      const waiter = message.id === undefined ? undefined : this.waiting.get(message.id);
-      if (!waiter) return;
-      this.waiting.delete(message.id!);
-      if (message.error) waiter.reject(new Error(message.error.message));
-      else waiter.resolve(message.result);
-    });
-  }
-
-  static async open(url: string): Promise<Inspector> {
-    // `ws` sends neither Origin nor User-Agent, which wrangler's inspector proxy takes as a local tool.
-    const socket = new WebSocket(url);
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', (error) => reject(new Error(`cannot open ${url}: ${error.message}`)));
-    });
-    return new Inspector(socket);
-  }
-
-  call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  /** V8's heap: in use, and committed (what the isolate holds from the process). */
-  heap(): Promise<{ usedSize: number; totalSize: number } | undefined> {
-    return this.call<{ usedSize: number; totalSize: number }>('Runtime.getHeapUsage').catch(() => undefined);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
-type Target = { id: string; webSocketDebuggerUrl?: string };
-const targets = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Target[];
-
-/** The Worker's isolate (where the HostLink Durable Object runs too), through wrangler's inspector proxy. */
-async function workerInspector(stack: Stack): Promise<Inspector> {
-  // The stack picks a free port and passes it on wrangler's command line.
-  const args = readFileSync(`/proc/${stack.edge.pid}/cmdline`, 'utf8').split('\0');
-  const port = Number(args[args.indexOf('--inspector-port') + 1]);
-  const url = (await targets(port)).find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
-  if (!url) throw new Error(`no inspector target on port ${port}`);
-  return Inspector.open(url);
-}
-
-/** TCP ports `pid` listens on. */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (link.startsWith('socket:[')) inodes.add(link.slice(8, -1));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => f[3] === '0A' && inodes.has(f[9]!))
-    .map((f) => parseInt(f[1]!.split(':')[1]!, 16));
-}
-
-/**
- * Miniflare's own isolates in the Worker's workerd (the local D1, the entry worker, the cache…),
- * through workerd's inspector: their heaps are in workerd's RSS too, and do not exist on Cloudflare.
- */
-async function runtimeInspectors(stack: Stack): Promise<Map<string, Inspector>> {
-  const workerd = tree(stack.edge.pid!).find((p) => p.name === 'workerd' && readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('--inspector-addr'));
-  const found = new Map<string, Inspector>();
-  if (!workerd) return found;
-  for (const port of listeningPorts(workerd.pid)) {
-    const list = await targets(port).catch(() => undefined);
-    if (!Array.isArray(list)) continue;
-    // The user Worker's isolate is wrangler's proxy's to hold.
-    for (const t of list) if (t.webSocketDebuggerUrl && !t.id.startsWith('core:user')) found.set(t.id, await Inspector.open(t.webSocketDebuggerUrl));
-    break;
-  }
-  return found;
-}
-
 // ───────────── samples ─────────────
 
-export interface Sample {
-  phase: string;
-  atSeconds: number;
-  sends: number;
-  /** Each workerd process under wrangler dev: the Worker's (with Miniflare's services), the dev proxy's. */
-  workerdRssMb: number[];
-  workerdAnonMb: number[];
-  wranglerNodeRssMb?: number;
-  /** The Worker's isolate, where the HostLink Durable Object runs too: what counts against the 128 MB. */
-  workerJsHeapMb?: number;
-  workerJsHeapCommittedMb?: number;
-  /** Miniflare's own isolates in the Worker's workerd (local D1, entry worker…), summed. */
-  runtimeJsHeapMb?: number;
-  runtimeJsHeapCommittedMb?: number;
-  hostRssMb?: number;
-  hostHeapMb?: number;
-  /** Memory outside V8's heap: Buffers, WebAssembly memories (Baileys' crypto), native objects. */
-  hostExternalMb?: number;
-  hostArrayBuffersMb?: number;
-}
+/** The edge's memory (see memory.ts) and the session host's, at one moment of the soak. */
+export type Sample = { phase: string; atSeconds: number; sends: number } & EdgeMemory & {
+    hostRssMb?: number;
+    hostHeapMb?: number;
+    /** Memory outside V8's heap: Buffers, WebAssembly memories (Baileys' crypto), native objects. */
+    hostExternalMb?: number;
+    hostArrayBuffersMb?: number;
+  };
 
 type NodeMemory = { rss: number; heapUsed: number; external: number; arrayBuffers: number };
 
@@ -212,59 +61,27 @@ async function hostMemory(stack: Stack, inspector: Inspector | undefined): Promi
   }
 }
 
-interface Inspectors {
-  worker?: Inspector;
-  runtime: Map<string, Inspector>;
-  host?: Inspector;
-}
-
-async function sample(stack: Stack, inspectors: Inspectors, phase: string, atSeconds: number, sends: number): Promise<Sample> {
-  const procs = tree(stack.edge.pid!);
-  const workerd = procs.filter((p) => p.name === 'workerd').map((p) => rss(p.pid)).filter((m) => m !== undefined);
-  // wrangler's bin script starts the CLI in a child Node process (Node names its thread MainThread).
-  const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  const node = procs.find((p) => p.name !== 'workerd' && cmdline(p.pid).includes('wrangler-dist/cli.js'));
-  const workerHeap = await inspectors.worker?.heap();
-  const runtimeHeaps = (await Promise.all([...inspectors.runtime.values()].map((i) => i.heap()))).filter((h) => h !== undefined);
-  const total = (key: 'usedSize' | 'totalSize') => (runtimeHeaps.length ? mb(runtimeHeaps.reduce((a, h) => a + h[key], 0)) : undefined);
-  const host = await hostMemory(stack, inspectors.host);
+async function sample(stack: Stack, edge: EdgeInspectors, host: Inspector | undefined, phase: string, atSeconds: number, sends: number): Promise<Sample> {
+  const memory = await edgeMemory(stack.edge.pid!, edge);
+  const hostNow = await hostMemory(stack, host);
   return {
     phase,
     atSeconds,
     sends,
-    workerdRssMb: workerd.map((m) => mb(m.rss)!),
-    workerdAnonMb: workerd.map((m) => mb(m.anon)!),
-    wranglerNodeRssMb: node && mb(rss(node.pid)?.rss),
-    workerJsHeapMb: mb(workerHeap?.usedSize),
-    workerJsHeapCommittedMb: mb(workerHeap?.totalSize),
-    runtimeJsHeapMb: total('usedSize'),
-    runtimeJsHeapCommittedMb: total('totalSize'),
-    hostRssMb: mb(host?.rss),
-    hostHeapMb: mb(host?.heapUsed),
-    hostExternalMb: mb(host?.external),
-    hostArrayBuffersMb: mb(host?.arrayBuffers),
+    ...memory,
+    hostRssMb: mb(hostNow?.rss),
+    hostHeapMb: mb(hostNow?.heapUsed),
+    hostExternalMb: mb(hostNow?.external),
+    hostArrayBuffersMb: mb(hostNow?.arrayBuffers),
   };
-}
-
-/**
- * A full collection in every isolate, so heaps show what is held rather than what is not yet
- * collected. workerd runs it when an isolate next has work, so requests that touch the Worker and
- * the local D1 go in until every isolate has collected (or a few seconds have passed).
- */
-async function collectGarbage(stack: Stack, inspectors: Inspectors): Promise<void> {
-  const all = [inspectors.worker, ...inspectors.runtime.values()].filter((i) => i !== undefined);
-  let done = false;
-  const collected = Promise.all(all.map((i) => i.call('HeapProfiler.collectGarbage').catch(() => undefined))).then(() => (done = true));
-  const poke = () => fetch(`${stack.edgeUrl}/api/devices`, { headers: { authorization: `Bearer ${stack.adminKey}` } }).then((r) => r.arrayBuffer());
-  // Isolates nothing reaches (the local cache, email…) do not collect; their heaps do not move either.
-  for (let i = 0; !done && i < 10; i++) await Promise.race([collected, sleep(200).then(poke)]);
 }
 
 // ───────────── the soak ─────────────
 
-export async function runSoakBench(
-  options: { sendSeconds?: number; idleSeconds?: number; concurrency?: number; sampleSeconds?: number; log?: (line: string) => void } = {},
-) {
+type SoakOptions = { sendSeconds?: number; idleSeconds?: number; concurrency?: number; sampleSeconds?: number; log?: (line: string) => void };
+
+/** Steady sends through the whole stack, with every process's memory sampled. */
+async function soakGateway(options: SoakOptions) {
   const sendSeconds = options.sendSeconds ?? seconds('SOAK_SECONDS', 180);
   const idleSeconds = options.idleSeconds ?? seconds('SOAK_IDLE_SECONDS', 30);
   const sampleSeconds = options.sampleSeconds ?? seconds('SOAK_SAMPLE_SECONDS', 30);
@@ -272,7 +89,8 @@ export async function runSoakBench(
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sim = await startSimProcess();
   let stack: Stack | undefined;
-  const inspectors: Inspectors = { runtime: new Map() };
+  let edge: EdgeInspectors = { runtime: new Map() };
+  let host: Inspector | undefined;
   let hostInspectorUrl: string | undefined;
   try {
     stack = await startStack({
@@ -296,17 +114,19 @@ export async function runSoakBench(
       await sleep(100);
     }
 
-    inspectors.worker = await workerInspector(stack).catch((error: Error) => (log(`soak: no Worker heap figures: ${error.message}`), undefined));
-    inspectors.runtime = await runtimeInspectors(stack).catch((error: Error) => (log(`soak: no runtime heap figures: ${error.message}`), new Map()));
-    if (hostInspectorUrl) inspectors.host = await Inspector.open(hostInspectorUrl).catch(() => undefined);
+    edge = await edgeInspectors(stack.edge.pid!, (line) => log(`soak: ${line}`));
+    if (hostInspectorUrl) host = await Inspector.open(hostInspectorUrl).catch(() => undefined);
+    // Touches the Worker and the local D1, so their isolates run the collection asked for.
+    const { edgeUrl } = stack;
+    const poke = () => fetch(`${edgeUrl}/api/devices`, { headers: admin }).then((r) => r.arrayBuffer());
     let started = performance.now();
     const samples: Sample[] = [];
     let sends = 0;
     let failures = 0;
     const take = async (phase: string) => {
       const at = Math.round((performance.now() - started) / 1000);
-      await collectGarbage(stack!, inspectors);
-      const s = await sample(stack!, inspectors, phase, at, sends);
+      await collectGarbage(edge, poke);
+      const s = await sample(stack!, edge, host, phase, at, sends);
       samples.push(s);
       log(`soak ${JSON.stringify(s)}`);
     };
@@ -355,6 +175,8 @@ export async function runSoakBench(
     await Promise.all([...clients, sampler]);
     const sendingSeconds = (performance.now() - started) / 1000;
     await take('end of sends');
+    const endOfSends = samples.at(-1)!;
+    const firstDuring = samples.find((s) => s.phase === 'during');
     await sleep(idleSeconds * 1000);
     await take('after idle');
 
@@ -378,13 +200,117 @@ export async function runSoakBench(
         hostHeap: growth(first.hostHeapMb, last.hostHeapMb),
         hostExternal: growth(first.hostExternalMb, last.hostExternalMb),
       },
+      // Every send is one request to wrangler dev (the collections' pokes, a few dozen, are not counted).
+      perRequest: {
+        endOfSends: growthPerRequest(first, endOfSends, sends + failures),
+        // Past the first sample: what each further send costs once the first ones' one-off
+        // growth (caches, pools, JIT) is behind, as the baselines' warm-up puts it behind them.
+        steady: firstDuring && growthPerRequest(firstDuring, endOfSends, endOfSends.sends - firstDuring.sends),
+        afterIdle: growthPerRequest(first, last, sends + failures),
+      },
       samples,
     };
   } finally {
-    for (const i of [inspectors.worker, inspectors.host, ...inspectors.runtime.values()]) i?.close();
+    closeInspectors(edge);
+    host?.close();
     await stack?.stop();
     sim.child.kill('SIGTERM');
   }
+}
+
+// ───────────── beside the baselines ─────────────
+
+interface Row {
+  run: string;
+  requestsPerSecond?: number;
+  d1?: number;
+  rpcs?: number;
+  perRequest: GrowthPerRequest;
+  heap?: [EdgeMemory, EdgeMemory];
+}
+
+/** The table printed at the end: growth per request of the gateway's sends and of each baseline. */
+function growthTable(rows: Row[]): string {
+  const cell = (value: number | string | undefined, width: number) => String(value ?? '-').padStart(width);
+  const heap = (h?: [EdgeMemory, EdgeMemory]) => (h ? `${h[0].workerJsHeapMb ?? '?'} → ${h[1].workerJsHeapMb ?? '?'}` : '-');
+  const lines = [
+    'workerd growth per request under wrangler dev (KB/request, RSS after a full collection in every isolate)',
+    `${'run'.padEnd(26)}${cell('requests', 9)}${cell('req/s', 7)}${cell('D1', 4)}${cell('DO', 4)}${cell('Worker proc', 12)}${cell('dev proxy', 10)}${cell('workerd', 9)}${cell('wrangler', 9)}${cell('JS heap KB', 11)}${cell('JS heap MB', 14)}`,
+  ];
+  for (const r of rows) {
+    const g = r.perRequest;
+    lines.push(
+      `${r.run.padEnd(26)}${cell(g.requests || undefined, 9)}${cell(r.requestsPerSecond, 7)}${cell(r.d1, 4)}${cell(r.rpcs, 4)}${cell(g.workerProcessKb, 12)}${cell(g.devProxyKb, 10)}${cell(g.workerdKb, 9)}${cell(g.wranglerNodeKb, 9)}${cell(g.workerJsHeapKb, 11)}${cell(heap(r.heap), 14)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/** What the baselines add up to for a gateway send: the request, its D1 queries and its RPC. */
+function predicted(byName: Map<string, BaselineResult>): { row?: Row; perD1QueryKb?: number; perRpcKb?: number } {
+  const ok = byName.get('ok')?.perRequest;
+  const d1 = byName.get('d1')?.perRequest;
+  const rpc = byName.get('do')?.perRequest;
+  if (!ok?.workerProcessKb || !d1?.workerProcessKb || !rpc?.workerProcessKb) return {};
+  const key = (k: 'workerProcessKb' | 'devProxyKb' | 'workerdKb' | 'wranglerNodeKb') =>
+    ok[k] === undefined || d1[k] === undefined || rpc[k] === undefined ? undefined : round(d1[k] + rpc[k] - ok[k]);
+  return {
+    row: {
+      run: 'ok + D1 + DO (predicted)',
+      d1: D1_QUERIES_PER_SEND,
+      rpcs: DO_RPCS_PER_SEND,
+      perRequest: { requests: 0, workerProcessKb: key('workerProcessKb'), devProxyKb: key('devProxyKb'), workerdKb: key('workerdKb'), wranglerNodeKb: key('wranglerNodeKb') },
+    },
+    perD1QueryKb: round((d1.workerProcessKb - ok.workerProcessKb) / D1_QUERIES_PER_SEND),
+    perRpcKb: round(rpc.workerProcessKb - ok.workerProcessKb),
+  };
+}
+
+/**
+ * The soak, then the same request count and concurrency against trivial Workers under the same
+ * `wrangler dev` (workerd-baselines.ts), with the growth per request of each printed side by side.
+ */
+export async function runSoakBench(options: SoakOptions = {}) {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const gateway = await soakGateway({ ...options, log });
+  let baselines: BaselineResult[] = [];
+  let baselineError: string | undefined;
+  try {
+    baselines = await runWorkerdBaselines({ ...baselineSettings(gateway.concurrency, gateway.sends + gateway.failures), log });
+  } catch (error) {
+    // The soak's own figures stand without them.
+    baselineError = (error as Error).message;
+    log(`soak: baselines failed: ${baselineError}`);
+  }
+  const first = gateway.samples[0]!;
+  const end = gateway.samples.find((s) => s.phase === 'end of sends')!;
+  const byName = new Map(baselines.map((b) => [b.name, b]));
+  const sum = predicted(byName);
+  const rows: Row[] = [
+    { run: 'gateway send', requestsPerSecond: gateway.sendsPerSecond, d1: D1_QUERIES_PER_SEND, rpcs: DO_RPCS_PER_SEND, perRequest: gateway.perRequest.endOfSends, heap: [first, end] },
+    ...(gateway.perRequest.steady ? [{ run: 'gateway, past 1st sample', perRequest: gateway.perRequest.steady, heap: [gateway.samples.find((s) => s.phase === 'during')!, end] as [EdgeMemory, EdgeMemory] }] : []),
+    { run: `gateway, +${gateway.idleSeconds} s idle`, perRequest: gateway.perRequest.afterIdle, heap: [first, gateway.samples.at(-1)!] },
+    ...baselines.map((b): Row => ({ run: `baseline ${b.name}`, requestsPerSecond: b.requestsPerSecond, d1: b.d1QueriesPerRequest, rpcs: b.doRpcsPerRequest, perRequest: b.perRequest, heap: [b.before, b.after] })),
+    ...(sum.row ? [sum.row] : []),
+  ];
+  const table = growthTable(rows);
+  const footer = sum.perD1QueryKb === undefined ? '' : `\nWorker process per local D1 query: ${sum.perD1QueryKb} KB; per Durable Object RPC: ${sum.perRpcKb} KB (from the baselines)`;
+  log(`\n${table}${footer}\n`);
+  return {
+    ...gateway,
+    workerdBaselines: {
+      d1QueriesPerSend: D1_QUERIES_PER_SEND,
+      doRpcsPerSend: DO_RPCS_PER_SEND,
+      perD1QueryKb: sum.perD1QueryKb,
+      perDoRpcKb: sum.perRpcKb,
+      predictedPerSendKb: sum.row?.perRequest,
+      runs: baselines,
+      ...(baselineError ? { error: baselineError } : {}),
+    },
+    table: table.split('\n'),
+  };
 }
 
 if (import.meta.main) {
