@@ -9,6 +9,7 @@ import { LinkServer, type Handlers } from './link/server.ts';
 import { LINK_PATHS, LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
+import { SharedMedia } from './shared-media.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
 import { StoreMonitor } from './store/health.ts';
 import { openStore, RedisStore } from './store/index.ts';
@@ -113,6 +114,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     emit,
     metrics,
     storeHealth,
+    // Ten minutes covers a request's sends spread by the outbox's delay; 256 MB bounds it.
+    sharedMedia: new SharedMedia({ ttlMs: 10 * 60_000, maxBytes: 256 * 1024 * 1024 }),
     options: {
       ...DEFAULT_SESSION_OPTIONS,
       media: { maxBytes: config.mediaMaxBytes, timeoutMs: config.mediaTimeoutMs, allowPrivateNetworks: config.mediaAllowPrivateNetworks },

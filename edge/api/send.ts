@@ -12,7 +12,7 @@ import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
 export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
-export type Media = { type: MediaType; url: string; fileName?: string };
+export type Media = { type: MediaType; url: string; fileName?: string; shared?: string };
 export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number };
 /** A send for the outbox: due at `dueAt` (unix ms); `logId` re-queues a send already logged. */
 export type Queued = Outgoing & { dueAt: number; logId?: string };
@@ -56,6 +56,11 @@ export const TEXT_TIMEOUT_MS = 15_000;
 // The host fetches the media first, which can take a while for a large video.
 export const MEDIA_TIMEOUT_MS = 60_000;
 
+/** A request's media for one of its sends: with several sends, keyed so the host downloads it once for all. */
+function shared(media: Media | undefined, rows: { id: string }[]): Media | undefined {
+  return media && rows.length > 1 ? { ...media, shared: rows[0]!.id } : media;
+}
+
 /**
  * Sends each message from `device`, all at once, and reports each (never throws for a failed
  * send). Rows are logged as queued before anything goes out, so a send whose outcome never
@@ -79,7 +84,7 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
     outgoing.map(async (m, i): Promise<Delivery> => {
       const { id: logId, to } = rows[i]!;
       try {
-        const params = { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: logId, typingMs: m.typingMs };
+        const params = { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, rows), outboxId: logId, typingMs: m.typingMs };
         const sent = await relay(env, device.hostId, 'message.send', params, (m.media ? MEDIA_TIMEOUT_MS : TEXT_TIMEOUT_MS) + (m.typingMs ?? 0));
         return { to, logId, ok: true, id: sent.id, timestamp: sent.timestamp };
       } catch (error) {
@@ -150,7 +155,7 @@ export async function queueMessages(db: DB, env: Env, device: Device, queued: Qu
     .map((m, i) => ({
       id: rows[i]!.id,
       dueAt: m.dueAt,
-      params: { deviceId: device.id, to: m.to.jid, text: m.text, media: m.media, outboxId: rows[i]!.id, typingMs: m.typingMs },
+      params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, rows), outboxId: rows[i]!.id, typingMs: m.typingMs },
     }))
     .filter((item) => toQueue.has(item.id));
   try {

@@ -189,7 +189,15 @@ export const sendParams = z.object({
   deviceId,
   to: recipientJid,
   text: z.string().max(65_536).optional(),
-  media: z.object({ type: mediaType, url: z.string().url(), fileName: z.string().max(255).optional() }).optional(),
+  media: z
+    .object({
+      type: mediaType,
+      url: z.string().url(),
+      fileName: z.string().max(255).optional(),
+      /** Sends of one request carry the same key: the host downloads the file once for all of them. */
+      shared: z.string().max(100).optional(),
+    })
+    .optional(),
   /** The edge's id for this send: the host never sends the same outbox id twice. */
   outboxId: z.string().max(100).optional(),
   /** Show "typing…" for this long before sending. */

@@ -275,11 +275,12 @@ export class Sender {
       if (!params.text) throw new LinkError('bad_request', 'message: a text or a media URL is required');
       return { text: params.text };
     }
-    const { type, url, fileName } = params.media;
+    const { type, url, fileName, shared } = params.media;
     const { media } = this.ctx.deps.options;
+    const download = () => fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
     let fetched: Awaited<ReturnType<typeof fetchMedia>>;
     try {
-      fetched = await fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
+      fetched = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url}`, download) : download());
     } catch (error) {
       throw new LinkError('media_error', (error as Error).message);
     }

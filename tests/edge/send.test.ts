@@ -65,6 +65,15 @@ describe('POST /send (Fonnte)', () => {
     ]);
   });
 
+  it('marks the media of a request with several targets so the host downloads it once', async () => {
+    const sent = whatsapp();
+    await send({ target: '628661000001,628661000002,628661000003', url: 'https://files.example/catalog.png', message: 'catalog' });
+    const keys = sent().filter((p) => p.to.startsWith('628661')).map((p) => p.media?.shared);
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^msg_/);
+  });
+
   it('reads JSON, urlencoded and multipart bodies, with target or to', async () => {
     const sent = whatsapp();
     const multipart = new FormData();

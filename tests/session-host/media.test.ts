@@ -13,12 +13,18 @@ let sim: WaSim;
 let files: Server;
 let filesUrl: string;
 const big = Buffer.alloc(300_000, 1);
+let sharedDownloads = 0;
 
 beforeAll(async () => {
   sim = await WaSim.start({ log: () => {} });
   files = createServer((req, res) => {
     if (req.url === '/small.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(png());
     if (req.url === '/big.png') return void res.writeHead(200, { 'content-type': 'image/png' }).end(big);
+    if (req.url === '/shared.png') {
+      sharedDownloads++;
+      // Slow enough that every send of the request asks while the first download is under way.
+      return void setTimeout(() => res.writeHead(200, { 'content-type': 'image/png' }).end(png()), 300);
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
@@ -59,6 +65,19 @@ describe('media safety', () => {
     });
     const ok = await link.request('message.send', { deviceId: 'media', to, media: { type: 'image', url: `${filesUrl}/small.png` } });
     expect((await sim.waitForOutgoing((m) => m.id === ok.id)).media?.bytes.equals(png())).toBe(true);
+    link.close();
+    await host.stop();
+  });
+
+  it('downloads a request’s media once for all its targets, and again for another request', async () => {
+    const { host, link } = await connectedHost({ MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' });
+    const targets = Array.from({ length: 5 }, () => `${sim.addContact().phone}@s.whatsapp.net`);
+    const media = (shared: string) => ({ type: 'image' as const, url: `${filesUrl}/shared.png`, shared });
+    const sent = await Promise.all(targets.map((to) => link.request('message.send', { deviceId: 'media', to, media: media('request-1') })));
+    for (const { id } of sent) expect((await sim.waitForOutgoing((m) => m.id === id)).media?.bytes.equals(png())).toBe(true);
+    expect(sharedDownloads).toBe(1);
+    await link.request('message.send', { deviceId: 'media', to: targets[0]!, media: media('request-2') });
+    expect(sharedDownloads).toBe(2);
     link.close();
     await host.stop();
   });
