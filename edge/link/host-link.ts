@@ -52,6 +52,8 @@ const PACING_CACHE_MS = 30_000;
 const EVENT_ATTEMPTS = 3;
 /** Under a steady stream of events, acknowledge at least this often. */
 const ACK_EVERY = 64;
+/** Statements per D1 batch when writing a whole host's device states (one per changed device). */
+const STATES_PER_BATCH = 100;
 
 
 /**
@@ -276,7 +278,8 @@ export class HostLink extends DurableObject<Env> {
       pending.resolve({ ok: false, error: { code: 'timeout', message: `the link to the session host dropped before it answered (${why})`, unknown: true } });
       this.pending.delete(id);
     }
-    this.ctx.waitUntil(this.markOffline());
+    // Behind the events this link delivered: none of them may turn a device back on afterwards.
+    this.ctx.waitUntil(this.inOrder(() => this.markOffline()).catch((error) => console.error(`host link ${this.hostId}: marking devices offline failed:`, error)));
     this.ctx.waitUntil(this.ctx.storage.setAlarm(Date.now() + 1_000));
   }
 
@@ -292,7 +295,7 @@ export class HostLink extends DurableObject<Env> {
           this.onDown(this.socket!, 'heartbeat failed');
           return;
         }
-        await this.applyStates(outcome.result.devices);
+        await this.inOrder(() => this.applyStates(outcome.result.devices, true));
         this.nextBeatAt = Date.now() + HEARTBEAT_MS;
       }
       await this.drain(); // ends by setting the next alarm
@@ -324,6 +327,17 @@ export class HostLink extends DurableObject<Env> {
     // (a receipt's read must not be overtaken by its delivered), and never before the host's proof.
     this.eventsWaiting++;
     this.applying = this.applying.then(() => proven.then(() => this.applyEvent(socket, frame.data), () => void this.eventsWaiting--));
+  }
+
+  /**
+   * Runs `work` in the events' chain. Called as soon as a reply arrives (in the same turn, before
+   * the next frame is read), a state snapshot lands after the events the host raised before it
+   * and before those it raised after, so it never overwrites a newer state with an older one.
+   */
+  private inOrder(work: () => Promise<void>): Promise<void> {
+    const done = this.applying.catch(() => undefined).then(work);
+    this.applying = done.catch(() => undefined);
+    return done;
   }
 
   /**
@@ -384,13 +398,13 @@ export class HostLink extends DurableObject<Env> {
         await this.db()
           .update(messagesTable)
           .set({ status: 'sent', waMessageId: status.id, sentAt: new Date(status.timestamp * 1000), error: null })
-          .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued')));
+          .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued'), this.ownMessage(status.deviceId)));
         return;
       }
       const rank = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
       // By our own id when the host knows it: the receipt may beat the send's answer to D1.
       const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
-      const [row] = await this.db().select().from(messagesTable).where(match);
+      const [row] = await this.db().select().from(messagesTable).where(and(match, this.ownMessage(status.deviceId)));
       // Receipts can arrive out of order; a message never moves backwards (read stays read).
       const current = row ? (rank[row.status as keyof typeof rank] ?? 0) : 0;
       if (row && rank[status.status] >= current) {
@@ -408,22 +422,40 @@ export class HostLink extends DurableObject<Env> {
     return this.hostId === DEFAULT_HOST_ID ? isNull(devicesTable.hostId) : eq(devicesTable.hostId, this.hostId);
   }
 
-  private async applyStates(states: DeviceState[]): Promise<void> {
-    if (!states.length) return;
+  /** A message log row of `deviceId`, only if that device is on this host: a host's receipts touch only its own messages. */
+  private ownMessage(deviceId: string) {
+    const ours = this.db().select({ id: devicesTable.id }).from(devicesTable).where(and(eq(devicesTable.id, deviceId), this.hostFilter()));
+    return and(eq(messagesTable.deviceId, deviceId), inArray(messagesTable.deviceId, ours));
+  }
+
+  /**
+   * Writes the host's device states into D1, each only to a device of this host: a state for
+   * another host's device (or one deleted meanwhile) changes nothing. A `snapshot` of the whole
+   * host (sync, heartbeat) is compared with one read of the host's rows, not `inArray` over its
+   * ids (D1 binds at most 100 parameters a statement), and only what changed is written.
+   */
+  private async applyStates(states: DeviceState[], snapshot = false): Promise<void> {
     const db = this.db();
-    const ids = states.map((s) => s.id);
-    const known = new Set((await db.select({ id: devicesTable.id }).from(devicesTable).where(inArray(devicesTable.id, ids))).map((r) => r.id));
-    const updates = states
-      .filter((s) => known.has(s.id))
-      .map((s) =>
-        db
-          .update(devicesTable)
-          .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
-          .where(eq(devicesTable.id, s.id)),
-      );
-    // D1 refuses an empty batch: a host reporting only devices deleted meanwhile has nothing to apply.
-    if (!updates.length) return;
-    await db.batch(updates as never);
+    let changed = states;
+    if (snapshot) {
+      const rows = await db
+        .select({ id: devicesTable.id, status: devicesTable.status, qr: devicesTable.qr, phoneNumber: devicesTable.phoneNumber, pushName: devicesTable.pushName, totalMessagesSent: devicesTable.totalMessagesSent, reason: devicesTable.statusReason })
+        .from(devicesTable)
+        .where(this.hostFilter());
+      const stored = new Map(rows.map((row) => [row.id, row]));
+      changed = states.filter((s) => {
+        const row = stored.get(s.id);
+        return row && (row.status !== s.status || row.qr !== s.qr || row.phoneNumber !== s.phoneNumber || row.pushName !== s.pushName || row.totalMessagesSent !== s.totalMessagesSent || row.reason !== s.reason);
+      });
+    }
+    const updates = changed.map((s) =>
+      db
+        .update(devicesTable)
+        .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
+        .where(and(eq(devicesTable.id, s.id), this.hostFilter())),
+    );
+    // D1 refuses an empty batch (nothing changed, or only devices of others were reported).
+    for (let i = 0; i < updates.length; i += STATES_PER_BATCH) await db.batch(updates.slice(i, i + STATES_PER_BATCH) as never);
   }
 
   private async markOffline(): Promise<void> {
@@ -445,8 +477,10 @@ export class HostLink extends DurableObject<Env> {
     const status = await this.send('host.status', {});
     if (!status.ok) return;
     const known = new Set(devices.map((d) => d.id));
+    // Queued at once, in the events' order (see inOrder), before anything else is awaited.
+    const applied = this.inOrder(() => this.applyStates(status.result.devices.filter((d) => known.has(d.id)), true));
     for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await this.send('device.delete', { id: orphan.id });
-    await this.applyStates(status.result.devices.filter((d) => known.has(d.id)));
+    await applied;
   }
 
   /** For status pages: whether the link is up (dialling if asked), and the last error if not. */
