@@ -54,7 +54,7 @@ async function foreignDevice() {
 
 describe('a host with many devices', () => {
   it('syncs 150 devices in D1, and its reports and receipts for another host’s device change nothing', async () => {
-    const own = [];
+    const own: string[] = [];
     for (let i = 0; i < 150; i++) own.push((await newDevice(`Fleet ${i}`)).id);
     const foreign = await foreignDevice();
     const snapshot = [
