@@ -1,5 +1,7 @@
 // Entry point: `node session-host/main.ts` (npm run host). Configuration comes from the
 // environment (see config.ts); SIGTERM and SIGINT stop it cleanly, devices stay logged in.
+// First, before anything loads Baileys: see the module.
+import './sessions/verified-signatures.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { startHost } from './host.ts';
 import { captureConsole, createLogger } from './logger.ts';

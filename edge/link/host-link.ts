@@ -33,7 +33,9 @@ export class HostLink extends DurableObject<Env> {
     this.link = new LinkTransport({
       target: () => this.target(),
       up: () => this.up(),
-      lost: () => ctx.waitUntil(this.projection.markOffline()),
+      // Behind the events this link delivered: none of them may turn a device back on afterwards.
+      lost: () =>
+        ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error))),
       retry: (ms) => ctx.waitUntil(ctx.storage.setAlarm(Date.now() + ms)),
       apply: (event, data) => this.apply(event, data),
       get log() {
@@ -80,7 +82,7 @@ export class HostLink extends DurableObject<Env> {
     this.ctx.waitUntil(this.ctx.storage.setAlarm(this.nextBeatAt));
     this.ctx.waitUntil(
       this.projection
-        .sync((method, params) => this.link.request(method, params))
+        .sync((method, params) => this.link.request(method, params), (work) => this.link.inOrder(work))
         .catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error))
         .then(() => this.scheduler.flushNotices())
         .then(() => this.scheduler.drain()),
@@ -105,7 +107,7 @@ export class HostLink extends DurableObject<Env> {
       if (Date.now() >= this.nextBeatAt) {
         const outcome = await this.link.request('host.status', {}, 10_000);
         if (!outcome.ok) return this.link.drop('heartbeat failed');
-        await this.projection.applyStates(outcome.result.devices);
+        await this.link.inOrder(() => this.projection.applyStates(outcome.result.devices, true));
         this.nextBeatAt = Date.now() + HEARTBEAT_MS;
       }
       await this.scheduler.drain(); // ends by setting the next alarm

@@ -9,6 +9,9 @@ import type { Outcome } from './transport.ts';
 
 export const DEFAULT_HOST_ID = 'default';
 
+/** Statements per D1 batch when writing a whole host's device states (one per changed device). */
+const STATES_PER_BATCH = 100;
+
 /** How far along a message is; a receipt never moves it backwards (read stays read). */
 const RANK = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
 
@@ -31,22 +34,40 @@ export class Projection {
     return this.hostId === DEFAULT_HOST_ID ? isNull(devicesTable.hostId) : eq(devicesTable.hostId, this.hostId);
   }
 
-  async applyStates(states: DeviceState[]): Promise<void> {
-    if (!states.length) return;
+  /** A message log row of `deviceId`, only if that device is on this host: a host's receipts touch only its own messages. */
+  private ownMessage(deviceId: string) {
+    const ours = this.db().select({ id: devicesTable.id }).from(devicesTable).where(and(eq(devicesTable.id, deviceId), this.hostFilter()));
+    return and(eq(messagesTable.deviceId, deviceId), inArray(messagesTable.deviceId, ours));
+  }
+
+  /**
+   * Writes the host's device states into D1, each only to a device of this host: a state for
+   * another host's device (or one deleted meanwhile) changes nothing. A `snapshot` of the whole
+   * host (sync, heartbeat) is compared with one read of the host's rows, not `inArray` over its
+   * ids (D1 binds at most 100 parameters a statement), and only what changed is written.
+   */
+  async applyStates(states: DeviceState[], snapshot = false): Promise<void> {
     const db = this.db();
-    const ids = states.map((s) => s.id);
-    const known = new Set((await db.select({ id: devicesTable.id }).from(devicesTable).where(inArray(devicesTable.id, ids))).map((r) => r.id));
-    const updates = states
-      .filter((s) => known.has(s.id))
-      .map((s) =>
-        db
-          .update(devicesTable)
-          .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
-          .where(eq(devicesTable.id, s.id)),
-      );
-    // D1 refuses an empty batch: a host reporting only devices deleted meanwhile has nothing to apply.
-    if (!updates.length) return;
-    await db.batch(updates as never);
+    let changed = states;
+    if (snapshot) {
+      const rows = await db
+        .select({ id: devicesTable.id, status: devicesTable.status, qr: devicesTable.qr, phoneNumber: devicesTable.phoneNumber, pushName: devicesTable.pushName, totalMessagesSent: devicesTable.totalMessagesSent, reason: devicesTable.statusReason })
+        .from(devicesTable)
+        .where(this.hostFilter());
+      const stored = new Map(rows.map((row) => [row.id, row]));
+      changed = states.filter((s) => {
+        const row = stored.get(s.id);
+        return row && (row.status !== s.status || row.qr !== s.qr || row.phoneNumber !== s.phoneNumber || row.pushName !== s.pushName || row.totalMessagesSent !== s.totalMessagesSent || row.reason !== s.reason);
+      });
+    }
+    const updates = changed.map((s) =>
+      db
+        .update(devicesTable)
+        .set({ status: s.status, qr: s.qr, phoneNumber: s.phoneNumber, pushName: s.pushName, totalMessagesSent: s.totalMessagesSent, statusReason: s.reason })
+        .where(and(eq(devicesTable.id, s.id), this.hostFilter())),
+    );
+    // D1 refuses an empty batch (nothing changed, or only devices of others were reported).
+    for (let i = 0; i < updates.length; i += STATES_PER_BATCH) await db.batch(updates.slice(i, i + STATES_PER_BATCH) as never);
   }
 
   /** A sent message's status change (WhatsApp's ack, a receipt) into the message log. */
@@ -59,12 +80,12 @@ export class Projection {
       await db
         .update(messagesTable)
         .set({ status: 'sent', waMessageId: status.id, sentAt: new Date(status.timestamp * 1000), error: null })
-        .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued')));
+        .where(and(eq(messagesTable.id, status.outboxId), eq(messagesTable.status, 'queued'), this.ownMessage(status.deviceId)));
       return;
     }
     // By our own id when the host knows it: the receipt may beat the send's answer to D1.
     const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
-    const [row] = await db.select().from(messagesTable).where(match);
+    const [row] = await db.select().from(messagesTable).where(and(match, this.ownMessage(status.deviceId)));
     // Receipts can arrive out of order; a message never moves backwards (read stays read).
     const current = row ? (RANK[row.status as keyof typeof RANK] ?? 0) : 0;
     if (!row || RANK[status.status] < current) return;
@@ -105,7 +126,7 @@ export class Projection {
    * After (re)connecting: push every device's settings to the host, remove the devices the host
    * still has but D1 no longer does (deleted while the host was offline), then take its states.
    */
-  async sync(request: Request): Promise<void> {
+  async sync(request: Request, inOrder: (work: () => Promise<void>) => Promise<void>): Promise<void> {
     const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
     for (const device of devices) {
       await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
@@ -113,8 +134,10 @@ export class Projection {
     const status = await request('host.status', {});
     if (!status.ok) return;
     const known = new Set(devices.map((d) => d.id));
+    // Queued at once, in the events' order (see LinkTransport.inOrder), before anything else is awaited.
+    const applied = inOrder(() => this.applyStates(status.result.devices.filter((d) => known.has(d.id)), true));
     for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await request('device.delete', { id: orphan.id });
-    await this.applyStates(status.result.devices.filter((d) => known.has(d.id)));
+    await applied;
   }
 
   /** A device's pacing of queued sends. */

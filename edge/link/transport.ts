@@ -244,6 +244,17 @@ export class LinkTransport {
   }
 
   /**
+   * Runs `work` in the events' chain. Called as soon as a reply arrives (in the same turn, before
+   * the next frame is read), a state snapshot lands after the events the host raised before it
+   * and before those it raised after, so it never overwrites a newer state with an older one.
+   */
+  inOrder(work: () => Promise<void>): Promise<void> {
+    const done = this.applying.catch(() => undefined).then(work);
+    this.applying = done.catch(() => undefined);
+    return done;
+  }
+
+  /**
    * Applies one event, then acknowledges journaled ones (cumulatively: the host forgets every
    * entry up to the seq) once nothing waits behind them, or every ACK_EVERY events under load.
    * An event that cannot be applied (D1 failing) is tried again a few times; then the link is

@@ -2,12 +2,14 @@
 // here, never asserted in tests. Takes about ten minutes on a 2-core machine (the memory soak
 // alone three and a half: SOAK_SECONDS and SOAK_IDLE_SECONDS shorten it, see soak.ts).
 import { runAuthStoreBench } from './auth-store.ts';
+import { runDevicesBench } from './devices.ts';
 import { runSoakBench } from './soak.ts';
 import { runStackBench } from './stack.ts';
 
 const stack = await runStackBench();
 const authStores = await runAuthStoreBench();
 const soak = await runSoakBench();
-console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), ...stack, authStores: authStores.stores, soak }, null, 2));
+const manyDevices = await runDevicesBench();
+console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), ...stack, authStores: authStores.stores, soak, manyDevices }, null, 2));
 // Baileys leaves timers behind after its sockets close.
 process.exit(0);

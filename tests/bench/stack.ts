@@ -27,10 +27,10 @@ export interface SimProcess {
   caFile: string;
 }
 
-export async function startSimProcess(): Promise<SimProcess> {
+export async function startSimProcess(env: Record<string, string> = {}): Promise<SimProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-sim-'));
-  const child = spawn(process.execPath, ['tests/wa-sim/cli.ts'], { cwd: ROOT, env: { ...process.env, SIM_PORT: String(port), SIM_DATA_DIR: dataDir }, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['tests/wa-sim/cli.ts'], { cwd: ROOT, env: { ...process.env, ...env, SIM_PORT: String(port), SIM_DATA_DIR: dataDir }, stdio: 'ignore' });
   const control = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     const state = await fetch(`${control}/api/state`).then((r) => r.json() as Promise<{ wsUrl: string; rootPublicKey: string }>, () => undefined);

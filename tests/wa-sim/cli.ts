@@ -2,6 +2,7 @@
 //
 //   SIM_PORT      port for the WhatsApp WebSocket and the control API (default 8791)
 //   SIM_DATA_DIR  where the root key and TLS certificate are kept between runs (default data/wa-sim)
+//   SIM_IDLE_DEVICES=1  the lighter mode for many idle devices (see WaSim.idleDevices)
 //
 // Point a session host at it with the printed WA_WS_URL, WA_ROOT_KEY and NODE_EXTRA_CA_CERTS.
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -24,7 +25,7 @@ writeFileSync(identityFile, serializeIdentities(identities.noise, identities.tls
 const caFile = join(dataDir, 'ca.pem');
 writeFileSync(caFile, identities.tls.cert);
 
-const sim = await WaSim.start({ port, identity: identities.noise, tls: identities.tls, autoReceipts: 'delivery' });
+const sim = await WaSim.start({ port, identity: identities.noise, tls: identities.tls, autoReceipts: 'delivery', idleDevices: process.env.SIM_IDLE_DEVICES === '1' });
 console.log(`WhatsApp simulator listening
   WA_WS_URL=${sim.wsUrl}
   WA_ROOT_KEY=${sim.rootPublicKey}

@@ -32,3 +32,25 @@ it(`keeps ${DEVICES} linked devices connected at once, each sending and receivin
   expect(sim.devices.filter((d) => d.online)).toHaveLength(DEVICES);
   expect(clients.every((c) => c.closes.length === 1)).toBe(true);
 });
+
+it('in the lighter mode for idle devices, links without a pre-key upload, logs in again and still sends', async () => {
+  const light = await WaSim.start({ log: () => {}, idleDevices: true });
+  const client = await pairedClient(light, { name: 'Idle shop' });
+  try {
+    const jid = client.me!.id;
+    // Nothing uploaded: Baileys was told the server holds enough of its one-time prekeys.
+    expect(light.prekeyCount(jid)).toBe(0);
+    await client.close();
+    const reopened = client.next('open');
+    client.reconnect();
+    await reopened;
+    expect(light.devices.find((d) => d.jid === jid)?.online).toBe(true);
+    const customer = light.addContact({ name: 'Customer' });
+    const sent = await client.sock.sendMessage(customer.jid, { text: 'still here' });
+    expect((await light.waitForOutgoing((m) => m.id === sent!.key.id)).text).toBe('still here');
+    expect(light.unhandled).toEqual([]);
+  } finally {
+    await client.close();
+    await light.stop();
+  }
+});

@@ -36,7 +36,12 @@ export interface StartOptions {
   autoReceipts?: 'none' | 'delivery' | 'read';
   /** Log sink; unhandled stanzas are always logged through it. Defaults to stderr. */
   log?: (line: string) => void;
+  /** See `WaSim.idleDevices`. */
+  idleDevices?: boolean;
 }
+
+/** The one-time prekey count reported to companions in `idleDevices` mode: plenty, so none upload any. */
+const IDLE_PREKEY_COUNT = 812;
 
 /** One participant copy of a message a client sent, as that device decrypted it. */
 export interface DeliveredCopy {
@@ -109,6 +114,14 @@ export class WaSim implements ConnectionHandler {
   readonly presences: { from: string; tag: string; attrs: Record<string, string> }[] = [];
   autoReceipts: 'none' | 'delivery' | 'read';
   receiptDelayMs = 250;
+  /**
+   * A lighter mode for many idle devices: companions are told the server already holds their
+   * one-time prekeys, so a pairing skips generating, storing and uploading the 812 Baileys sends
+   * at its first login (most of what a pairing costs both sides). Login, reconnects and sending
+   * work as before; only contacts opening a new Signal session *to* such a device find no
+   * one-time prekey (the signed prekey still serves), which idle devices do not need.
+   */
+  idleDevices: boolean;
 
   private readonly events = new EventEmitter();
   private readonly iqHandlers = new Map<string, IqHandler>();
@@ -131,6 +144,7 @@ export class WaSim implements ConnectionHandler {
     this.media = media;
     this.log = log;
     this.autoReceipts = options.autoReceipts ?? 'none';
+    this.idleDevices = options.idleDevices ?? false;
     this.events.setMaxListeners(0);
     this.registerIqHandlers();
   }
@@ -355,7 +369,10 @@ export class WaSim implements ConnectionHandler {
     on('w:p ping', () => undefined);
     on('passive active', () => undefined);
     on('passive passive', () => undefined);
-    on('encrypt count', (conn) => [node('count', { value: String(conn.companion?.keys.preKeys.size ?? 0) })]);
+    on('encrypt count', (conn) => {
+      const held = conn.companion?.keys.preKeys.size ?? 0;
+      return [node('count', { value: String(held === 0 && this.idleDevices ? IDLE_PREKEY_COUNT : held) })];
+    });
     on('encrypt registration', (conn, iq) => this.storeUploadedKeys(conn, iq));
     on('encrypt digest', (conn) => {
       const keys = conn.companion?.keys;

@@ -1,0 +1,112 @@
+// Many devices on one session host, end to end: the real Worker under `wrangler dev`, the real
+// session host process and the WhatsApp simulator (in its lighter mode for idle devices). 150
+// devices are created and linked through the API, all reported CONNECTED; the host process is
+// restarted and every device comes back CONNECTED on its saved login, without a QR code, as the
+// edge's /api/status reports it. (D1 binds at most 100 parameters a statement: a host's state
+// sync used to fail above 100 devices.)
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { WaSim } from '../wa-sim/index.ts';
+
+const DEVICES = 150;
+/** Devices linked at once (each a QR shown, scanned, a 515 restart and a login). */
+const LINKING = 6;
+
+let sim: WaSim;
+let stack: Stack;
+
+beforeAll(async () => {
+  sim = await WaSim.start({ log: () => {}, idleDevices: true });
+  const caFile = join(mkdtempSync(join(tmpdir(), 'many-devices-ca-')), 'ca.pem');
+  writeFileSync(caFile, sim.caCertPem);
+  stack = await startStack({
+    dataDir: mkdtempSync(join(tmpdir(), 'many-devices-stack-')),
+    edgePort: await freePort(),
+    hostPort: await freePort(),
+    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await sim?.stop();
+});
+
+async function call(method: string, path: string, options: { key?: string; json?: unknown } = {}) {
+  const headers: Record<string, string> = {};
+  if (options.key) headers.authorization = options.key;
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+const admin = () => `Bearer ${stack.adminKey}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Reported {
+  id: string;
+  status: string;
+  phoneNumber: string | null;
+  qr: string | null;
+}
+async function reported(): Promise<Reported[]> {
+  const { status, json } = await call('GET', '/api/status', { key: admin() });
+  expect(status).toBe(200);
+  return json.devices as Reported[];
+}
+
+describe(`${DEVICES} devices on one host`, () => {
+  it('are linked and reported CONNECTED, and all come back CONNECTED without a QR after the host restarts', async () => {
+    const devices: { id: string; apiKey: string }[] = [];
+    let next = 0;
+    const linkOne = async () => {
+      for (let i = next++; i < DEVICES; i = next++) {
+        const created = await call('POST', '/api/devices', { key: admin(), json: { name: `Fleet ${i}` } });
+        expect(created.status).toBe(201);
+        devices[i] = created.json as { id: string; apiKey: string };
+        const connected = await call('POST', `/api/devices/${created.json.id}/connect`, { key: admin() });
+        expect(connected.json).toMatchObject({ status: 'QR', qr: expect.any(String) });
+        await sim.scanQr(connected.json.qr, { name: `Fleet ${i}` });
+      }
+    };
+    const linkStarted = performance.now();
+    await Promise.all(Array.from({ length: LINKING }, linkOne));
+    let linked: Reported[] = [];
+    for (const deadline = Date.now() + 120_000; ; await sleep(250)) {
+      linked = await reported();
+      if (linked.length === DEVICES && linked.every((d) => d.status === 'CONNECTED' && d.phoneNumber)) break;
+      if (Date.now() > deadline) throw new Error(`only ${linked.filter((d) => d.status === 'CONNECTED').length} of ${DEVICES} reported CONNECTED`);
+    }
+    console.log(`${DEVICES} devices linked and reported CONNECTED in ${((performance.now() - linkStarted) / 1000).toFixed(1)} s`);
+    const phones = new Map(linked.map((d) => [d.id, d.phoneNumber]));
+    expect(sim.devices).toHaveLength(DEVICES);
+
+    const restarted = performance.now();
+    await stack.restartHost();
+    // Every poll: no device ever asks for a QR code; done once all are CONNECTED again.
+    let back: Reported[] = [];
+    let wentOffline = false;
+    for (const deadline = Date.now() + 180_000; ; await sleep(250)) {
+      back = await reported();
+      expect(back.filter((d) => d.status === 'QR' || d.qr)).toEqual([]);
+      wentOffline ||= back.some((d) => d.status !== 'CONNECTED');
+      if (wentOffline && back.every((d) => d.status === 'CONNECTED')) break;
+      if (Date.now() > deadline) throw new Error(`only ${back.filter((d) => d.status === 'CONNECTED').length} of ${DEVICES} CONNECTED again`);
+    }
+    console.log(`${DEVICES} devices reported CONNECTED again ${((performance.now() - restarted) / 1000).toFixed(1)} s after the host restart began`);
+    // The same logins: no new pairing in WhatsApp, the same numbers reported.
+    expect(sim.devices).toHaveLength(DEVICES);
+    expect(sim.pendingRegistrations).toEqual([]);
+    expect(back.map((d) => [d.id, d.phoneNumber])).toEqual(back.map((d) => [d.id, phones.get(d.id)]));
+
+    // And a device works: the last one linked sends.
+    const last = devices[DEVICES - 1]!;
+    const sent = await call('POST', '/api/send-message', { key: last.apiKey, json: { to: '6281300000150', message: 'back after the restart' } });
+    expect(sent.status).toBe(200);
+    expect((await sim.waitForOutgoing((m) => m.id === sent.json.id)).text).toBe('back after the restart');
+  }, 600_000);
+});
