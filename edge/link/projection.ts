@@ -12,6 +12,9 @@ export const DEFAULT_HOST_ID = 'default';
 /** Statements per D1 batch when writing a whole host's device states (one per changed device). */
 const STATES_PER_BATCH = 100;
 
+/** Device settings pushed to the host at once after a (re)connect. */
+const SYNC_CONCURRENCY = 16;
+
 /** How far along a message is; a receipt never moves it backwards (read stays read). */
 const RANK = { sent: 1, delivered: 2, read: 3, played: 4, failed: 0 } as const;
 
@@ -128,9 +131,14 @@ export class Projection {
    */
   async sync(request: Request, inOrder: (work: () => Promise<void>) => Promise<void>): Promise<void> {
     const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
-    for (const device of devices) {
-      await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
-    }
+    // A few at a time over the one link: a host with hundreds of devices is not synced one round trip each.
+    const waiting = [...devices];
+    const worker = async () => {
+      for (let device = waiting.shift(); device; device = waiting.shift()) {
+        await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
+      }
+    };
+    await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
     const status = await request('host.status', {});
     if (!status.ok) return;
     const known = new Set(devices.map((d) => d.id));
