@@ -105,11 +105,13 @@ export class HostLink extends DurableObject<Env> {
   private readonly drain = oneAtATime(() => this.deliver(), (pass) => this.ctx.waitUntil(pass));
   /** Hands the waiting status notices to the host, in order. */
   private readonly flushNotices = oneAtATime(() => this.handOverNotices(), (pass) => this.ctx.waitUntil(pass));
-  /** The queued send on the wire: it can no longer be cancelled or rescheduled. */
+  /**
+   * The queued send being delivered, from the moment it is chosen (before anything is awaited)
+   * until its outcome is known: it can no longer be cancelled or rescheduled.
+   */
   private sendingId?: string;
-  /** Per device: pacing settings (cached briefly) and when its next queued send may go. */
+  /** Per device: pacing settings, cached briefly (when its next send may go is in the outbox). */
   private readonly pacing = new Map<string, { intervalMs: number; jitterMs: number; loadedAt: number }>();
-  private readonly pacedUntil = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -519,9 +521,10 @@ export class HostLink extends DurableObject<Env> {
       // One at a time: per-device pacing and per-recipient order need no more, and the host's
       // own send queue would serialise them anyway.
       while (this.socket?.readyState === WebSocket.OPEN) {
-        const now = Date.now();
-        const next = this.outbox.heads().find((item) => this.readyAt(item) <= now);
+        const next = this.outbox.next(Date.now());
         if (!next) break;
+        // Taken in the same step it is chosen in: a cancel from now on answers 'sending'.
+        this.sendingId = next.id;
         await this.deliverOne(next);
       }
     } catch (error) {
@@ -530,31 +533,33 @@ export class HostLink extends DurableObject<Env> {
     await this.wake();
   }
 
-  private readyAt(item: QueuedRow): number {
-    return Math.max(item.readyAt, this.pacedUntil.get(item.params.deviceId) ?? 0);
-  }
-
   /** Sets the alarm to the next heartbeat or due send, whichever is first; while down the re-dial's alarm stands. */
   private async wake(): Promise<void> {
     if (this.socket?.readyState !== WebSocket.OPEN) return;
-    const due = Math.min(...this.outbox.heads().map((item) => this.readyAt(item)));
+    const due = this.outbox.nextDueAt() ?? Infinity;
     // Never sooner than a moment from now: a send that keeps throwing must not spin the alarm.
     await this.ctx.storage.setAlarm(Math.max(Math.min(this.nextBeatAt, due), Date.now() + 250));
   }
 
+  /** Delivers the send `deliver` has taken (`sendingId`), and lets it go once its outcome is known. */
   private async deliverOne(item: QueuedRow): Promise<void> {
     const { id, params } = item;
-    const pacing = await this.pacingOf(params.deviceId);
-    this.sendingId = id;
-    const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
-    // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
-    // dropping mid-send) the retry gets the first send's result instead of a second message.
-    const outcome = await this.send('message.send', params, timeout).finally(() => (this.sendingId = undefined));
+    let pacing: { intervalMs: number; jitterMs: number };
+    let outcome: Outcome<Result<'message.send'>>;
+    try {
+      pacing = await this.pacingOf(params.deviceId);
+      const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
+      // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
+      // dropping mid-send) the retry gets the first send's result instead of a second message.
+      outcome = await this.send('message.send', params, timeout);
+    } finally {
+      this.sendingId = undefined;
+    }
     const db = this.db();
     const attempts = item.attempts + 1;
     if (outcome.ok) {
       this.outbox.remove(id);
-      this.pacedUntil.set(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
+      this.outbox.pace(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
       await db
         .update(messagesTable)
         // A receipt relayed meanwhile may already have moved the row past 'sent': keep it there.
