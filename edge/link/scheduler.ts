@@ -1,10 +1,10 @@
 // Delivers the durable outbox (outbox.ts) over the link: due sends one at a time, only the head
 // of each recipient's queue, paced per device, retried with backoff; and the status notices only
 // the edge sees (queued, failed before sending, cancelled) handed to the host for the webhooks.
-import type { Params } from '../../session-host/link/protocol.ts';
+import type { Params, Result } from '../../session-host/link/protocol.ts';
 import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
 import type { Projection } from './projection.ts';
-import type { LinkTransport } from './transport.ts';
+import type { LinkTransport, Outcome } from './transport.ts';
 
 /** Queued sends tried this often (retries after failures count) before they are failed. */
 export const MAX_ATTEMPTS = 8;
@@ -57,11 +57,13 @@ export class OutboxScheduler {
   readonly drain: () => Promise<void>;
   /** Hands the waiting status notices to the host, in order. */
   readonly flushNotices: () => Promise<void>;
-  /** The queued send on the wire: it can no longer be cancelled or rescheduled. */
+  /**
+   * The queued send being delivered, from the moment it is chosen (before anything is awaited)
+   * until its outcome is known: it can no longer be cancelled or rescheduled.
+   */
   private sendingId?: string;
-  /** Per device: pacing settings (cached briefly) and when its next queued send may go. */
+  /** Per device: pacing settings, cached briefly (when its next send may go is in the outbox). */
   private readonly pacing = new Map<string, { intervalMs: number; jitterMs: number; loadedAt: number }>();
-  private readonly pacedUntil = new Map<string, number>();
 
   constructor(deps: SchedulerDeps) {
     this.deps = deps;
@@ -133,9 +135,10 @@ export class OutboxScheduler {
       // One at a time: per-device pacing and per-recipient order need no more, and the host's
       // own send queue would serialise them anyway.
       while (this.deps.link.isUp) {
-        const now = Date.now();
-        const next = this.outbox.heads().find((item) => this.readyAt(item) <= now);
+        const next = this.outbox.next(Date.now());
         if (!next) break;
+        // Taken in the same step it is chosen in: a cancel from now on answers 'sending'.
+        this.sendingId = next.id;
         await this.deliverOne(next);
       }
     } catch (error) {
@@ -144,29 +147,31 @@ export class OutboxScheduler {
     await this.wake();
   }
 
-  private readyAt(item: QueuedRow): number {
-    return Math.max(item.readyAt, this.pacedUntil.get(item.params.deviceId) ?? 0);
-  }
-
   /** Asks for the alarm at the next due send (the HostLink keeps it no later than the heartbeat). */
   async wake(): Promise<void> {
     if (!this.deps.link.isUp) return;
-    await this.deps.wakeAt(Math.min(...this.outbox.heads().map((item) => this.readyAt(item))));
+    await this.deps.wakeAt(this.outbox.nextDueAt() ?? Infinity);
   }
 
+  /** Delivers the send `deliver` has taken (`sendingId`), and lets it go once its outcome is known. */
   private async deliverOne(item: QueuedRow): Promise<void> {
     const { id, params } = item;
-    const pacing = await this.pacingOf(params.deviceId);
-    this.sendingId = id;
-    const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
-    // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
-    // dropping mid-send) the retry gets the first send's result instead of a second message.
-    const outcome = await this.deps.link.request('message.send', params as Params<'message.send'>, timeout).finally(() => (this.sendingId = undefined));
+    let pacing: { intervalMs: number; jitterMs: number };
+    let outcome: Outcome<Result<'message.send'>>;
+    try {
+      pacing = await this.pacingOf(params.deviceId);
+      const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
+      // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
+      // dropping mid-send) the retry gets the first send's result instead of a second message.
+      outcome = await this.deps.link.request('message.send', params as Params<'message.send'>, timeout);
+    } finally {
+      this.sendingId = undefined;
+    }
     const projection = this.deps.projection();
     const attempts = item.attempts + 1;
     if (outcome.ok) {
       this.outbox.remove(id);
-      this.pacedUntil.set(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
+      this.outbox.pace(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
       await projection.recordSent(id, outcome.result.id, attempts);
       return;
     }

@@ -1,8 +1,10 @@
 // `npm run bench`: every benchmark, one JSON document on stdout. Speed and memory are measured
-// here, never asserted in tests. Takes about ten minutes on a 2-core machine (the memory soak
-// alone three and a half: SOAK_SECONDS and SOAK_IDLE_SECONDS shorten it, see soak.ts).
+// here, never asserted in tests. Takes about twenty minutes on a 2-core machine (the memory soak
+// alone three and a half: SOAK_SECONDS and SOAK_IDLE_SECONDS shorten it, see soak.ts; the outbox
+// at volume about four: OUTBOX_BENCH_MESSAGES, see outbox.ts).
 import { runAuthStoreBench } from './auth-store.ts';
 import { runDevicesBench } from './devices.ts';
+import { runOutboxBench } from './outbox.ts';
 import { runSoakBench } from './soak.ts';
 import { runStackBench } from './stack.ts';
 
@@ -10,6 +12,7 @@ const stack = await runStackBench();
 const authStores = await runAuthStoreBench();
 const soak = await runSoakBench();
 const manyDevices = await runDevicesBench();
-console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), ...stack, authStores: authStores.stores, soak, manyDevices }, null, 2));
+const outbox = await runOutboxBench();
+console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), ...stack, authStores: authStores.stores, soak, manyDevices, outbox }, null, 2));
 // Baileys leaves timers behind after its sockets close.
 process.exit(0);
