@@ -120,6 +120,8 @@ export class OutboxScheduler {
   /** Stops at the first notice that does not go through: the next link (re)connect tries again. */
   private async handOverNotices(): Promise<void> {
     for (const { seq, notice } of this.outbox.notices()) {
+      // Never a dial of its own: the next link's start hands over what is left.
+      if (!this.deps.link.isUp) return;
       const outcome = await this.deps.link.request('webhook.status', notice);
       // A device the host no longer knows has no webhook to tell: drop it, keep the rest.
       if (!outcome.ok && outcome.error.code !== 'not_found') {
