@@ -21,7 +21,7 @@
 import makeWASocket, { generateMessageIDV2, WA_CERT_DETAILS, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { MemoryAuth } from '../support/baileys-client.ts';
@@ -247,6 +247,8 @@ export interface WorkerdProfile {
 
 export async function runSendBench() {
   const { messages, levels, profileMessages } = settings();
+  // Other work on the machine slows every figure here: the 1-minute load before and after says how much.
+  const loadBefore = round(loadavg()[0]!);
   const sim = await startSimProcess();
   let raw: RawClient | undefined;
   let client: StackClient | undefined;
@@ -279,6 +281,7 @@ export async function runSendBench() {
     const at = (c: number) => results.find((l) => l.concurrency === c);
     const result = {
       messagesPerLevel: messages,
+      machine: { cores: availableParallelism(), loadAverageBefore: loadBefore, loadAverageAfter: round(loadavg()[0]!) },
       devServer: { concurrency: 1, p50Ms: devServer.p50Ms, p99Ms: devServer.p99Ms, perSecond: devServer.perSecond, cpuMsPerRequest: devServer.cpuMsPerMessage },
       levels: results,
       targets: {
@@ -336,6 +339,7 @@ function printTable(result: Awaited<ReturnType<typeof runSendBench>>): void {
     `${label.padEnd(16)}${pad(c, 4)}${pad(r.perSecond, 9)}${pad(r.p50Ms, 9)}${pad(r.p99Ms, 9)}   ${cpuKeys.map((k, i) => pad(r.cpuMsPerMessage[k], Math.max(7, cpuHead[i]!.length + 1))).join('')}`;
   log('');
   log(`sends (${result.messagesPerLevel} per run; raw Baileys in the bench process; latency until the simulator's ack unless "write")`);
+  log(`machine: ${result.machine.cores} cores, 1-minute load ${result.machine.loadAverageBefore} before, ${result.machine.loadAverageAfter} after`);
   log(`${''.padEnd(16)}${pad('c', 4)}${pad('msg/s', 9)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}   CPU ms per message:${''}`);
   log(`${''.padEnd(47)}${cpuHead.map((h) => pad(h, Math.max(7, h.length + 1))).join('')}`);
   log(row('dev /healthz', 1, { ...result.devServer, messages: 0, concurrency: 1, cpuMsPerMessage: result.devServer.cpuMsPerRequest }));
