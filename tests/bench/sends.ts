@@ -27,7 +27,7 @@ import pino from 'pino';
 import { MemoryAuth } from '../support/baileys-client.ts';
 import { freePort, startStack, type Stack } from '../stack/stack.ts';
 import { cpuPerMessage, edgeCpuMs, ownCpuMs, treeCpuMs, type CpuReading } from './cpu.ts';
-import { closeInspectors, edgeInspectors, type Inspector } from './memory.ts';
+import { closeInspectors, edgeInspectors } from './memory.ts';
 import { startProfile, summariseProfile, type ProfileSummary } from './profile.ts';
 import { post, startSimProcess, type SimProcess } from './stack.ts';
 
