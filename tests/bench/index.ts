@@ -1,18 +1,21 @@
 // `npm run bench`: every benchmark, one JSON document on stdout. Speed and memory are measured
-// here, never asserted in tests. Takes about twenty minutes on a 2-core machine (the memory soak
-// alone three and a half: SOAK_SECONDS and SOAK_IDLE_SECONDS shorten it, see soak.ts; the outbox
-// at volume about four: OUTBOX_BENCH_MESSAGES, see outbox.ts).
+// here, never asserted in tests. Takes about twenty-five minutes on a 2-core machine (the memory
+// soak alone three and a half: SOAK_SECONDS and SOAK_IDLE_SECONDS shorten it, see soak.ts; the
+// sends about three: SEND_BENCH_MESSAGES, see sends.ts; the outbox at volume about four:
+// OUTBOX_BENCH_MESSAGES, see outbox.ts).
 import { runAuthStoreBench } from './auth-store.ts';
 import { runDevicesBench } from './devices.ts';
 import { runOutboxBench } from './outbox.ts';
+import { runSendBench } from './sends.ts';
 import { runSoakBench } from './soak.ts';
-import { runStackBench } from './stack.ts';
+import { runHostMemoryBench } from './stack.ts';
 
-const stack = await runStackBench();
+const sends = await runSendBench();
+const hostMemory = await runHostMemoryBench();
 const authStores = await runAuthStoreBench();
 const soak = await runSoakBench();
 const manyDevices = await runDevicesBench();
 const outbox = await runOutboxBench();
-console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), ...stack, authStores: authStores.stores, soak, manyDevices, outbox }, null, 2));
+console.log(JSON.stringify({ node: process.version, date: new Date().toISOString(), sends, ...hostMemory, authStores: authStores.stores, soak, manyDevices, outbox }, null, 2));
 // Baileys leaves timers behind after its sockets close.
 process.exit(0);

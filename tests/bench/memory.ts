@@ -12,7 +12,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ───────────── processes ─────────────
 
-interface ProcessInfo {
+export interface ProcessInfo {
   pid: number;
   ppid: number;
   name: string;
@@ -37,14 +37,14 @@ function processes(): ProcessInfo[] {
 }
 
 /** `root` and every process under it. */
-function tree(root: number): ProcessInfo[] {
+export function tree(root: number): ProcessInfo[] {
   const all = processes();
   const found = all.filter((p) => p.pid === root);
   for (let i = 0; i < found.length; i++) found.push(...all.filter((p) => p.ppid === found[i]!.pid));
   return found;
 }
 
-const cmdline = (pid: number) => {
+export const cmdline = (pid: number) => {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
@@ -64,7 +64,7 @@ function rss(pid: number): { rss: number; anon: number; file: number } | undefin
 }
 
 // The Worker's workerd is the one with an inspector; the dev proxy's (wrangler's public port) has none.
-const isWorkerProcess = (pid: number) => cmdline(pid).includes('--inspector-addr');
+export const isWorkerProcess = (pid: number) => cmdline(pid).includes('--inspector-addr');
 
 // ───────────── isolates, over the DevTools protocol ─────────────
 
