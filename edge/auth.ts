@@ -24,7 +24,10 @@ export async function authenticate(db: DB, env: Env, header: string | undefined)
   if (!key) return null;
   if (env.ADMIN_KEY && (await sameSecret(key, env.ADMIN_KEY))) return { admin: true };
   if (!DEVICE_KEY.test(key)) return null;
-  const [device] = await db.select().from(devicesTable).where(eq(devicesTable.apiKeyHash, await hashKey(key)));
+  const [device] = await db
+    .select()
+    .from(devicesTable)
+    .where(eq(devicesTable.apiKeyHash, await hashKey(key)));
   return device ? { admin: false, device } : null;
 }
 

@@ -11,13 +11,20 @@ const schema = z
     HOST_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with the edge)'),
     REDIS_URL: z.string().url().optional(),
     DATA_DIR: z.string().min(1).default('data'),
-    WA_WS_URL: z.string().regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL').optional(),
+    WA_WS_URL: z
+      .string()
+      .regex(/^wss?:\/\//, 'must be a ws:// or wss:// URL')
+      .optional(),
     WA_ROOT_KEY: z
       .string()
       .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be a base64 X25519 public key (32 bytes)')
       .optional(),
     MEDIA_ALLOW_PRIVATE_NETWORKS: flag.default(false),
-    MEDIA_MAX_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    MEDIA_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
     MEDIA_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     PUBLIC_URL: z.string().url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

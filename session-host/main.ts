@@ -2,11 +2,11 @@
 // environment (see config.ts); SIGTERM and SIGINT stop it cleanly, devices stay logged in.
 // First, before anything loads Baileys: see the module.
 import './sessions/verified-signatures.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { startHost } from './host.ts';
 import { captureConsole, createLogger } from './logger.ts';
 
-let config;
+let config: Config;
 try {
   config = loadConfig();
 } catch (error) {

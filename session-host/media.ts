@@ -19,7 +19,9 @@ export interface Media {
 }
 
 export class MediaError extends RequestError {
-  constructor(message: string) { super('bad_media', message); }
+  constructor(message: string) {
+    super('bad_media', message);
+  }
 }
 export class BadStatusError extends RequestError {
   readonly status: number;
@@ -35,10 +37,21 @@ const ACCEPT: Record<MediaType, string> = { image: 'image/*', video: 'video/*', 
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/unknown']);
 
 const EXTENSIONS: Record<string, string> = {
-  'image/jpeg': 'jpg', 'image/png': 'png', 'image/gif': 'gif', 'image/webp': 'webp',
-  'video/mp4': 'mp4', 'video/quicktime': 'mov', 'video/3gpp': '3gp', 'audio/mp4': 'm4a',
-  'application/pdf': 'pdf', 'application/zip': 'zip', 'text/plain': 'txt', 'text/csv': 'csv',
-  'application/json': 'json', 'application/msword': 'doc', 'application/vnd.ms-excel': 'xls',
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'video/mp4': 'mp4',
+  'video/quicktime': 'mov',
+  'video/3gpp': '3gp',
+  'audio/mp4': 'm4a',
+  'application/pdf': 'pdf',
+  'application/zip': 'zip',
+  'text/plain': 'txt',
+  'text/csv': 'csv',
+  'application/json': 'json',
+  'application/msword': 'doc',
+  'application/vnd.ms-excel': 'xls',
   'application/vnd.ms-powerpoint': 'ppt',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
@@ -73,9 +86,7 @@ export async function fetchMedia(url: string, options: FetchMediaOptions): Promi
 
   // A web page where a file was expected is nearly always a login, error or "share" page.
   if (mimetype === 'text/html' || mimetype === 'application/xhtml+xml') {
-    throw new MediaError(
-      `media at ${shown} is a web page (${mimetype}), not ${type === 'image' ? 'an image' : `a ${type}`}; link the file itself`,
-    );
+    throw new MediaError(`media at ${shown} is a web page (${mimetype}), not ${type === 'image' ? 'an image' : `a ${type}`}; link the file itself`);
   }
   if (type !== 'document' && !mimetype.startsWith(`${type}/`)) {
     const what = mimetype === 'application/octet-stream' ? 'of unknown type' : mimetype;
@@ -145,7 +156,9 @@ function extension(name: string): string {
 /** A name safe to show and to save: no path, no control characters, not hidden, not too long. */
 function fileName(raw: string, type: MediaType, mimetype: string): string {
   let name = raw
-    .split(/[/\\]/).pop()!
+    .split(/[/\\]/)
+    .pop()!
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips
     .replace(/[\x00-\x1f\x7f<>:"|?*]/g, '')
     .trim()
     .replace(/^\.+/, '');

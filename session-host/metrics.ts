@@ -19,7 +19,12 @@ export function renderMetrics(m: MetricsSnapshot): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
-  metric('wa_sessions', 'gauge', 'Devices on this host by status.', STATUSES.map((s) => [`{status="${s}"}`, m.devices.filter((d) => d.status === s).length]));
+  metric(
+    'wa_sessions',
+    'gauge',
+    'Devices on this host by status.',
+    STATUSES.map((s) => [`{status="${s}"}`, m.devices.filter((d) => d.status === s).length]),
+  );
   metric('wa_messages_sent_total', 'counter', 'Messages sent since the host started.', [['', m.messagesSent]]);
   metric('wa_messages_received_total', 'counter', 'Incoming messages received since the host started.', [['', m.messagesReceived]]);
   metric('wa_webhook_queue_depth', 'gauge', 'Webhook deliveries waiting (including retries).', [['', m.webhooks.depth]]);

@@ -38,9 +38,7 @@ function literal(value: unknown, style: Style, indent: string, step: string): st
   if (typeof value === 'number') return String(value);
   if (typeof value === 'string') return style.str(value);
   const list = Array.isArray(value);
-  const entries = list
-    ? value.map((v) => literal(v, style, indent + step, step))
-    : Object.entries(value as object).map(([k, v]) => style.str(k) + style.pair + literal(v, style, indent + step, step));
+  const entries = list ? value.map((v) => literal(v, style, indent + step, step)) : Object.entries(value as object).map(([k, v]) => style.str(k) + style.pair + literal(v, style, indent + step, step));
   const [open, close] = list ? style.array : style.object;
   if (!entries.length) return open + close;
   return `${open}\n${entries.map((e) => `${indent}${step}${e},`).join('\n')}\n${indent}${close}`;
@@ -72,7 +70,15 @@ function python({ method, url, headers, body }: Call): string {
 
 function php({ method, url, headers, body }: Call): string {
   const options = [`    CURLOPT_URL => ${PHP.str(url)},`, '    CURLOPT_RETURNTRANSFER => true,', `    CURLOPT_CUSTOMREQUEST => '${method}',`];
-  if (headers.length) options.push(`    CURLOPT_HTTPHEADER => ${literal(headers.map(([k, v]) => `${k}: ${v}`), PHP, '    ', '    ')},`);
+  if (headers.length)
+    options.push(
+      `    CURLOPT_HTTPHEADER => ${literal(
+        headers.map(([k, v]) => `${k}: ${v}`),
+        PHP,
+        '    ',
+        '    ',
+      )},`,
+    );
   if (body) options.push(`    CURLOPT_POSTFIELDS => json_encode(${literal(body, PHP, '    ', '    ')}),`);
   return `<?php\n$curl = curl_init();\ncurl_setopt_array($curl, [\n${options.join('\n')}\n]);\n$response = curl_exec($curl);\ncurl_close($curl);\necho $response;`;
 }

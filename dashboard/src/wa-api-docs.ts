@@ -35,17 +35,24 @@ export class WaApiDocs extends LitElement {
     return html`<section class="card" aria-labelledby="docs-heading">
       <div class="card-head"><h2 id="docs-heading">API Integration Documentation</h2></div>
       <p class="base">Base URL <code data-testid="base-url">${baseUrl}</code><wa-copy-button .value=${baseUrl} label="Copy the base URL"></wa-copy-button></p>
-      ${error
-        ? html`<p class="error" role="alert">Could not load the API description: ${error} <button class="small" @click=${loadDocs}>Try again</button></p>`
-        : !data
-          ? html`<p class="muted" role="status">${loading ? 'Loading...' : ''}</p>`
-          : html`${group(
-              'Sending and status',
-              "Call these with a device's API key (shown when the device is added) as Bearer YOUR_API_KEY; /send also takes the key as is, as Fonnte does. With the admin key, name the device with deviceId.",
-              data.filter((r) => r.auth !== 'admin'),
-              true,
-            )}
-            ${group('Administration', 'These need the admin key: Bearer YOUR_ADMIN_KEY.', data.filter((r) => r.auth === 'admin'), false)}`}
+      ${
+        error
+          ? html`<p class="error" role="alert">Could not load the API description: ${error} <button class="small" @click=${loadDocs}>Try again</button></p>`
+          : !data
+            ? html`<p class="muted" role="status">${loading ? 'Loading...' : ''}</p>`
+            : html`${group(
+                'Sending and status',
+                "Call these with a device's API key (shown when the device is added) as Bearer YOUR_API_KEY; /send also takes the key as is, as Fonnte does. With the admin key, name the device with deviceId.",
+                data.filter((r) => r.auth !== 'admin'),
+                true,
+              )}
+            ${group(
+              'Administration',
+              'These need the admin key: Bearer YOUR_ADMIN_KEY.',
+              data.filter((r) => r.auth === 'admin'),
+              false,
+            )}`
+      }
     </section>`;
   }
 }

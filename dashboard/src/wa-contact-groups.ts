@@ -35,12 +35,13 @@ export class WaContactGroups extends LitElement {
           </tr>
         </thead>
         <tbody>
-          ${!data
-            ? html`<tr><td colspan="2" class="empty">${loading ? 'Loading groups...' : 'Groups could not be loaded.'}</td></tr>`
-            : data.length === 0
-              ? html`<tr><td colspan="2" class="empty">No groups found. Click "Add Group" to create one.</td></tr>`
-              : data.map(
-                  (g) => html`<tr>
+          ${
+            !data
+              ? html`<tr><td colspan="2" class="empty">${loading ? 'Loading groups...' : 'Groups could not be loaded.'}</td></tr>`
+              : data.length === 0
+                ? html`<tr><td colspan="2" class="empty">No groups found. Click "Add Group" to create one.</td></tr>`
+                : data.map(
+                    (g) => html`<tr>
                     <td data-label="Name">${g.name}</td>
                     <td data-label="Action">
                       <div class="actions">
@@ -49,7 +50,8 @@ export class WaContactGroups extends LitElement {
                       </div>
                     </td>
                   </tr>`,
-                )}
+                  )
+          }
         </tbody>
       </table>
       <dialog id="group-dialog" aria-labelledby="group-dialog-heading">

@@ -47,14 +47,15 @@ export class WaContacts extends LitElement {
           </tr>
         </thead>
         <tbody>
-          ${!data
-            ? html`<tr><td colspan="4" class="empty">${loading ? 'Loading contacts...' : 'Contacts could not be loaded.'}</td></tr>`
-            : data.length === 0
-              ? html`<tr>
+          ${
+            !data
+              ? html`<tr><td colspan="4" class="empty">${loading ? 'Loading contacts...' : 'Contacts could not be loaded.'}</td></tr>`
+              : data.length === 0
+                ? html`<tr>
                   <td colspan="4" class="empty">${query.trim() ? `No contacts match "${query.trim()}".` : 'No contacts found. Click "Add Contact" to create one.'}</td>
                 </tr>`
-              : data.map(
-                  (c) => html`<tr>
+                : data.map(
+                    (c) => html`<tr>
                     <td data-label="Name">${c.name}</td>
                     <td data-label="Number"><span class="mono">${c.number}</span></td>
                     <td data-label="Group">${c.groupId ? (groupName.get(c.groupId) ?? '…') : html`<span class="muted">None</span>`}</td>
@@ -65,7 +66,8 @@ export class WaContacts extends LitElement {
                       </div>
                     </td>
                   </tr>`,
-                )}
+                  )
+          }
         </tbody>
       </table>
       ${this.#dialog()}

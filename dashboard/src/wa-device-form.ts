@@ -31,7 +31,10 @@ export class WaDeviceForm extends LitElement {
     // The secret that signs the webhooks is not in the status: fetched only for the one device.
     if (!device) return;
     const opening = this.opened;
-    const secret = await getDevice(device.id).then((d) => d.webhookSecret, () => '');
+    const secret = await getDevice(device.id).then(
+      (d) => d.webhookSecret,
+      () => '',
+    );
     if (this.opened === opening) this.webhookSecret = secret;
   }
 
@@ -47,12 +50,14 @@ export class WaDeviceForm extends LitElement {
           >Webhook URL <span class="hint">Optional: incoming messages and status changes are posted here.</span>
           <input name="webhookUrl" type="url" placeholder="https://example.com/webhook" value=${this.device?.webhookUrl ?? ''}
         /></label>
-        ${this.webhookSecret
-          ? html`<p class="muted">
+        ${
+          this.webhookSecret
+            ? html`<p class="muted">
               Webhooks are signed (HMAC-SHA256) with <code>${this.webhookSecret}</code>
               <wa-copy-button .value=${this.webhookSecret} label="Copy webhook secret"></wa-copy-button>
             </p>`
-          : ''}
+            : ''
+        }
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
         <div class="dialog-actions">
           <button type="button" @click=${() => this.renderRoot.querySelector('dialog')!.close()}>Cancel</button>

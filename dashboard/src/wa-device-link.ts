@@ -115,32 +115,38 @@ export class WaDeviceLink extends LitElement {
     }
     if (device.status === 'LOGGED_OUT' && !this.starting) return html`<p>The device was logged out. Close this and connect it again for a new QR code.</p>`;
     return html`
-      ${device.status === 'QR' && device.qr
-        ? html`<div class="qr">
+      ${
+        device.status === 'QR' && device.qr
+          ? html`<div class="qr">
             <wa-qr-code .value=${device.qr} label="QR code to link ${device.name}"></wa-qr-code>
-            ${this.#session.value.state === 'signed-in' && this.#session.value.demo
-              ? html`<button class="primary" ?disabled=${this.scanning} @click=${() => this.#scan(device.id)}>
+            ${
+              this.#session.value.state === 'signed-in' && this.#session.value.demo
+                ? html`<button class="primary" ?disabled=${this.scanning} @click=${() => this.#scan(device.id)}>
                   ${this.scanning ? 'Scanning…' : 'Scan with the simulator'}
                 </button>`
-              : ''}
+                : ''
+            }
           </div>
           <ol>
             <li>Open WhatsApp on your phone.</li>
             <li>Go to <strong>Settings › Linked devices › Link a device</strong>.</li>
             <li>Point the phone at this code. WhatsApp renews it every 20 seconds or so; this one is always current.</li>
           </ol>`
-        : this.error
-          ? ''
-          : html`<p>${this.starting || device.status === 'CONNECTING' ? 'Starting the WhatsApp session…' : 'Waiting for a QR code…'}</p>`}
+          : this.error
+            ? ''
+            : html`<p>${this.starting || device.status === 'CONNECTING' ? 'Starting the WhatsApp session…' : 'Waiting for a QR code…'}</p>`
+      }
       <details ?open=${this.pairing} @toggle=${(e: Event) => (this.pairing = (e.target as HTMLDetailsElement).open)}>
         <summary>Link with a phone number instead</summary>
-        ${this.code
-          ? html`<p>On the phone: <strong>Linked devices › Link a device › Link with phone number instead</strong>, then enter:</p>
+        ${
+          this.code
+            ? html`<p>On the phone: <strong>Linked devices › Link a device › Link with phone number instead</strong>, then enter:</p>
               <p class="code" data-testid="pairing-code">${this.code}</p>`
-          : html`<form class="row" @submit=${(e: SubmitEvent) => this.#requestCode(e, device.id)}>
+            : html`<form class="row" @submit=${(e: SubmitEvent) => this.#requestCode(e, device.id)}>
               <label>Phone number with country code <input name="phone" type="tel" required placeholder="628123456789" autocomplete="tel" /></label>
               <button class="primary" ?disabled=${this.requesting}>${this.requesting ? 'Asking WhatsApp…' : 'Get pairing code'}</button>
-            </form>`}
+            </form>`
+        }
       </details>
     `;
   }

@@ -59,11 +59,13 @@ export class WaDevices extends LitElement {
           </tr>
         </thead>
         <tbody>
-          ${!data
-            ? html`<tr><td colspan="5" class="empty">${loading ? 'Loading devices...' : 'Devices could not be loaded.'}</td></tr>`
-            : data.devices.length === 0
-              ? html`<tr><td colspan="5" class="empty">No devices yet. Click "Add Device" to create one.</td></tr>`
-              : data.devices.map((d) => this.#row(d))}
+          ${
+            !data
+              ? html`<tr><td colspan="5" class="empty">${loading ? 'Loading devices...' : 'Devices could not be loaded.'}</td></tr>`
+              : data.devices.length === 0
+                ? html`<tr><td colspan="5" class="empty">No devices yet. Click "Add Device" to create one.</td></tr>`
+                : data.devices.map((d) => this.#row(d))
+          }
         </tbody>
       </table>
       <wa-device-form @device-created=${(e: CustomEvent<KeyedDevice>) => this.#secret.show(`${e.detail.name} is ready`, e.detail.apiKey)}></wa-device-form>
@@ -92,13 +94,15 @@ export class WaDevices extends LitElement {
       <td data-label="Status"><span class="badge ${d.status}">${STATE_LABELS[d.status]}</span></td>
       <td data-label="Action">
         <div class="actions">
-          ${d.status === 'CONNECTED'
-            ? html`<button class="small" ?disabled=${busy} aria-label="Disconnect ${d.name}" @click=${() => this.#run(d, disconnectDevice)}>Disconnect</button>
+          ${
+            d.status === 'CONNECTED'
+              ? html`<button class="small" ?disabled=${busy} aria-label="Disconnect ${d.name}" @click=${() => this.#run(d, disconnectDevice)}>Disconnect</button>
                 <button class="small" ?disabled=${busy} aria-label="Log out ${d.name}" @click=${() => this.#logout(d)}>Log out</button>`
-            : d.status === 'QR' || d.status === 'CONNECTING'
-              ? html`<button class="small primary" aria-label="Show the QR code of ${d.name}" @click=${() => this.#link.open(d)}>Show QR</button>
+              : d.status === 'QR' || d.status === 'CONNECTING'
+                ? html`<button class="small primary" aria-label="Show the QR code of ${d.name}" @click=${() => this.#link.open(d)}>Show QR</button>
                   <button class="small" ?disabled=${busy} aria-label="Stop connecting ${d.name}" @click=${() => this.#run(d, disconnectDevice)}>Cancel</button>`
-              : html`<button class="small primary" ?disabled=${busy} aria-label="Connect ${d.name}" @click=${() => this.#link.open(d)}>Connect</button>`}
+                : html`<button class="small primary" ?disabled=${busy} aria-label="Connect ${d.name}" @click=${() => this.#link.open(d)}>Connect</button>`
+          }
           <button class="small" aria-label="Edit ${d.name}" @click=${() => this.#form.open(d)}>Edit</button>
           <button class="small danger" ?disabled=${busy} aria-label="Delete ${d.name}" @click=${() => this.#delete(d)}>Delete</button>
         </div>
@@ -145,7 +149,11 @@ export class WaDevices extends LitElement {
   }
 
   async #delete(d: Device) {
-    const yes = await this.#confirm.ask({ heading: `Delete ${d.name}?`, message: 'The device, its API key and its message log are deleted, and it is logged out of WhatsApp. This cannot be undone.', action: 'Delete' });
+    const yes = await this.#confirm.ask({
+      heading: `Delete ${d.name}?`,
+      message: 'The device, its API key and its message log are deleted, and it is logged out of WhatsApp. This cannot be undone.',
+      action: 'Delete',
+    });
     if (yes) await this.#run(d, deleteDevice);
   }
 }

@@ -59,9 +59,7 @@ export class WaGatewayStatus extends LitElement {
         <div>
           <dt>Session host public URL</dt>
           <dd>
-            ${data?.publicUrl
-              ? html`<code>${data.publicUrl}</code>`
-              : html`<span class="muted">${loading ? 'Loading...' : 'Not reported (the host is offline or has no PUBLIC_URL)'}</span>`}
+            ${data?.publicUrl ? html`<code>${data.publicUrl}</code>` : html`<span class="muted">${loading ? 'Loading...' : 'Not reported (the host is offline or has no PUBLIC_URL)'}</span>`}
           </dd>
         </div>
         <div>

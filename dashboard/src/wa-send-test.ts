@@ -27,7 +27,8 @@ export class WaSendTest extends LitElement {
             <select name="deviceId" required>
               <option value="">${connected.length ? 'Choose a device' : 'No device is connected'}</option>
               ${devices.map(
-                (d) => html`<option value=${d.id} ?disabled=${d.status !== 'CONNECTED'} ?selected=${connected.length === 1 && d === connected[0]}>${d.name}${d.status === 'CONNECTED' ? '' : ' (not connected)'}</option>`,
+                (d) =>
+                  html`<option value=${d.id} ?disabled=${d.status !== 'CONNECTED'} ?selected=${connected.length === 1 && d === connected[0]}>${d.name}${d.status === 'CONNECTED' ? '' : ' (not connected)'}</option>`,
               )}
             </select>
           </label>
@@ -55,9 +56,7 @@ export class WaSendTest extends LitElement {
         <div class="actions"><button class="primary" ?disabled=${this.sending || !connected.length}>${this.sending ? 'Sending…' : 'Send message'}</button></div>
       </form>
       <div role="status">
-        ${this.result
-          ? html`<p class="success">Sent to <strong>${this.result.to}</strong>: ${this.result.message} (id <code>${this.result.id}</code>)</p>`
-          : ''}
+        ${this.result ? html`<p class="success">Sent to <strong>${this.result.to}</strong>: ${this.result.message} (id <code>${this.result.id}</code>)</p>` : ''}
       </div>
       ${this.error ? html`<p class="error" role="alert">Not sent: ${this.error}</p>` : ''}
     </section>`;

@@ -70,7 +70,11 @@ const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   const [, , claimed, [held]] = await db.batch([
     db.delete(t).where(and(eq(t.key, key), lt(t.createdAt, expired))),
     db.delete(t).where(inArray(t.key, db.select({ key: t.key }).from(t).where(lt(t.createdAt, expired)).orderBy(asc(t.createdAt)).limit(SWEEP_LIMIT))),
-    db.insert(t).values({ key, status: 0, body: '', fingerprint, createdAt: new Date(now) }).onConflictDoNothing().returning({ key: t.key }),
+    db
+      .insert(t)
+      .values({ key, status: 0, body: '', fingerprint, createdAt: new Date(now) })
+      .onConflictDoNothing()
+      .returning({ key: t.key }),
     db.select().from(t).where(eq(t.key, key)),
   ]);
   if (!held) throw new Error('idempotency claim vanished');
@@ -87,7 +91,10 @@ const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   await claims.run(claim, next);
   const ours = and(eq(t.key, key), eq(t.createdAt, held.createdAt));
   if (c.res.status >= 200 && c.res.status < 300) {
-    await db.update(t).set({ status: c.res.status, body: await c.res.clone().text() }).where(ours);
+    await db
+      .update(t)
+      .set({ status: c.res.status, body: await c.res.clone().text() })
+      .where(ours);
   } else if (claimed.length && claim.taken === 0) {
     // Refused before any message got an id (a bad body, an unknown device): nothing can have
     // gone out, so the key is free for a corrected request.

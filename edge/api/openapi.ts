@@ -55,17 +55,11 @@ const plainly = (issue: z.core.$ZodRawIssue) => {
 function check<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value, { error: plainly });
   if (result.success) return result.data;
-  const reasons = result.error.issues.map((issue) =>
-    seedMessages.has(issue.message) ? issue.message : `${issue.path.join('.') || 'body'}: ${issue.message}`,
-  );
+  const reasons = result.error.issues.map((issue) => (seedMessages.has(issue.message) ? issue.message : `${issue.path.join('.') || 'body'}: ${issue.message}`));
   throw new HTTPException(400, { message: reasons.join('; ') });
 }
 
-type Validated<S extends z.ZodType, T extends 'json' | 'query'> = MiddlewareHandler<
-  AppEnv,
-  string,
-  { in: { [K in T]: z.input<S> }; out: { [K in T]: z.output<S> } }
->;
+type Validated<S extends z.ZodType, T extends 'json' | 'query'> = MiddlewareHandler<AppEnv, string, { in: { [K in T]: z.input<S> }; out: { [K in T]: z.output<S> } }>;
 
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'];
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/;

@@ -102,7 +102,14 @@ export async function sendMessages(db: DB, env: Env, device: Device, outgoing: O
         // may have gone out: it stays queued, with why, and is never logged as failed.
         .set(
           d.ok
-            ? { status: sql`CASE WHEN ${messagesTable.status} IN ('queued', 'failed') THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId: d.id, sentAt: new Date(), error: null, failedAt: null, attempts: 1 }
+            ? {
+                status: sql`CASE WHEN ${messagesTable.status} IN ('queued', 'failed') THEN 'sent' ELSE ${messagesTable.status} END`,
+                waMessageId: d.id,
+                sentAt: new Date(),
+                error: null,
+                failedAt: null,
+                attempts: 1,
+              }
             : d.error.code === 'timeout'
               ? { error: `outcome unknown: ${d.error.message}`, attempts: 1 }
               : { status: 'failed', error: d.error.message, failedAt: new Date(), attempts: 1 },

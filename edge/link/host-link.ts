@@ -34,8 +34,7 @@ export class HostLink extends DurableObject<Env> {
       target: () => this.target(),
       up: () => this.up(),
       // Behind the events this link delivered: none of them may turn a device back on afterwards.
-      lost: () =>
-        ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error))),
+      lost: () => ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error))),
       retry: (ms) => ctx.waitUntil(ctx.storage.setAlarm(Date.now() + ms)),
       apply: (event, data) => this.apply(event, data),
       get log() {
@@ -82,7 +81,10 @@ export class HostLink extends DurableObject<Env> {
     this.ctx.waitUntil(this.ctx.storage.setAlarm(this.nextBeatAt));
     this.ctx.waitUntil(
       this.projection
-        .sync((method, params) => this.link.request(method, params), (work) => this.link.inOrder(work))
+        .sync(
+          (method, params) => this.link.request(method, params),
+          (work) => this.link.inOrder(work),
+        )
         .catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error))
         .then(() => this.scheduler.flushNotices())
         .then(() => this.scheduler.drain()),

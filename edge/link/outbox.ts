@@ -116,9 +116,7 @@ export class Outbox {
    * earlier one waits for a retry. Three index lookups; only the chosen row is parsed.
    */
   next(now: number): QueuedRow | undefined {
-    const device = this.sql
-      .exec<{ device_id: string }>('SELECT device_id FROM outbox_devices WHERE go_at IS NOT NULL AND go_at <= ? ORDER BY go_at LIMIT 1', now)
-      .toArray()[0];
+    const device = this.sql.exec<{ device_id: string }>('SELECT device_id FROM outbox_devices WHERE go_at IS NOT NULL AND go_at <= ? ORDER BY go_at LIMIT 1', now).toArray()[0];
     if (!device) return undefined;
     const row = this.sql
       .exec<{ id: string; params: string; due_at: number; ready_at: number; attempts: number }>(
@@ -137,11 +135,7 @@ export class Outbox {
 
   /** A send went out from the device: its next one waits until `until` (unix ms). */
   pace(deviceId: string, until: number): void {
-    this.sql.exec(
-      'INSERT INTO outbox_devices (device_id, paced_until) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET paced_until = excluded.paced_until',
-      deviceId,
-      until,
-    );
+    this.sql.exec('INSERT INTO outbox_devices (device_id, paced_until) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET paced_until = excluded.paced_until', deviceId, until);
     this.refreshDevice(deviceId);
   }
 
@@ -186,11 +180,7 @@ export class Outbox {
   /** After a change to a recipient's queue: its head, then its device's next go. */
   private refresh(deviceId: string, recipient: string): void {
     const head = this.sql
-      .exec<{ seq: number; ready_at: number }>(
-        'SELECT seq, max(due_at, retry_at) AS ready_at FROM outbox WHERE device_id = ? AND recipient = ? ORDER BY due_at, seq LIMIT 1',
-        deviceId,
-        recipient,
-      )
+      .exec<{ seq: number; ready_at: number }>('SELECT seq, max(due_at, retry_at) AS ready_at FROM outbox WHERE device_id = ? AND recipient = ? ORDER BY due_at, seq LIMIT 1', deviceId, recipient)
       .toArray()[0];
     if (head) {
       this.sql.exec(

@@ -39,7 +39,10 @@ export class Projection {
 
   /** A message log row of `deviceId`, only if that device is on this host: a host's receipts touch only its own messages. */
   private ownMessage(deviceId: string) {
-    const ours = this.db().select({ id: devicesTable.id }).from(devicesTable).where(and(eq(devicesTable.id, deviceId), this.hostFilter()));
+    const ours = this.db()
+      .select({ id: devicesTable.id })
+      .from(devicesTable)
+      .where(and(eq(devicesTable.id, deviceId), this.hostFilter()));
     return and(eq(messagesTable.deviceId, deviceId), inArray(messagesTable.deviceId, ours));
   }
 
@@ -54,13 +57,23 @@ export class Projection {
     let changed = states;
     if (snapshot) {
       const rows = await db
-        .select({ id: devicesTable.id, status: devicesTable.status, qr: devicesTable.qr, phoneNumber: devicesTable.phoneNumber, pushName: devicesTable.pushName, totalMessagesSent: devicesTable.totalMessagesSent, reason: devicesTable.statusReason })
+        .select({
+          id: devicesTable.id,
+          status: devicesTable.status,
+          qr: devicesTable.qr,
+          phoneNumber: devicesTable.phoneNumber,
+          pushName: devicesTable.pushName,
+          totalMessagesSent: devicesTable.totalMessagesSent,
+          reason: devicesTable.statusReason,
+        })
         .from(devicesTable)
         .where(this.hostFilter());
       const stored = new Map(rows.map((row) => [row.id, row]));
       changed = states.filter((s) => {
         const row = stored.get(s.id);
-        return row && (row.status !== s.status || row.qr !== s.qr || row.phoneNumber !== s.phoneNumber || row.pushName !== s.pushName || row.totalMessagesSent !== s.totalMessagesSent || row.reason !== s.reason);
+        return (
+          row && (row.status !== s.status || row.qr !== s.qr || row.phoneNumber !== s.phoneNumber || row.pushName !== s.pushName || row.totalMessagesSent !== s.totalMessagesSent || row.reason !== s.reason)
+        );
       });
     }
     const updates = changed.map((s) =>
@@ -88,7 +101,10 @@ export class Projection {
     }
     // By our own id when the host knows it: the receipt may beat the send's answer to D1.
     const match = status.outboxId ? eq(messagesTable.id, status.outboxId) : eq(messagesTable.waMessageId, status.id);
-    const [row] = await db.select().from(messagesTable).where(and(match, this.ownMessage(status.deviceId)));
+    const [row] = await db
+      .select()
+      .from(messagesTable)
+      .where(and(match, this.ownMessage(status.deviceId)));
     // Receipts can arrive out of order; a message never moves backwards (read stays read).
     const current = row ? (RANK[row.status as keyof typeof RANK] ?? 0) : 0;
     if (!row || RANK[status.status] < current) return;
@@ -119,10 +135,7 @@ export class Projection {
   }
 
   async markOffline(): Promise<void> {
-    await this.db()
-      .update(devicesTable)
-      .set({ status: 'DISCONNECTED', qr: null, statusReason: 'session host is offline' })
-      .where(this.hostFilter());
+    await this.db().update(devicesTable).set({ status: 'DISCONNECTED', qr: null, statusReason: 'session host is offline' }).where(this.hostFilter());
   }
 
   /**
@@ -143,17 +156,19 @@ export class Projection {
     if (!status.ok) return;
     const known = new Set(devices.map((d) => d.id));
     // Queued at once, in the events' order (see LinkTransport.inOrder), before anything else is awaited.
-    const applied = inOrder(() => this.applyStates(status.result.devices.filter((d) => known.has(d.id)), true));
+    const applied = inOrder(() =>
+      this.applyStates(
+        status.result.devices.filter((d) => known.has(d.id)),
+        true,
+      ),
+    );
     for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await request('device.delete', { id: orphan.id });
     await applied;
   }
 
   /** A device's pacing of queued sends. */
   async pacing(deviceId: string): Promise<{ intervalMs: number; jitterMs: number }> {
-    const [row] = await this.db()
-      .select({ intervalMs: devicesTable.sendIntervalMs, jitterMs: devicesTable.sendJitterMs })
-      .from(devicesTable)
-      .where(eq(devicesTable.id, deviceId));
+    const [row] = await this.db().select({ intervalMs: devicesTable.sendIntervalMs, jitterMs: devicesTable.sendJitterMs }).from(devicesTable).where(eq(devicesTable.id, deviceId));
     return { intervalMs: row?.intervalMs ?? 0, jitterMs: row?.jitterMs ?? 0 };
   }
 }

@@ -17,7 +17,11 @@ export function hostLink(env: Env, hostId: string | null) {
       if (typeof member !== 'function') return member;
       // Called as it is: an RPC stub's members are themselves stubs (`.apply` would be a remote call).
       const call = member as (...args: unknown[]) => Promise<unknown>;
-      return (...args: unknown[]) => timedCall(() => call(...args), (result) => (result as { hostMs?: number } | undefined)?.hostMs);
+      return (...args: unknown[]) =>
+        timedCall(
+          () => call(...args),
+          (result) => (result as { hostMs?: number } | undefined)?.hostMs,
+        );
     },
   });
   return { id, stub: timedStub };

@@ -2,7 +2,7 @@
 // of each recipient's queue, paced per device, retried with backoff; and the status notices only
 // the edge sees (queued, failed before sending, cancelled) handed to the host for the webhooks.
 import type { Params, Result } from '../../session-host/link/protocol.ts';
-import { Outbox, type Notice, type QueueItem, type QueuedRow } from './outbox.ts';
+import type { Outbox, Notice, QueueItem, QueuedRow } from './outbox.ts';
 import type { Projection } from './projection.ts';
 import type { LinkTransport, Outcome } from './transport.ts';
 

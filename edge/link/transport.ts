@@ -240,7 +240,12 @@ export class LinkTransport {
     // One chain for all events: applied one after another, in the order the host raised them
     // (a receipt's read must not be overtaken by its delivered), and never before the host's proof.
     this.eventsWaiting++;
-    this.applying = this.applying.then(() => proven.then(() => this.applyEvent(socket, frame.data), () => void this.eventsWaiting--));
+    this.applying = this.applying.then(() =>
+      proven.then(
+        () => this.applyEvent(socket, frame.data),
+        () => void this.eventsWaiting--,
+      ),
+    );
   }
 
   /**

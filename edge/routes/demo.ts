@@ -18,10 +18,8 @@ const scanned = z.looseObject({
 });
 
 export const demo = new Hono<AppEnv>()
-  .get(
-    '/',
-    endpoint({ summary: 'Whether the simulator demo is on', auth: 'admin', responses: { 200: z.object({ enabled: z.boolean().meta({ description: 'True under npm run demo' }) }) } }),
-    (c) => c.json({ enabled: simulatorUrl(c.env) !== undefined }),
+  .get('/', endpoint({ summary: 'Whether the simulator demo is on', auth: 'admin', responses: { 200: z.object({ enabled: z.boolean().meta({ description: 'True under npm run demo' }) }) } }), (c) =>
+    c.json({ enabled: simulatorUrl(c.env) !== undefined }),
   )
   .post(
     '/devices/:id/scan',
@@ -30,7 +28,12 @@ export const demo = new Hono<AppEnv>()
       description: 'Only under npm run demo (the Worker has DEMO_SIM_URL); otherwise 404.',
       auth: 'admin',
       responses: { 200: scanned },
-      errors: { 400: 'The simulator refused the QR code (it may have just been renewed: try again)', 404: 'No such device, or the demo is off', 409: 'The device shows no QR code', 502: 'The simulator could not be reached' },
+      errors: {
+        400: 'The simulator refused the QR code (it may have just been renewed: try again)',
+        404: 'No such device, or the demo is off',
+        409: 'The device shows no QR code',
+        502: 'The simulator could not be reached',
+      },
     }),
     async (c) => {
       const sim = simulatorUrl(c.env);

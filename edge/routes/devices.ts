@@ -55,24 +55,23 @@ export const devices = new Hono<AppEnv>()
   .get('/:id', endpoint({ summary: 'Get a device', auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }), async (c) =>
     c.json(adminView(await findDevice(c.var.db, c.req.param('id')))),
   )
-  .patch(
-    '/:id',
-    endpoint({ summary: "Change a device's name, webhook URL or pacing", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }),
-    body(deviceChanges),
-    async (c) => {
-      const id = c.req.param('id');
-      const changes = c.req.valid('json');
-      const [device] = Object.keys(changes).length
-        ? await c.var.db.update(devicesTable).set(changes).where(eq(devicesTable.id, id)).returning()
-        : [await findDevice(c.var.db, id)];
-      if (!device) throw new HTTPException(404, { message: `Device not found: ${id}` });
-      await tellHost(c.env, device, 'upsert');
-      return c.json(adminView(device));
-    },
-  )
+  .patch('/:id', endpoint({ summary: "Change a device's name, webhook URL or pacing", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }), body(deviceChanges), async (c) => {
+    const id = c.req.param('id');
+    const changes = c.req.valid('json');
+    const [device] = Object.keys(changes).length ? await c.var.db.update(devicesTable).set(changes).where(eq(devicesTable.id, id)).returning() : [await findDevice(c.var.db, id)];
+    if (!device) throw new HTTPException(404, { message: `Device not found: ${id}` });
+    await tellHost(c.env, device, 'upsert');
+    return c.json(adminView(device));
+  })
   .delete(
     '/:id',
-    endpoint({ summary: 'Delete a device and its message log', description: 'Its session host logs it out of WhatsApp, if reachable.', auth: 'admin', responses: { 200: deleted }, errors: { 404: 'No such device' } }),
+    endpoint({
+      summary: 'Delete a device and its message log',
+      description: 'Its session host logs it out of WhatsApp, if reachable.',
+      auth: 'admin',
+      responses: { 200: deleted },
+      errors: { 404: 'No such device' },
+    }),
     async (c) => {
       const { db } = c.var;
       const device = await findDevice(db, c.req.param('id'));
@@ -106,15 +105,11 @@ export const devices = new Hono<AppEnv>()
       return c.json(adminView(device, state));
     },
   )
-  .post(
-    '/:id/disconnect',
-    endpoint({ summary: 'Close the WhatsApp session, staying logged in', auth: 'admin', responses: { 200: adminDevice }, errors: hostErrors }),
-    async (c) => {
-      const device = await findDevice(c.var.db, c.req.param('id'));
-      const state = await relay(c.env, device.hostId, 'device.disconnect', { id: device.id }).catch(rethrow);
-      return c.json(adminView(device, state));
-    },
-  )
+  .post('/:id/disconnect', endpoint({ summary: 'Close the WhatsApp session, staying logged in', auth: 'admin', responses: { 200: adminDevice }, errors: hostErrors }), async (c) => {
+    const device = await findDevice(c.var.db, c.req.param('id'));
+    const state = await relay(c.env, device.hostId, 'device.disconnect', { id: device.id }).catch(rethrow);
+    return c.json(adminView(device, state));
+  })
   .post(
     '/:id/logout',
     endpoint({ summary: 'Log the device out of WhatsApp', description: 'Connecting again needs a new QR scan.', auth: 'admin', responses: { 200: adminDevice }, errors: hostErrors }),

@@ -31,7 +31,13 @@ export const groups = new Hono<AppEnv>()
   })
   .delete(
     '/:id',
-    endpoint({ summary: 'Delete a contact group', description: 'Its contacts stay, without a group.', auth: 'admin', responses: { 200: z.object({ success: z.literal(true), id: z.string() }) }, errors: { 404: 'No such group' } }),
+    endpoint({
+      summary: 'Delete a contact group',
+      description: 'Its contacts stay, without a group.',
+      auth: 'admin',
+      responses: { 200: z.object({ success: z.literal(true), id: z.string() }) },
+      errors: { 404: 'No such group' },
+    }),
     async (c) => {
       const id = c.req.param('id');
       const [group] = await c.var.db.delete(contactGroupsTable).where(eq(contactGroupsTable.id, id)).returning();

@@ -152,12 +152,22 @@ export const messages = new Hono<AppEnv>()
   )
   .get(
     '/messages/:id',
-    endpoint({ summary: 'One message: queued, sent, delivered, read or failed (with the reason), with timestamps', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message (or not this device’s)' } }),
+    endpoint({
+      summary: 'One message: queued, sent, delivered, read or failed (with the reason), with timestamps',
+      auth: 'device',
+      responses: { 200: loggedMessage },
+      errors: { 404: 'No such message (or not this device’s)' },
+    }),
     async (c) => c.json(messageView(await messageFor(c.var.db, c.var.caller, c.req.param('id')))),
   )
   .delete(
     '/messages/:id',
-    endpoint({ summary: 'Cancel a queued message (it is kept in the log as failed: cancelled)', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message', 409: 'Not queued any more' } }),
+    endpoint({
+      summary: 'Cancel a queued message (it is kept in the log as failed: cancelled)',
+      auth: 'device',
+      responses: { 200: loggedMessage },
+      errors: { 404: 'No such message', 409: 'Not queued any more' },
+    }),
     async (c) => {
       const { db } = c.var;
       const row = await messageFor(db, c.var.caller, c.req.param('id'));
@@ -180,7 +190,11 @@ export const messages = new Hono<AppEnv>()
       const dueAt = Math.max(Date.now(), c.req.valid('json').schedule * 1000);
       const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
       if ((await stub.reschedule(hostId, row.id, dueAt)) !== 'rescheduled') throw notQueued('being sent', 'rescheduled');
-      const [moved] = await db.update(messagesTable).set({ scheduledAt: new Date(dueAt) }).where(eq(messagesTable.id, row.id)).returning();
+      const [moved] = await db
+        .update(messagesTable)
+        .set({ scheduledAt: new Date(dueAt) })
+        .where(eq(messagesTable.id, row.id))
+        .returning();
       return c.json(messageView(moved!));
     },
   );

@@ -20,15 +20,13 @@ const MAX_DELAY_S = 3_600;
 
 // Fonnte's clients send numbers and flags as strings or numbers alike.
 const scalar = z.union([z.string(), z.number()]).transform(String);
-const flag = z
-  .union([z.boolean(), z.number(), z.string()])
-  .transform((v, ctx) => {
-    const text = String(v).toLowerCase();
-    if (['true', '1'].includes(text)) return true;
-    if (['false', '0'].includes(text)) return false;
-    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
-    return z.NEVER;
-  });
+const flag = z.union([z.boolean(), z.number(), z.string()]).transform((v, ctx) => {
+  const text = String(v).toLowerCase();
+  if (['true', '1'].includes(text)) return true;
+  if (['false', '0'].includes(text)) return false;
+  ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+  return z.NEVER;
+});
 
 /** Fonnte's `delay`: "5" (seconds) or a range "1-10" picked at random for each gap between targets. */
 const delayRange = scalar.transform((v, ctx) => {
@@ -52,9 +50,12 @@ export const fonnteSend = z
     message: scalar.pipe(z.string().max(65_536)).optional().meta({ description: 'The text, or the caption of the media' }),
     url: httpUrl.optional().meta({ description: 'A public URL of media to send: image or video by its extension, else a document' }),
     filename: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
-    countryCode: scalar.pipe(z.string().regex(/^\d{1,4}$/, 'must be 1-4 digits, like 62')).optional().meta({
-      description: 'Replaces the leading 0 of national numbers (default 62; 0 keeps numbers as they are)',
-    }),
+    countryCode: scalar
+      .pipe(z.string().regex(/^\d{1,4}$/, 'must be 1-4 digits, like 62'))
+      .optional()
+      .meta({
+        description: 'Replaces the leading 0 of national numbers (default 62; 0 keeps numbers as they are)',
+      }),
     deviceId: z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' }),
     file: z.unknown().optional().meta({ description: 'Not supported: pass a public url instead' }),
     schedule: scalar
@@ -70,7 +71,10 @@ export const fonnteSend = z
     if (input.file !== undefined) fail('file', 'uploads are not supported: pass a public url (and filename) instead');
     if (!input.message && !input.url) fail('message', 'required (or url, to send media)');
     const field = input.target !== undefined ? 'target' : 'to';
-    const parts = (input.target ?? input.to ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const parts = (input.target ?? input.to ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!parts.length) fail('target', 'required (or to)');
     // Keyed by JID: a number listed twice, in any spelling, gets the message once.
     const recipients = new Map<string, Recipient & { vars: Record<string, string> }>();
@@ -80,7 +84,7 @@ export const fonnteSend = z
       const recipient = toRecipient(number, input.countryCode);
       const vars: Record<string, string> = {};
       if (name !== undefined) vars.name = name;
-      rest.forEach((value, i) => (vars[`var${i + 1}`] = value));
+      for (const [i, value] of rest.entries()) vars[`var${i + 1}`] = value;
       if (!recipient) fail(field, notARecipient(number));
       else if (!recipients.has(recipient.jid)) recipients.set(recipient.jid, { ...recipient, vars });
     }
@@ -142,8 +146,7 @@ export const send = new Hono<AppEnv>().post(
   '/',
   endpoint({
     summary: 'Send a message (Fonnte compatible)',
-    description:
-      'Takes JSON, urlencoded or multipart bodies. With several targets, each is sent and reported: 200 if at least one was sent; if none was, the status and reason of the first failure.',
+    description: 'Takes JSON, urlencoded or multipart bodies. With several targets, each is sent and reported: 200 if at least one was sent; if none was, the status and reason of the first failure.',
     auth: 'device',
     responses: { 200: z.union([fonnteSent, fonnteQueued]) },
     errors: sendErrors,
@@ -166,7 +169,12 @@ export const send = new Hono<AppEnv>().post(
     }
     if (queue) {
       const due = dueTimes(outgoing.length, start, delay);
-      const queued = await queueMessages(c.var.db, c.env, device, outgoing.map((m, i) => ({ ...m, dueAt: due[i]! })));
+      const queued = await queueMessages(
+        c.var.db,
+        c.env,
+        device,
+        outgoing.map((m, i) => ({ ...m, dueAt: due[i]! })),
+      );
       return c.json({ status: true as const, detail: 'success! message in queue' as const, id: queued.map((q) => q.id), target: queued.map((q) => q.to), process: 'pending' as const });
     }
 

@@ -31,19 +31,18 @@ export async function hostState(env: Env, hostId: string | null): Promise<{ onli
 
 export const gatewayStatus = z.object({
   devices: z.array(statusDevice).meta({ description: 'Every device with the admin key; only its own with a device key' }),
-  publicUrl: z.string().nullable().meta({ description: "The session host's public URL; null while it is unreachable", examples: ['https://waapi.hsblink.web.id'] }),
+  publicUrl: z
+    .string()
+    .nullable()
+    .meta({ description: "The session host's public URL; null while it is unreachable", examples: ['https://waapi.hsblink.web.id'] }),
   hostOnline: z.boolean().meta({ description: 'Whether the link to the session host is up (not in the seed: an addition)' }),
 });
 
-export const status = new Hono<AppEnv>().get(
-  '/',
-  endpoint({ summary: 'Devices and the gateway’s public URL', auth: 'device', responses: { 200: gatewayStatus } }),
-  async (c) => {
-    const { db, caller } = c.var;
-    const [devices, host] = await Promise.all([
-      caller.admin ? db.select().from(devicesTable).orderBy(asc(devicesTable.createdAt), asc(devicesTable.id)) : [caller.device],
-      hostState(c.env, caller.admin ? null : caller.device.hostId),
-    ]);
-    return c.json({ devices: devices.map((d) => statusView(d)), publicUrl: host.publicUrl, hostOnline: host.online });
-  },
-);
+export const status = new Hono<AppEnv>().get('/', endpoint({ summary: 'Devices and the gateway’s public URL', auth: 'device', responses: { 200: gatewayStatus } }), async (c) => {
+  const { db, caller } = c.var;
+  const [devices, host] = await Promise.all([
+    caller.admin ? db.select().from(devicesTable).orderBy(asc(devicesTable.createdAt), asc(devicesTable.id)) : [caller.device],
+    hostState(c.env, caller.admin ? null : caller.device.hostId),
+  ]);
+  return c.json({ devices: devices.map((d) => statusView(d)), publicUrl: host.publicUrl, hostOnline: host.online });
+});

@@ -46,7 +46,7 @@ export interface JournalStats {
 export const DEFAULT_JOURNAL_MAX = 10_000;
 
 /** Whether the edge must see this event even if it is raised while no link is up. */
-export function isJournaled<E extends EventName>(event: E, data: EventData<E>): boolean {
+export function isJournaled<E extends EventName>(event: E, _data: EventData<E>): boolean {
   return event === 'message.incoming' || event === 'message.status';
 }
 

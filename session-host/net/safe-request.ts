@@ -8,15 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-export type RequestErrorCode =
-  | 'bad_url'
-  | 'unsafe_url'
-  | 'too_large'
-  | 'timeout'
-  | 'network'
-  | 'redirect'
-  | 'bad_status'
-  | 'bad_media';
+export type RequestErrorCode = 'bad_url' | 'unsafe_url' | 'too_large' | 'timeout' | 'network' | 'redirect' | 'bad_status' | 'bad_media';
 
 /** Every failure of an outbound request; `message` says what was refused and why. */
 export class RequestError extends Error {
@@ -28,22 +20,34 @@ export class RequestError extends Error {
   }
 }
 export class BadUrlError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('bad_url', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('bad_url', message, options);
+  }
 }
 export class UnsafeUrlError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('unsafe_url', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('unsafe_url', message, options);
+  }
 }
 export class TooLargeError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('too_large', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('too_large', message, options);
+  }
 }
 export class TimeoutError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('timeout', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('timeout', message, options);
+  }
 }
 export class NetworkError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('network', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('network', message, options);
+  }
 }
 export class RedirectError extends RequestError {
-  constructor(message: string, options?: ErrorOptions) { super('redirect', message, options); }
+  constructor(message: string, options?: ErrorOptions) {
+    super('redirect', message, options);
+  }
 }
 
 export interface SafeRequestOptions {
@@ -106,8 +110,7 @@ for (const [kind, family, prefix, bits] of RANGES) {
 /** The IPv4 address inside an IPv4-mapped, -compatible or NAT64 IPv6 address, which reaches that IPv4 host. */
 function embeddedIPv4(address: string): string | undefined {
   const [head, tail] = address.toLowerCase().split('::') as [string, string | undefined];
-  const words = (part: string | undefined) =>
-    !part ? [] : part.split(':').flatMap((w) => w.includes('.') ? dottedToWords(w) : [parseInt(w, 16)]);
+  const words = (part: string | undefined) => (!part ? [] : part.split(':').flatMap((w) => (w.includes('.') ? dottedToWords(w) : [parseInt(w, 16)])));
   const left = words(head);
   const right = words(tail);
   const all = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill(0), ...right];
@@ -146,7 +149,9 @@ export function displayUrl(url: string | URL): string {
     const u = new URL(url);
     shown = `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
   } catch {
-    shown = String(url).replace(/\/\/[^/@]*@/, '//').replace(/\?.*/s, '?…');
+    shown = String(url)
+      .replace(/\/\/[^/@]*@/, '//')
+      .replace(/\?.*/s, '?…');
   }
   return shown.length > 200 ? `${shown.slice(0, 199)}…` : shown;
 }
@@ -201,8 +206,7 @@ export async function safeRequest(url: string, options: SafeRequestOptions): Pro
   for (let hop = 0; ; hop++) {
     const shown = displayUrl(target);
     const host = bareHost(target);
-    const refuse = (address: string, kind: string) =>
-      new UnsafeUrlError(`${label} ${shown} ${address === host ? 'is' : `resolves to ${address},`} ${kind}; ${ALLOW_HINT}`);
+    const refuse = (address: string, kind: string) => new UnsafeUrlError(`${label} ${shown} ${address === host ? 'is' : `resolves to ${address},`} ${kind}; ${ALLOW_HINT}`);
     if (!options.allowPrivateNetworks) {
       // Node never calls `lookup` for an IP literal, so literals are checked here.
       const kind = isIP(host) ? unsafeAddressKind(host) : undefined;
@@ -256,16 +260,8 @@ export async function safeRequest(url: string, options: SafeRequestOptions): Pro
   }
 }
 
-async function readBody(
-  response: http.IncomingMessage,
-  { maxBytes, truncateBody }: SafeRequestOptions,
-  label: string,
-  shown: string,
-): Promise<Buffer> {
-  const tooLarge = (size?: number) =>
-    new TooLargeError(
-      `${label} ${shown} serves ${size ? `${formatBytes(size)}, ` : ''}more than the limit of ${formatBytes(maxBytes)}`,
-    );
+async function readBody(response: http.IncomingMessage, { maxBytes, truncateBody }: SafeRequestOptions, label: string, shown: string): Promise<Buffer> {
+  const tooLarge = (size?: number) => new TooLargeError(`${label} ${shown} serves ${size ? `${formatBytes(size)}, ` : ''}more than the limit of ${formatBytes(maxBytes)}`);
   const declared = Number(response.headers['content-length']);
   if (!truncateBody && declared > maxBytes) throw tooLarge(declared);
   const chunks: Buffer[] = [];

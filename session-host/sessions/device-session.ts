@@ -156,18 +156,16 @@ export class DeviceSession {
   }
 
   private async onEvents(sock: WASocket, events: Partial<BaileysEventMap>, saveCreds: () => Promise<void>): Promise<void> {
-    {
-      if (this.sock !== sock) return; // a replaced socket's late events
-      if (events['creds.update']) {
-        await saveCreds();
-        this.setIdentity(sock.authState.creds.me);
-      }
-      if (events['connection.update']) await this.onConnectionUpdate(sock, events['connection.update']);
-      if (events['messages.upsert']) await this.receiver.onUpsert(events['messages.upsert'].messages);
-      if (events['messages.update']) {
-        for (const { key, update } of events['messages.update']) {
-          if (key.fromMe && update.status != null) await this.sender.onReceipt(key.id ?? '', key.remoteJid ?? '', update.status);
-        }
+    if (this.sock !== sock) return; // a replaced socket's late events
+    if (events['creds.update']) {
+      await saveCreds();
+      this.setIdentity(sock.authState.creds.me);
+    }
+    if (events['connection.update']) await this.onConnectionUpdate(sock, events['connection.update']);
+    if (events['messages.upsert']) await this.receiver.onUpsert(events['messages.upsert'].messages);
+    if (events['messages.update']) {
+      for (const { key, update } of events['messages.update']) {
+        if (key.fromMe && update.status != null) await this.sender.onReceipt(key.id ?? '', key.remoteJid ?? '', update.status);
       }
     }
   }

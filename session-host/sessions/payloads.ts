@@ -90,14 +90,7 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
   const contentType = getContentType(content) ?? '';
   const media = (content as Record<string, unknown>)[contentType] as AnyMedia | undefined;
   const isMedia = ['image', 'video', 'audio', 'document', 'sticker'].includes(TYPES[contentType] ?? '');
-  const text =
-    content.conversation ??
-    content.extendedTextMessage?.text ??
-    media?.caption ??
-    content.reactionMessage?.text ??
-    content.locationMessage?.name ??
-    content.contactMessage?.displayName ??
-    '';
+  const text = content.conversation ?? content.extendedTextMessage?.text ?? media?.caption ?? content.reactionMessage?.text ?? content.locationMessage?.name ?? content.contactMessage?.displayName ?? '';
   const quoted = content.extendedTextMessage?.contextInfo?.stanzaId ?? (media as proto.Message.IImageMessage | undefined)?.contextInfo?.stanzaId;
   const senderNumber = user(pn) ?? user(lid) ?? '';
   return {
@@ -105,7 +98,7 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
     device: devicePhone,
     deviceId,
     id: key.id ?? '',
-    sender: isGroup ? user(chat) ?? '' : senderNumber,
+    sender: isGroup ? (user(chat) ?? '') : senderNumber,
     senderJid: pn ?? lid ?? '',
     senderLid: lid,
     chat,
@@ -114,14 +107,15 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
     name: message.pushName ?? '',
     message: text,
     type: TYPES[contentType] ?? 'other',
-    media: isMedia && media
-      ? {
-          mimetype: media.mimetype ?? null,
-          fileName: media.fileName ?? null,
-          size: media.fileLength == null ? null : Number(media.fileLength),
-          sha256: media.fileSha256 ? Buffer.from(media.fileSha256).toString('hex') : null,
-        }
-      : null,
+    media:
+      isMedia && media
+        ? {
+            mimetype: media.mimetype ?? null,
+            fileName: media.fileName ?? null,
+            size: media.fileLength == null ? null : Number(media.fileLength),
+            sha256: media.fileSha256 ? Buffer.from(media.fileSha256).toString('hex') : null,
+          }
+        : null,
     quotedId: quoted ?? null,
     timestamp: Number(message.messageTimestamp ?? Math.floor(Date.now() / 1000)),
   };

@@ -159,9 +159,9 @@ export class FileStore implements Store {
       ignoreMissing(() => unlinkSync(temp)); // e.g. a full disk: leave no half-written temp behind
       throw error;
     }
-    ignoreMissing(() => renameSync(file + 'v', file + 'o'));
-    renameSync(temp, file + 'v');
-    ignoreMissing(() => unlinkSync(file + 'o'));
+    ignoreMissing(() => renameSync(`${file}v`, `${file}o`));
+    renameSync(temp, `${file}v`);
+    ignoreMissing(() => unlinkSync(`${file}o`));
   }
 
   private writeTemp(path: string, value: string): void {
@@ -176,15 +176,15 @@ export class FileStore implements Store {
 
   private remove(key: string): void {
     const { file } = this.pathOf(key);
-    ignoreMissing(() => unlinkSync(file + 'v'));
-    ignoreMissing(() => unlinkSync(file + 'o'));
+    ignoreMissing(() => unlinkSync(`${file}v`));
+    ignoreMissing(() => unlinkSync(`${file}o`));
   }
 
   /** The key's directory, and its file path without the final `v`/`o`. */
   private pathOf(key: string): { dir: string; file: string } {
     const segments = key.split(':');
     const dirs = segments.slice(0, Math.min(DEPTH, segments.length - 1));
-    const dir = join(this.dir, ...dirs.map((segment) => encodeName(segment, key) + '.d'));
+    const dir = join(this.dir, ...dirs.map((segment) => `${encodeName(segment, key)}.d`));
     // Not join(): it would fold the empty name's `.` into the directory.
     return { dir, file: `${dir}${sep}${encodeName(segments.slice(dirs.length).join(':'), key)}.` };
   }
@@ -196,7 +196,7 @@ export class FileStore implements Store {
    */
   private walk(prefix: string, visit: { file: (key: string) => void; dir?: (path: string) => void }): void {
     const fixed = prefix.split(':').slice(0, -1).slice(0, DEPTH);
-    const start = join(this.dir, ...fixed.map((segment) => encodeName(segment, prefix) + '.d'));
+    const start = join(this.dir, ...fixed.map((segment) => `${encodeName(segment, prefix)}.d`));
     const descend = (dir: string, keyPath: string): void => {
       for (const name of ignoreMissing(() => readdirSync(dir)) ?? []) {
         const entry = ENTRY.exec(name);
@@ -211,7 +211,7 @@ export class FileStore implements Store {
         else if (sub.startsWith(prefix) || prefix.startsWith(sub)) descend(join(dir, name), sub);
       }
     };
-    const keyPath = fixed.map((segment) => segment + ':').join('');
+    const keyPath = fixed.map((segment) => `${segment}:`).join('');
     if (keyPath === prefix && fixed.length && visit.dir) visit.dir(start);
     else descend(start, keyPath);
   }
@@ -222,7 +222,7 @@ const UNSAFE = /[^a-z0-9_-]/gu;
 function encodeName(segment: string, key: string): string {
   const encoded = segment.replace(UNSAFE, (char) => {
     let out = '';
-    for (const byte of Buffer.from(char)) out += '%' + (byte < 16 ? '0' : '') + byte.toString(16).toUpperCase();
+    for (const byte of Buffer.from(char)) out += `%${byte < 16 ? '0' : ''}${byte.toString(16).toUpperCase()}`;
     return out;
   });
   if (encoded.length > MAX_NAME) throw new Error(`key too long for the file store: ${JSON.stringify(key.slice(0, 80))}…`);

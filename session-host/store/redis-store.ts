@@ -144,7 +144,7 @@ export class RedisStore implements Store {
 
   /** Full Redis keys (namespace included) that start with the namespace and `prefix`, in batches. */
   private async *scan(prefix: string): AsyncGenerator<string[]> {
-    const match = escapeGlob(this.namespace + prefix) + '*';
+    const match = `${escapeGlob(this.namespace + prefix)}*`;
     let cursor = '0';
     do {
       const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);

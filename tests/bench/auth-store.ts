@@ -284,7 +284,7 @@ export async function runAuthStoreBench(options: BenchOptions = {}) {
   await first.stop();
   for (let i = 0; i < runs; i++) {
     const results = await run(list, simOptions, messages, warmup, chunk);
-    results.forEach((sample, j) => samples.get(list[j]!.name)!.push(sample));
+    for (const [j, sample] of results.entries()) samples.get(list[j]!.name)!.push(sample);
   }
   const memory = samples.get('memory')!;
   const memoryCpu = median(memory.map((s) => s.cpuMsPerMessage));

@@ -30,7 +30,12 @@ async function spawnHost(sim: SimProcess, dataDir: string, port: number, extra: 
   const env = { ...process.env, PORT: String(port), HOST_SECRET: SECRET, DATA_DIR: dataDir, WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootKey, NODE_EXTRA_CA_CERTS: sim.caFile, LOG_LEVEL: 'warn', ...extra };
   const child = spawn(process.execPath, ['session-host/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null) throw new Error(`the session host exited with ${child.exitCode}`);
     await sleep(20);
   }

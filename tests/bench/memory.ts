@@ -252,8 +252,7 @@ export interface GrowthPerRequest {
 
 export function growthPerRequest(before: EdgeMemory, after: EdgeMemory, requests: number): GrowthPerRequest {
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-  const per = (a: number | undefined, b: number | undefined) =>
-    a === undefined || b === undefined || requests === 0 ? undefined : Math.round((((b - a) * 1024) / requests) * 10) / 10;
+  const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || requests === 0 ? undefined : Math.round((((b - a) * 1024) / requests) * 10) / 10);
   return {
     requests,
     workerdKb: per(sum(before.workerdRssMb), sum(after.workerdRssMb)),

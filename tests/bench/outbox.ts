@@ -77,11 +77,34 @@ async function startEdge(vars: Record<string, string>, stateDir: string): Promis
   if (!existsSync(join(ROOT, 'edge/public/index.html'))) await runNode([VITE, 'build', '--logLevel', 'error'], env);
   // Secrets through an env file, not the command line.
   const envFile = join(dataDir, 'edge.env');
-  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    `${Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'error'],
+    [
+      WRANGLER,
+      'dev',
+      '--local',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(await freePort()),
+      '--persist-to',
+      persist,
+      '--env-file',
+      envFile,
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'error',
+    ],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
@@ -99,7 +122,13 @@ async function startEdge(vars: Record<string, string>, stateDir: string): Promis
   };
   for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`wrangler dev did not become ready:\n${output}`);
@@ -184,7 +213,11 @@ export async function runOutboxBench(options: { messages?: number; recipients?: 
   const marks = new Set([1, WINDOW, messages - WINDOW + 1, messages]);
   const cpuAt = new Map<number, number>();
   let edgeGroup = 0;
-  const host = standInHost(secret, () => (device ? [device.id] : []), (sent) => marks.has(sent) && cpuAt.set(sent, groupCpuMs(edgeGroup)));
+  const host = standInHost(
+    secret,
+    () => (device ? [device.id] : []),
+    (sent) => marks.has(sent) && cpuAt.set(sent, groupCpuMs(edgeGroup)),
+  );
   // The host is not listening yet: every send finds it away and is queued.
   const edge = await startEdge({ ADMIN_KEY: adminKey, HOST_URL: `http://127.0.0.1:${hostPort}`, HOST_SECRET: secret }, stateDir);
   edgeGroup = edge.child.pid!;

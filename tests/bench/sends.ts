@@ -290,7 +290,14 @@ export async function runSendBench() {
         /** At concurrency 1: the gateway's p50 minus raw Baileys' (until the ack) minus wrangler dev's own; ≤ 5 ms. */
         addedP50OverDevServerMsAt1: at(1) && round(at(1)!.stack.p50Ms - at(1)!.rawUntilAck.p50Ms - devServer.p50Ms),
         /** Steady state: 0. */
-        d1CallsPerSend: round(results.reduce((a, l) => a + l.stack.serverTiming.d1CallsPerSend * l.stack.serverTiming.responses, 0) / Math.max(1, results.reduce((a, l) => a + l.stack.serverTiming.responses, 0)), 3),
+        d1CallsPerSend: round(
+          results.reduce((a, l) => a + l.stack.serverTiming.d1CallsPerSend * l.stack.serverTiming.responses, 0) /
+            Math.max(
+              1,
+              results.reduce((a, l) => a + l.stack.serverTiming.responses, 0),
+            ),
+          3,
+        ),
       },
       workerdProfile: profile,
     };

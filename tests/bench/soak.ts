@@ -47,9 +47,7 @@ type NodeMemory = { rss: number; heapUsed: number; external: number; arrayBuffer
 async function hostMemory(stack: Stack, inspector: Inspector | undefined): Promise<Partial<NodeMemory> | undefined> {
   if (inspector) {
     await inspector.call('HeapProfiler.collectGarbage').catch(() => undefined);
-    const evaluated = await inspector
-      .call<{ result: { value?: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })
-      .catch(() => undefined);
+    const evaluated = await inspector.call<{ result: { value?: string } }>('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true }).catch(() => undefined);
     if (evaluated?.result.value) return JSON.parse(evaluated.result.value) as NodeMemory;
   }
   try {
@@ -254,8 +252,7 @@ function predicted(byName: Map<string, BaselineResult>): { row?: Row; perD1Query
   const d1 = byName.get('d1')?.perRequest;
   const rpc = byName.get('do')?.perRequest;
   if (!ok?.workerProcessKb || !d1?.workerProcessKb || !rpc?.workerProcessKb) return {};
-  const key = (k: 'workerProcessKb' | 'devProxyKb' | 'workerdKb' | 'wranglerNodeKb') =>
-    ok[k] === undefined || d1[k] === undefined || rpc[k] === undefined ? undefined : round(d1[k] + rpc[k] - ok[k]);
+  const key = (k: 'workerProcessKb' | 'devProxyKb' | 'workerdKb' | 'wranglerNodeKb') => (ok[k] === undefined || d1[k] === undefined || rpc[k] === undefined ? undefined : round(d1[k] + rpc[k] - ok[k]));
   return {
     row: {
       run: 'ok + D1 + DO (predicted)',
@@ -290,9 +287,13 @@ export async function runSoakBench(options: SoakOptions = {}) {
   const sum = predicted(byName);
   const rows: Row[] = [
     { run: 'gateway send', requestsPerSecond: gateway.sendsPerSecond, d1: D1_QUERIES_PER_SEND, rpcs: DO_RPCS_PER_SEND, perRequest: gateway.perRequest.endOfSends, heap: [first, end] },
-    ...(gateway.perRequest.steady ? [{ run: 'gateway, past 1st sample', perRequest: gateway.perRequest.steady, heap: [gateway.samples.find((s) => s.phase === 'during')!, end] as [EdgeMemory, EdgeMemory] }] : []),
+    ...(gateway.perRequest.steady
+      ? [{ run: 'gateway, past 1st sample', perRequest: gateway.perRequest.steady, heap: [gateway.samples.find((s) => s.phase === 'during')!, end] as [EdgeMemory, EdgeMemory] }]
+      : []),
     { run: `gateway, +${gateway.idleSeconds} s idle`, perRequest: gateway.perRequest.afterIdle, heap: [first, gateway.samples.at(-1)!] },
-    ...baselines.map((b): Row => ({ run: `baseline ${b.name}`, requestsPerSecond: b.requestsPerSecond, d1: b.d1QueriesPerRequest, rpcs: b.doRpcsPerRequest, perRequest: b.perRequest, heap: [b.before, b.after] })),
+    ...baselines.map(
+      (b): Row => ({ run: `baseline ${b.name}`, requestsPerSecond: b.requestsPerSecond, d1: b.d1QueriesPerRequest, rpcs: b.doRpcsPerRequest, perRequest: b.perRequest, heap: [b.before, b.after] }),
+    ),
     ...(sum.row ? [sum.row] : []),
   ];
   const table = growthTable(rows);

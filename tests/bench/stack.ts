@@ -26,7 +26,10 @@ export async function startSimProcess(env: Record<string, string> = {}): Promise
   const child = spawn(process.execPath, ['tests/wa-sim/cli.ts'], { cwd: ROOT, env: { ...process.env, ...env, SIM_PORT: String(port), SIM_DATA_DIR: dataDir }, stdio: 'ignore' });
   const control = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    const state = await fetch(`${control}/api/state`).then((r) => r.json() as Promise<{ wsUrl: string; rootPublicKey: string }>, () => undefined);
+    const state = await fetch(`${control}/api/state`).then(
+      (r) => r.json() as Promise<{ wsUrl: string; rootPublicKey: string }>,
+      () => undefined,
+    );
     if (state) return { child, control, wsUrl: state.wsUrl, rootKey: state.rootPublicKey, caFile: join(dataDir, 'ca.pem') };
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -48,7 +51,13 @@ async function hostMemory(sim: SimProcess, devices: number) {
   const url = `http://127.0.0.1:${port}`;
   const spawnHost = async () => {
     const child = spawn(process.execPath, ['session-host/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
-    while (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 50));
+    while (
+      !(await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 50));
     return child;
   };
   const stop = (child: ChildProcess) => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')));

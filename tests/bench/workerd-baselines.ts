@@ -38,7 +38,7 @@ export const DO_RPCS_PER_SEND = 1;
 
 const SCHEMA = [
   'CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, api_key_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL)',
-  "CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, device_id TEXT NOT NULL, \"to\" TEXT NOT NULL, preview TEXT, status TEXT NOT NULL DEFAULT 'queued', wa_message_id TEXT, sent_at INTEGER, delivered_at INTEGER, created_at INTEGER NOT NULL)",
+  'CREATE TABLE IF NOT EXISTS messages (id TEXT PRIMARY KEY, device_id TEXT NOT NULL, "to" TEXT NOT NULL, preview TEXT, status TEXT NOT NULL DEFAULT \'queued\', wa_message_id TEXT, sent_at INTEGER, delivered_at INTEGER, created_at INTEGER NOT NULL)',
   "INSERT OR IGNORE INTO devices VALUES ('dev_1', 'hash_1', 'baseline')",
 ];
 
@@ -160,7 +160,24 @@ async function startDev(dir: string): Promise<DevServer> {
   // Its own process group, so stopping it takes its workerd processes along.
   const child = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--local', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()), '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', 'warn'],
+    [
+      WRANGLER,
+      'dev',
+      '--local',
+      '--config',
+      join(dir, 'wrangler.toml'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--inspector-port',
+      String(await freePort()),
+      '--persist-to',
+      join(dir, 'state'),
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'warn',
+    ],
     { cwd: dir, env: { ...process.env, ...offline }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let output = '';
@@ -178,7 +195,13 @@ async function startDev(dir: string): Promise<DevServer> {
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = Date.now() + 60_000; ; ) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, child, stop };
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { url, child, stop };
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`wrangler dev did not become ready:\n${output}`);
@@ -229,7 +252,10 @@ export function baselineSettings(concurrency: number, gatewayRequests?: number) 
     requests: count('SOAK_BASELINE_REQUESTS', Math.min(gatewayRequests ?? DEFAULT_REQUESTS, DEFAULT_REQUESTS)),
     warmup: count('SOAK_BASELINE_WARMUP', 100),
     concurrency,
-    names: (process.env.SOAK_BASELINES ?? DEFAULT_BASELINES.join(',')).split(',').map((n) => n.trim()).filter(Boolean),
+    names: (process.env.SOAK_BASELINES ?? DEFAULT_BASELINES.join(','))
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
   };
 }
 

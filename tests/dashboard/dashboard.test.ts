@@ -159,7 +159,9 @@ describe('the dashboard', () => {
 
   it('connects: draws the QR code, and turns Connected without a reload once the phone scans it', async () => {
     await markPage();
-    await deviceRow(shop.name).getByRole('button', { name: `Connect ${shop.name}` }).click();
+    await deviceRow(shop.name)
+      .getByRole('button', { name: `Connect ${shop.name}` })
+      .click();
     const dialog = page.getByRole('dialog', { name: `Link ${shop.name} to WhatsApp` });
     await dialog.locator('wa-qr-code svg').waitFor();
 
@@ -358,8 +360,13 @@ describe('the dashboard', () => {
   });
 
   it('regenerates a key, disconnects and deletes a device', async () => {
-    await deviceRow(shop.name).getByRole('button', { name: `Regenerate the API key of ${shop.name}` }).click();
-    await page.getByRole('dialog', { name: `New API key for ${shop.name}?` }).getByRole('button', { name: 'Regenerate' }).click();
+    await deviceRow(shop.name)
+      .getByRole('button', { name: `Regenerate the API key of ${shop.name}` })
+      .click();
+    await page
+      .getByRole('dialog', { name: `New API key for ${shop.name}?` })
+      .getByRole('button', { name: 'Regenerate' })
+      .click();
     const shown = page.getByRole('dialog', { name: `New API key for ${shop.name}` });
     const newKey = (await shown.getByTestId('api-key').textContent())!;
     expect(newKey).toMatch(/^wa_[0-9a-f]{32}$/);

@@ -115,10 +115,14 @@ async function until<T>(check: () => Promise<T | undefined | false> | T | undefi
 }
 
 const connected = () =>
-  until(async () => {
-    const { json } = await call('GET', '/api/status', { key: admin() });
-    return (json.devices as { id: string; status: string }[] | undefined)?.some((d) => d.id === device.id && d.status === 'CONNECTED');
-  }, 'the device to be CONNECTED', 60_000);
+  until(
+    async () => {
+      const { json } = await call('GET', '/api/status', { key: admin() });
+      return (json.devices as { id: string; status: string }[] | undefined)?.some((d) => d.id === device.id && d.status === 'CONNECTED');
+    },
+    'the device to be CONNECTED',
+    60_000,
+  );
 
 /** Resolves once the host shows "typing…" to someone after `since` presences: the send is under way. */
 const typingAfter = (since: number) => until(() => sim.presences.slice(since).some((p) => p.attrs.state === 'composing'), 'typing…');

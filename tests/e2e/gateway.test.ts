@@ -49,7 +49,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, options: { key?: string; json?: unknown; body?: RequestInit["body"]; headers?: Record<string, string> } = {}) {
+async function call(method: string, path: string, options: { key?: string; json?: unknown; body?: RequestInit['body']; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = options.key;
   let body = options.body;

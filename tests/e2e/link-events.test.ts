@@ -79,10 +79,14 @@ describe('host events while the link is down', () => {
     await until(async () => (await hostState()).journaled === 2, 'the read receipt journaled');
 
     await stack.startEdge();
-    const read = await until(async () => {
-      const { json } = await call('GET', `/api/messages/${logged.id}`, { key: device.apiKey });
-      return json.status === 'read' && json;
-    }, 'the message log to show read', 90_000);
+    const read = await until(
+      async () => {
+        const { json } = await call('GET', `/api/messages/${logged.id}`, { key: device.apiKey });
+        return json.status === 'read' && json;
+      },
+      'the message log to show read',
+      90_000,
+    );
     expect(read).toMatchObject({ status: 'read', deliveredAt: expect.any(String), readAt: expect.any(String) });
     // Applied, then acknowledged: the host keeps nothing more.
     await until(async () => (await hostState()).journaled === 0, 'the journal to be acknowledged');

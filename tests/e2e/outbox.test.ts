@@ -61,10 +61,14 @@ async function until<T>(check: () => Promise<T | undefined | false> | T | undefi
 }
 
 const connected = () =>
-  until(async () => {
-    const { json } = await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` });
-    return (json.devices as { id: string; status: string }[]).some((d) => d.id === device.id && d.status === 'CONNECTED');
-  }, 'the device to be CONNECTED', 60_000);
+  until(
+    async () => {
+      const { json } = await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` });
+      return (json.devices as { id: string; status: string }[]).some((d) => d.id === device.id && d.status === 'CONNECTED');
+    },
+    'the device to be CONNECTED',
+    60_000,
+  );
 
 async function killHost() {
   stack.host.kill('SIGKILL');
@@ -187,10 +191,14 @@ describe('the durable outbox, end to end', () => {
     await killHost();
     const before = burst().length;
     await stack.restartHost();
-    await until(async () => {
-      const statuses = await Promise.all(ids.map(async (id) => (await message(id)).status));
-      return statuses.every((s) => s !== 'queued');
-    }, 'no message left queued', 90_000);
+    await until(
+      async () => {
+        const statuses = await Promise.all(ids.map(async (id) => (await message(id)).status));
+        return statuses.every((s) => s !== 'queued');
+      },
+      'no message left queued',
+      90_000,
+    );
     await sleep(1_000);
     expect(before).toBeLessThan(100); // the kill did land mid-burst
 

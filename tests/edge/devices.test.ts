@@ -7,8 +7,7 @@ import { admin, call, newDevice } from './client.ts';
 import { deviceState, fakeHost, HostFailure } from './fake-host.ts';
 
 const db = drizzle(env.DB);
-const sha256 = async (text: string) =>
-  [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+const sha256 = async (text: string) => [...new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 let host: ReturnType<typeof fakeHost> | undefined;
 afterEach(async () => {
@@ -148,7 +147,11 @@ describe('device sessions', () => {
 
   it("pass the host's refusal on as a 400", async () => {
     const device = await newDevice();
-    host = fakeHost({ 'device.pairingCode': () => { throw new HostFailure('bad_request', 'device is already linked; disconnect or log out first'); } });
+    host = fakeHost({
+      'device.pairingCode': () => {
+        throw new HostFailure('bad_request', 'device is already linked; disconnect or log out first');
+      },
+    });
     expect(await admin('POST', `/api/devices/${device.id}/pairing-code`, { json: { phone: '628123456789' } })).toEqual({
       status: 400,
       body: { error: 'device is already linked; disconnect or log out first' },

@@ -170,10 +170,16 @@ describe('Idempotency-Key', () => {
     await db.batch(Array.from({ length: 60 }, (_, i) => db.insert(idempotencyTable).values({ key: `old ${i}`, status: 200, body: '{}', createdAt: old })) as never);
     hostUp();
     await fonnte({ target: '628700000031', message: 'sweeper' }, 'sweep-1');
-    const [left] = await db.select({ n: count() }).from(idempotencyTable).where(lt(idempotencyTable.createdAt, new Date(Date.now() - 24 * 60 * 60 * 1000)));
+    const [left] = await db
+      .select({ n: count() })
+      .from(idempotencyTable)
+      .where(lt(idempotencyTable.createdAt, new Date(Date.now() - 24 * 60 * 60 * 1000)));
     expect(left!.n).toBe(10);
     // An expired answer is not replayed: the key is a new request.
-    await db.update(idempotencyTable).set({ createdAt: old }).where(eq(idempotencyTable.key, `${device.id} POST /send sweep-1`));
+    await db
+      .update(idempotencyTable)
+      .set({ createdAt: old })
+      .where(eq(idempotencyTable.key, `${device.id} POST /send sweep-1`));
     expect((await fonnte({ target: '628700000031', message: 'sweeper' }, 'sweep-1')).status).toBe(200);
     expect(sentText('sweeper')).toHaveLength(2);
   });

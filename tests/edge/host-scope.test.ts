@@ -30,7 +30,11 @@ async function until<T>(check: () => Promise<T | undefined | false> | T | undefi
   }
 }
 
-const rowsOf = (ids: string[]) => db().select().from(devicesTable).where(inArray(devicesTable.id, ids.slice(0, 90)));
+const rowsOf = (ids: string[]) =>
+  db()
+    .select()
+    .from(devicesTable)
+    .where(inArray(devicesTable.id, ids.slice(0, 90)));
 const deviceRow = async (id: string) => (await db().select().from(devicesTable).where(eq(devicesTable.id, id)))[0]!;
 const messageRow = async (id: string) => (await db().select().from(messagesTable).where(eq(messagesTable.id, id)))[0]!;
 

@@ -28,7 +28,11 @@ beforeAll(async () => {
 });
 
 const ids = (body: { messages: { id: string }[] }) => body.messages.map((m) => m.id);
-const newestFirst = (filter: (m: (typeof written)[number]) => boolean) => written.filter(filter).map((m) => m.id).reverse();
+const newestFirst = (filter: (m: (typeof written)[number]) => boolean) =>
+  written
+    .filter(filter)
+    .map((m) => m.id)
+    .reverse();
 const list = (query: string, key = ADMIN_KEY) => call('GET', `/api/messages${query}`, { key });
 
 describe('GET /api/messages', () => {

@@ -119,9 +119,19 @@ describe('GET /api/openapi.json', () => {
 
   it('describes responses, errors in the shape of their route family', () => {
     const json = (o: Operation, status: number) => o.responses[status]!.content['application/json'].schema;
-    expect(json(op('get', '/api/status'), 200).properties.devices.items.required).toEqual(
-      ['id', 'name', 'apiKey', 'webhookUrl', 'status', 'authenticated', 'hasQr', 'qr', 'phoneNumber', 'pushName', 'totalMessagesSent'],
-    );
+    expect(json(op('get', '/api/status'), 200).properties.devices.items.required).toEqual([
+      'id',
+      'name',
+      'apiKey',
+      'webhookUrl',
+      'status',
+      'authenticated',
+      'hasQr',
+      'qr',
+      'phoneNumber',
+      'pushName',
+      'totalMessagesSent',
+    ]);
     expect(json(op('post', '/api/send-message'), 200).anyOf.map((s: { required: string[] }) => s.required)).toEqual([
       ['success', 'message', 'id', 'to', 'timestamp'],
       ['success', 'message', 'id', 'to', 'queued'],

@@ -84,7 +84,11 @@ describe('the outbox at volume', () => {
       sql.exec(`CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, device_id TEXT NOT NULL,
         recipient TEXT NOT NULL, params TEXT NOT NULL, due_at INTEGER NOT NULL, retry_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0)`);
       const now = Date.now();
-      for (const [i, dueAt] of [[0, now + 60_000], [1, now - 10], [2, now - 20]] as const) {
+      for (const [i, dueAt] of [
+        [0, now + 60_000],
+        [1, now - 10],
+        [2, now - 20],
+      ] as const) {
         const { params } = item(i, 1, dueAt);
         sql.exec('INSERT INTO outbox (id, device_id, recipient, params, due_at) VALUES (?, ?, ?, ?, ?)', `msg_${i}`, 'device_0', params.to, JSON.stringify(params), dueAt);
       }

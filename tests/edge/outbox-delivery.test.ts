@@ -68,8 +68,7 @@ function holdPacingReads() {
   return { reached: held.reached, release };
 }
 
-const reachedWithin = (reached: Promise<void>) =>
-  Promise.race([reached, new Promise((_, reject) => setTimeout(() => reject(new Error('no delivery reached its D1 read')), 10_000))]);
+const reachedWithin = (reached: Promise<void>) => Promise.race([reached, new Promise((_, reject) => setTimeout(() => reject(new Error('no delivery reached its D1 read')), 10_000))]);
 
 describe('a cancel racing a delivery', () => {
   it('never sends a message it answered cancelled: one already taken for delivery is 409, and goes out', async () => {

@@ -2,13 +2,7 @@ import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
-import {
-  contactGroupsTable,
-  contactsTable,
-  devicesTable,
-  hostsTable,
-  messagesTable,
-} from '../../edge/db/schema.ts';
+import { contactGroupsTable, contactsTable, devicesTable, hostsTable, messagesTable } from '../../edge/db/schema.ts';
 
 describe('D1 migrations', () => {
   const db = drizzle(env.DB);

@@ -68,7 +68,9 @@ describe('POST /send (Fonnte)', () => {
   it('marks the media of a request with several targets so the host downloads it once', async () => {
     const sent = whatsapp();
     await send({ target: '628661000001,628661000002,628661000003', url: 'https://files.example/catalog.png', message: 'catalog' });
-    const keys = sent().filter((p) => p.to.startsWith('628661')).map((p) => p.media?.shared);
+    const keys = sent()
+      .filter((p) => p.to.startsWith('628661'))
+      .map((p) => p.media?.shared);
     expect(keys).toHaveLength(3);
     expect(new Set(keys).size).toBe(1);
     expect(keys[0]).toMatch(/^msg_/);
@@ -105,7 +107,11 @@ describe('POST /send (Fonnte)', () => {
     expect(status).toBe(200);
     expect(body.target).toEqual(['60123456789', '628123456789', '120363023456789012@g.us']);
     expect(body.id).toHaveLength(3);
-    expect(sent().map((p) => p.to).sort()).toEqual(['120363023456789012@g.us', '60123456789@s.whatsapp.net', '628123456789@s.whatsapp.net']);
+    expect(
+      sent()
+        .map((p) => p.to)
+        .sort(),
+    ).toEqual(['120363023456789012@g.us', '60123456789@s.whatsapp.net', '628123456789@s.whatsapp.net']);
   });
 
   it('sends media from url, typed by its extension, with the message as caption', async () => {
@@ -176,7 +182,12 @@ describe('POST /send (Fonnte)', () => {
     expect(rows.find((r) => r.to === '628777000002')).toMatchObject({ status: 'failed', waMessageId: null, error: 'Device is not connected' });
     // The log id is the host's outbox id, so the host never sends one twice.
     const outboxIds = host!.requests.filter((r) => r.method === 'message.send').map((r) => (r.params as SendParams).outboxId);
-    expect(outboxIds.sort()).toEqual(rows.filter((r) => r.to.startsWith('628777')).map((r) => r.id).sort());
+    expect(outboxIds.sort()).toEqual(
+      rows
+        .filter((r) => r.to.startsWith('628777'))
+        .map((r) => r.id)
+        .sort(),
+    );
   });
 
   it('refuses invalid requests with a reason naming the field', async () => {
@@ -299,7 +310,7 @@ describe('POST /api/send-media', () => {
     expect(await sendMedia({ to: '628123456789', url: 'not a url' })).toEqual({ status: 400, body: { error: 'url: must be an http(s) URL' } });
   });
 
-  it("passes on why the host could not fetch the media", async () => {
+  it('passes on why the host could not fetch the media', async () => {
     whatsapp({ '628123456789': new HostFailure('media_error', 'media download failed: HTTP 404') });
     expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/gone.png' })).toEqual({
       status: 400,

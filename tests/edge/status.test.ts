@@ -88,7 +88,11 @@ describe('GET /api/devices/:deviceId/wa-groups', () => {
     expect(await call('GET', `/api/devices/${device.id}/wa-groups`, { key: device.apiKey })).toEqual(notActive);
     expect(Date.now() - started).toBeLessThan(3_000);
 
-    host = fakeHost({ 'groups.list': () => { throw new HostFailure('not_connected', 'Device is not connected'); } });
+    host = fakeHost({
+      'groups.list': () => {
+        throw new HostFailure('not_connected', 'Device is not connected');
+      },
+    });
     expect(await call('GET', `/api/devices/${device.id}/wa-groups`, { key: device.apiKey })).toEqual(notActive);
   });
 

@@ -79,9 +79,7 @@ describe('the host process', () => {
 
     proc = await spawnHost(sim, { DATA_DIR: dataDir });
     link = await LinkClient.connect(proc.url, TEST_SECRET);
-    await expect
-      .poll(async () => (await link.request('host.status', {})).devices.find((d) => d.id === 'proc')?.status, { timeout: 15_000 })
-      .toBe('CONNECTED');
+    await expect.poll(async () => (await link.request('host.status', {})).devices.find((d) => d.id === 'proc')?.status, { timeout: 15_000 }).toBe('CONNECTED');
     // Signal sessions get opened both ways (libsignal prints them, private keys and all).
     const contact = sim.addContact();
     const sent = await link.request('message.send', { deviceId: 'proc', to: contact.jid, text: 'hello' });

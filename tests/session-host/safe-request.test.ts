@@ -20,8 +20,10 @@ function route(path: string, handler: Handler): string {
   routes.set(path, handler);
   return `${base}${path}`;
 }
-const serve = (body: Buffer | string, headers: Record<string, string | number> = {}, status = 200): Handler => (_req, res) =>
-  res.writeHead(status, headers).end(body);
+const serve =
+  (body: Buffer | string, headers: Record<string, string | number> = {}, status = 200): Handler =>
+  (_req, res) =>
+    res.writeHead(status, headers).end(body);
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -58,9 +60,7 @@ describe('private network guard', () => {
     const url = route('/guard/cat.png', serve(png(), { 'content-type': 'image/png' }));
     const err = await refusal(() => fetchMedia(url, { type: 'image', ...guarded }));
     expect(err.code).toBe('unsafe_url');
-    expect(err.message).toBe(
-      `media URL ${url} is a loopback address; set MEDIA_ALLOW_PRIVATE_NETWORKS=true to allow private networks`,
-    );
+    expect(err.message).toBe(`media URL ${url} is a loopback address; set MEDIA_ALLOW_PRIVATE_NETWORKS=true to allow private networks`);
     expect(hits.get('/guard/cat.png')).toBeUndefined(); // refused before connecting
   });
 
@@ -68,9 +68,7 @@ describe('private network guard', () => {
     route('/guard/named.png', serve(png(), { 'content-type': 'image/png' }));
     const err = await refusal(() => fetchMedia(`http://localhost:${port}/guard/named.png`, { type: 'image', ...guarded }));
     expect(err.code).toBe('unsafe_url');
-    expect(err.message).toMatch(
-      new RegExp(`^media URL http://localhost:${port}/guard/named.png resolves to (127\\.0\\.0\\.1|::1), a loopback address; set MEDIA_ALLOW_PRIVATE_NETWORKS=true`),
-    );
+    expect(err.message).toMatch(new RegExp(`^media URL http://localhost:${port}/guard/named.png resolves to (127\\.0\\.0\\.1|::1), a loopback address; set MEDIA_ALLOW_PRIVATE_NETWORKS=true`));
     expect(hits.get('/guard/named.png')).toBeUndefined();
   });
 
@@ -140,9 +138,7 @@ describe('bad URLs', () => {
   });
 
   it('keeps credentials and query values out of messages', async () => {
-    const err = await refusal(() =>
-      fetchMedia('http://user:hunter2@127.0.0.1:1/x.png?token=s3cr3t', { type: 'image', ...guarded }),
-    );
+    const err = await refusal(() => fetchMedia('http://user:hunter2@127.0.0.1:1/x.png?token=s3cr3t', { type: 'image', ...guarded }));
     expect(err.message).toContain('http://127.0.0.1:1/x.png?…');
     expect(err.message).not.toMatch(/hunter2|s3cr3t|user/);
   });
@@ -193,10 +189,12 @@ describe('redirects', () => {
     const seen: string[] = [];
     route('/r/echo', (req, res) => {
       let body = '';
-      req.on('data', (c) => (body += c)).on('end', () => {
-        seen.push(`${req.method} ${body}`);
-        res.end('ok');
-      });
+      req
+        .on('data', (c) => (body += c))
+        .on('end', () => {
+          seen.push(`${req.method} ${body}`);
+          res.end('ok');
+        });
     });
     route('/r/see-other', serve('', { location: '/r/echo' }, 303));
     route('/r/temporary', serve('', { location: '/r/echo' }, 307));
@@ -308,13 +306,9 @@ describe('content checks', () => {
 
   it('refuses an image sent as a video, and bytes of unknown type sent as an image', async () => {
     const imageUrl = route('/type/still.png', serve(png(), { 'content-type': 'image/png' }));
-    expect((await refusal(() => fetchMedia(imageUrl, { type: 'video', ...open }))).message).toBe(
-      `media at ${imageUrl} is image/png, not a video`,
-    );
+    expect((await refusal(() => fetchMedia(imageUrl, { type: 'video', ...open }))).message).toBe(`media at ${imageUrl} is image/png, not a video`);
     const blobUrl = route('/type/blob', serve(Buffer.from('just some bytes'), { 'content-type': 'application/octet-stream' }));
-    expect((await refusal(() => fetchMedia(blobUrl, { type: 'image', ...open }))).message).toBe(
-      `media at ${blobUrl} is of unknown type, not an image`,
-    );
+    expect((await refusal(() => fetchMedia(blobUrl, { type: 'image', ...open }))).message).toBe(`media at ${blobUrl} is of unknown type, not an image`);
   });
 
   it('refuses an empty file', async () => {
@@ -343,9 +337,25 @@ describe('file names and types', () => {
     ['sniffs PDF, defaults the name', '/n/', pdf(), { 'content-type': 'application/octet-stream' }, 'document', 'application/pdf', 'document.pdf'],
     ['types a zip by its extension', '/n/plan.docx', zip, { 'content-type': 'application/octet-stream' }, 'document', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'plan.docx'],
     ['drops Content-Type parameters', '/n/p.png', png(), { 'content-type': 'IMAGE/PNG; charset=binary' }, 'image', 'image/png', 'p.png'],
-    ['prefers Content-Disposition filename*', '/n/download', pdf(), { 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="fallback.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf` }, 'document', 'application/pdf', 'Résumé final.pdf'],
+    [
+      'prefers Content-Disposition filename*',
+      '/n/download',
+      pdf(),
+      { 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="fallback.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20final.pdf` },
+      'document',
+      'application/pdf',
+      'Résumé final.pdf',
+    ],
     ['reads a quoted filename', '/n/download2', pdf(), { 'content-type': 'application/pdf', 'content-disposition': 'attachment; filename="Q3 \\"final\\".pdf"' }, 'document', 'application/pdf', 'Q3 final.pdf'],
-    ['strips paths and hidden-file dots', '/n/download3', pdf(), { 'content-type': 'application/pdf', 'content-disposition': 'attachment; filename="../../etc/.passwd"' }, 'document', 'application/pdf', 'passwd.pdf'],
+    [
+      'strips paths and hidden-file dots',
+      '/n/download3',
+      pdf(),
+      { 'content-type': 'application/pdf', 'content-disposition': 'attachment; filename="../../etc/.passwd"' },
+      'document',
+      'application/pdf',
+      'passwd.pdf',
+    ],
     ['falls back on a badly encoded path', '/n/%E0%A4%A', pdf(), { 'content-type': 'application/pdf' }, 'document', 'application/pdf', 'document.pdf'],
   ])('%s', async (_name, path, body, headers, type, mimetype, fileName) => {
     const url = route(path, serve(body, headers));

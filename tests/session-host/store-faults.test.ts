@@ -43,7 +43,10 @@ afterAll(async () => {
 async function host(env: Record<string, string>, dataDir = tempDir()): Promise<{ host: Host; link: LinkClient }> {
   const started = await startTestHost(sim, { dataDir, env: { STORE_CHECK_MS: '200', ...env } });
   const link = await LinkClient.connect(started.url, TEST_SECRET);
-  cleanups.push(() => started.stop(), () => link.close());
+  cleanups.push(
+    () => started.stop(),
+    () => link.close(),
+  );
   return { host: started, link };
 }
 
@@ -167,10 +170,12 @@ describe('a store that comes back empty', () => {
     expect(status).toMatchObject({ status: 'CONNECTED', reason: expect.stringMatching(/login was saved again/) });
     const hook = await receiver.waitFor((r) => r.json.event === 'connection' && r.json.deviceId === 'flushed' && String(r.json.reason).includes('lost its data'));
     expect(hook.json).toMatchObject({ status: 'CONNECTED', device: device.phoneNumber });
-    await expect.poll(() => health(first.host.url)).toMatchObject({
-      status: 200,
-      body: { status: 'degraded', store: { status: 'up', emptied: { rewritten: expect.stringMatching(/1 devices.*login and encryption keys/) } } },
-    });
+    await expect
+      .poll(() => health(first.host.url))
+      .toMatchObject({
+        status: 200,
+        body: { status: 'degraded', store: { status: 'up', emptied: { rewritten: expect.stringMatching(/1 devices.*login and encryption keys/) } } },
+      });
     expect(await metrics(first.host.url)).toMatch(/^wa_store_emptied_total 1$/m);
 
     await expectRestartWithoutQr(first, env, device, contact);
@@ -208,13 +213,7 @@ describe('a store that comes back empty', () => {
 });
 
 /** Stops the host, starts another on the same store: the device is CONNECTED, no QR, and chats on. */
-async function expectRestartWithoutQr(
-  first: { host: Host; link: LinkClient },
-  env: Record<string, string>,
-  device: DeviceState,
-  contact: ReturnType<WaSim['addContact']>,
-  dataDir?: string,
-) {
+async function expectRestartWithoutQr(first: { host: Host; link: LinkClient }, env: Record<string, string>, device: DeviceState, contact: ReturnType<WaSim['addContact']>, dataDir?: string) {
   first.link.close();
   await first.host.stop();
   const registrations = sim.pendingRegistrations.length;

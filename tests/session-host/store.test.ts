@@ -112,9 +112,34 @@ describe.each(backends)('$name', (backend) => {
 
   it('takes any characters in keys, and matches prefixes literally', async () => {
     const odd = [
-      'odd:with/slash', 'odd:back\\slash', 'odd:..', 'odd:.', 'odd:', 'odd::double', 'odd:trailing:', 'odd:star*', 'odd:q?',
-      'odd:[ab]', 'odd:a', 'odd:b', 'odd:space here', 'odd:100%', 'odd:%41', 'odd:A', 'odd:Case', 'odd:case', 'odd:emoji 👋',
-      'odd:new\nline', 'odd:nul\u0000', 'odd:café', 'odd:cafe\u0301', 'odd:\u00a0', 'odd:x.tmp', 'odd:x.d', 'odd:x.v', '120363@g.us::1555@lid::3',
+      'odd:with/slash',
+      'odd:back\\slash',
+      'odd:..',
+      'odd:.',
+      'odd:',
+      'odd::double',
+      'odd:trailing:',
+      'odd:star*',
+      'odd:q?',
+      'odd:[ab]',
+      'odd:a',
+      'odd:b',
+      'odd:space here',
+      'odd:100%',
+      'odd:%41',
+      'odd:A',
+      'odd:Case',
+      'odd:case',
+      'odd:emoji 👋',
+      'odd:new\nline',
+      'odd:nul\u0000',
+      'odd:café',
+      'odd:cafe\u0301',
+      'odd:\u00a0',
+      'odd:x.tmp',
+      'odd:x.d',
+      'odd:x.v',
+      '120363@g.us::1555@lid::3',
     ];
     await store.write(Object.fromEntries(odd.map((key, i) => [key, `value ${i}`])));
     for (const [i, key] of odd.entries()) expect(await store.get(key), key).toBe(`value ${i}`);

@@ -270,9 +270,7 @@ describe.each(backends)('webhook queue on the %s store', (_backend, openBackend)
     await until('all delivered', () => second.stats.delivered === 5);
     expect(receiver.requests.length - triedBeforeRestart).toBe(5); // none twice, none lost
     for (const device of ['dev-a', 'dev-b']) {
-      expect(receiver.delivered(device).map((r) => r.id)).toEqual(
-        ids.filter((_, n) => (n % 2 ? 'dev-b' : 'dev-a') === device),
-      );
+      expect(receiver.delivered(device).map((r) => r.id)).toEqual(ids.filter((_, n) => (n % 2 ? 'dev-b' : 'dev-a') === device));
     }
     expect(await store.keys('webhook:')).toEqual([]);
     expect(first.stats.delivered).toBe(0);
@@ -315,7 +313,12 @@ describe.each(backends)('webhook queue on the %s store', (_backend, openBackend)
     const q = queue({ target: () => ({ url: receiver.url, secret: 'child-secret' }) });
     await q.start();
     await until('all delivered', () => q.stats.delivered === 6);
-    expect(receiver.delivered().map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(
+      receiver
+        .delivered()
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...ids].sort());
     for (const device of ['dev-a', 'dev-b']) {
       expect(receiver.delivered(device).map((r) => r.body.n)).toEqual(device === 'dev-a' ? [0, 1, 2] : [3, 4, 5]);
     }
@@ -407,12 +410,8 @@ describe.each(backends)('webhook queue on the %s store', (_backend, openBackend)
 
   it('refuses malformed events with a clear error', async () => {
     const q = queue();
-    await expect(q.enqueue('dev-a', { type: 'bogus' as 'message', payload: {} })).rejects.toThrow(
-      'webhook event type must be one of message, status, connection, not "bogus"',
-    );
-    await expect(q.enqueue('dev-a', { type: 'status', payload: null as unknown as object })).rejects.toThrow(
-      'webhook status payload must be an object',
-    );
+    await expect(q.enqueue('dev-a', { type: 'bogus' as 'message', payload: {} })).rejects.toThrow('webhook event type must be one of message, status, connection, not "bogus"');
+    await expect(q.enqueue('dev-a', { type: 'status', payload: null as unknown as object })).rejects.toThrow('webhook status payload must be an object');
     await expect(q.enqueue('', { type: 'status', payload: {} })).rejects.toThrow('webhook deviceId is empty');
     expect(await store.keys('webhook:')).toEqual([]);
   });

@@ -72,7 +72,13 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before it was ready:\n${output()}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not become ready:\n${output()}`);
@@ -123,13 +129,36 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // Secrets go to the Worker through an env file, not the command line (which `ps` shows).
   const envFile = join(dataDir, 'edge.env');
   const vars = { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars };
-  writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    envFile,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
   let edgeOutput = '';
   const spawnEdge = async () => {
     // Its own process group, so a kill can take workerd down with it, as a crash of the edge would.
     const child = spawn(
       process.execPath,
-      [WRANGLER, 'dev', '--local', '--ip', '127.0.0.1', '--port', String(edgePort), '--inspector-port', String(await freePort()), '--persist-to', persist, '--env-file', envFile, '--show-interactive-dev-session=false', '--log-level', 'warn'],
+      [
+        WRANGLER,
+        'dev',
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(edgePort),
+        '--inspector-port',
+        String(await freePort()),
+        '--persist-to',
+        persist,
+        '--env-file',
+        envFile,
+        '--show-interactive-dev-session=false',
+        '--log-level',
+        'warn',
+      ],
       { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
     for (const stream of [child.stdout, child.stderr]) {

@@ -22,12 +22,7 @@ export function png(width = 64, height = 48, seed = 0): Buffer {
     for (let x = 0; x < width; x++) row.set([(x * 4 + seed) & 255, (y * 5 + seed) & 255, ((x + y) * 3) & 255], 1 + x * 3);
     rows.push(row);
   }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(Buffer.concat(rows))),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A minimal one-page PDF. */

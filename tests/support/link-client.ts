@@ -86,7 +86,7 @@ export class LinkClient extends EventEmitter {
     ws.on('message', (data) => {
       const text = data.toString();
       if (client) client.onMessage(text);
-      else if (first) (first(text), (first = undefined));
+      else if (first) first(text), (first = undefined);
       else frames.push(text);
     });
     return new Promise((resolve, reject) => {

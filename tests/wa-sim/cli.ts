@@ -18,9 +18,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const dataDir = resolve(process.env.SIM_DATA_DIR ?? 'data/wa-sim');
 mkdirSync(dataDir, { recursive: true });
 const identityFile = join(dataDir, 'identity.json');
-const identities = existsSync(identityFile)
-  ? parseIdentities(readFileSync(identityFile, 'utf8'))
-  : { noise: makeNoiseIdentity(), tls: await makeTlsIdentity() };
+const identities = existsSync(identityFile) ? parseIdentities(readFileSync(identityFile, 'utf8')) : { noise: makeNoiseIdentity(), tls: await makeTlsIdentity() };
 writeFileSync(identityFile, serializeIdentities(identities.noise, identities.tls), { mode: 0o600 });
 const caFile = join(dataDir, 'ca.pem');
 writeFileSync(caFile, identities.tls.cert);

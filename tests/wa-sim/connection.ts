@@ -60,9 +60,7 @@ export class Connection {
       if (this.closed) return;
       if (this.transport) {
         const stanza = await decodeBinaryNode(this.transport.decrypt(bytes));
-        const waiter = stanza.tag === 'iq' && (stanza.attrs.type === 'result' || stanza.attrs.type === 'error')
-          ? this.waiters.get(stanza.attrs.id!)
-          : undefined;
+        const waiter = stanza.tag === 'iq' && (stanza.attrs.type === 'result' || stanza.attrs.type === 'error') ? this.waiters.get(stanza.attrs.id!) : undefined;
         if (waiter) {
           this.waiters.delete(stanza.attrs.id!);
           waiter(stanza);

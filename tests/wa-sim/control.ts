@@ -7,10 +7,7 @@ import { z } from 'zod';
 import type { OutgoingMessage, WaSim } from './sim.ts';
 
 const phone = z.string().regex(/^\+?[\d\s-]{6,20}$/, 'a phone number in international format');
-const disconnectKind = z.union([
-  z.enum(['restart', 'replaced', 'loggedOut', 'streamEnd', 'close', 'silence']),
-  z.string().regex(/^failure:\d{3}$/),
-]);
+const disconnectKind = z.union([z.enum(['restart', 'replaced', 'loggedOut', 'streamEnd', 'close', 'silence']), z.string().regex(/^failure:\d{3}$/)]);
 
 const schemas = {
   scan: z.object({ qr: z.string().min(1), phone: phone.optional(), name: z.string().min(1).optional() }),

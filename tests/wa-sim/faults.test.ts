@@ -80,9 +80,7 @@ describe('faults', () => {
 
   it('answers an IQ it does not know with an error and logs it loudly', async () => {
     const client = await pairedClient(sim);
-    await expect(
-      client.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'sim:unknown' }, content: [{ tag: 'mystery', attrs: {} }] }),
-    ).rejects.toThrow(/feature-not-implemented/);
+    await expect(client.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'sim:unknown' }, content: [{ tag: 'mystery', attrs: {} }] })).rejects.toThrow(/feature-not-implemented/);
     expect(sim.unhandled.some((n) => n.attrs.xmlns === 'sim:unknown')).toBe(true);
     expect(logged.some((line) => line.startsWith('UNHANDLED') && line.includes('sim:unknown'))).toBe(true);
     sim.unhandled.length = 0;

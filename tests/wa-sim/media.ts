@@ -19,10 +19,7 @@ export interface ReceivedMedia {
   caption?: string;
 }
 
-type MediaMessage = proto.Message.IImageMessage &
-  proto.Message.IVideoMessage &
-  proto.Message.IDocumentMessage &
-  proto.Message.IAudioMessage;
+type MediaMessage = proto.Message.IImageMessage & proto.Message.IVideoMessage & proto.Message.IDocumentMessage & proto.Message.IAudioMessage;
 
 const KEY_INFO: Record<MediaType, string> = {
   image: 'Image',
@@ -75,9 +72,7 @@ export class MediaHost {
         const directPath = `/v/t62.7118-24/${token}.enc`;
         this.blobs.set(directPath, body);
         this.uploads++;
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: `https://${this.host}${directPath}`, direct_path: directPath }));
       });
       return;
     }

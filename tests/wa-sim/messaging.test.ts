@@ -110,7 +110,12 @@ describe('groups', () => {
     sim.addGroup({ subject: 'Not mine', participants: ['15559990104'] });
     const groups = await client.sock.groupFetchAllParticipating();
     const names = Object.values(groups).map((g) => [g.id, g.subject]);
-    expect(names).toEqual(expect.arrayContaining([[`${a.id}@g.us`, 'Family Group'], [`${b.id}@g.us`, 'Toko Online CS']]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        [`${a.id}@g.us`, 'Family Group'],
+        [`${b.id}@g.us`, 'Toko Online CS'],
+      ]),
+    );
     expect(names).toHaveLength(2);
     expect(groups[`${a.id}@g.us`]!.participants).toHaveLength(3);
   });

@@ -4,8 +4,7 @@ import { getBinaryNodeChild, getBinaryNodeChildren, type BinaryNode } from '@whi
 export type { BinaryNode };
 export { getBinaryNodeChild as child, getBinaryNodeChildren as children };
 
-export const node = (tag: string, attrs: Record<string, string> = {}, content?: BinaryNode['content']): BinaryNode =>
-  content === undefined ? { tag, attrs } : { tag, attrs, content };
+export const node = (tag: string, attrs: Record<string, string> = {}, content?: BinaryNode['content']): BinaryNode => (content === undefined ? { tag, attrs } : { tag, attrs, content });
 
 /** Raw bytes of a leaf, whether the decoder gave a Buffer or a string. */
 export function bytesOf(n: BinaryNode | undefined): Buffer | undefined {

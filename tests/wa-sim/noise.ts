@@ -15,8 +15,7 @@ function nonce(counter: number): Buffer {
 
 export const sha256 = (data: Uint8Array): Buffer => createHash('sha256').update(data).digest();
 
-export const hkdf = (ikm: Uint8Array, length: number, salt: Uint8Array, info: string): Buffer =>
-  Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+export const hkdf = (ikm: Uint8Array, length: number, salt: Uint8Array, info: string): Buffer => Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
 
 export function gcmEncrypt(key: Uint8Array, counter: number, plaintext: Uint8Array, ad: Uint8Array): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, nonce(counter));

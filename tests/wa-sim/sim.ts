@@ -1,13 +1,6 @@
 // The WhatsApp simulator: a local WhatsApp Web server that the real Baileys connects to, with a
 // scriptable phone. Protocol notes: PROTOCOL.md in the project's shared design folder.
-import {
-  binaryNodeToString,
-  Curve,
-  jidDecode,
-  proto,
-  WA_ADV_ACCOUNT_SIG_PREFIX,
-  WA_ADV_DEVICE_SIG_PREFIX,
-} from '@whiskeysockets/baileys';
+import { binaryNodeToString, Curve, jidDecode, proto, WA_ADV_ACCOUNT_SIG_PREFIX, WA_ADV_DEVICE_SIG_PREFIX } from '@whiskeysockets/baileys';
 import { EventEmitter } from 'node:events';
 import { createDecipheriv, createCipheriv, createHmac, pbkdf2Sync, randomBytes, randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -87,6 +80,7 @@ export interface ClientReceipt {
   to: string;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that only acts returns nothing, and TypeScript reads that as void
 type IqHandler = (conn: Connection, iq: BinaryNode) => BinaryNode['content'] | Promise<BinaryNode['content']> | void;
 
 const SERVER = 's.whatsapp.net';
@@ -266,7 +260,10 @@ export class WaSim implements ConnectionHandler {
 
   onClientPayload(conn: Connection, payload: proto.ClientPayload): void {
     const pairing = payload.devicePairingData;
-    if (pairing) return this.startRegistration(conn, pairing, payload);
+    if (pairing) {
+      this.startRegistration(conn, pairing, payload);
+      return;
+    }
     const username = String(payload.username ?? '');
     const device = payload.device ?? 0;
     const companion = this.companions.get(conn.noiseKey.toString('base64'));
@@ -343,8 +340,7 @@ export class WaSim implements ConnectionHandler {
   private async handleIq(conn: Connection, iq: BinaryNode): Promise<void> {
     if (iq.attrs.type === 'result' || iq.attrs.type === 'error') return; // a reply nobody waits for
     const xmlns = iq.attrs.xmlns ?? '';
-    const reply = (content?: BinaryNode['content'], type = 'result') =>
-      conn.send(node('iq', { from: iq.attrs.to || SERVER, type, id: iq.attrs.id! }, content));
+    const reply = (content?: BinaryNode['content'], type = 'result') => conn.send(node('iq', { from: iq.attrs.to || SERVER, type, id: iq.attrs.id! }, content));
     const failure = this.failures.get(xmlns);
     if (failure) {
       this.failures.delete(xmlns);
@@ -388,15 +384,23 @@ export class WaSim implements ConnectionHandler {
     on('abt props', () => [node('props', { protocol: '1' })]);
     on('blocklist ', () => [node('list', {})]);
     on('privacy privacy', () => [
-      node('privacy', {}, ['readreceipts', 'last', 'online', 'profile', 'status', 'groupadd', 'calladd'].map((name) => node('category', { name, value: 'all' }))),
+      node(
+        'privacy',
+        {},
+        ['readreceipts', 'last', 'online', 'profile', 'status', 'groupadd', 'calladd'].map((name) => node('category', { name, value: 'all' })),
+      ),
     ]);
     on('privacy tokens', () => undefined);
     on('w:m media_conn', () => [
-      node('media_conn', { auth: this.media.authToken, ttl: '300', auth_ttl: '21600', max_buckets: '12' }, [
-        node('host', { hostname: this.media.host, maxContentLengthBytes: '104857600' }),
-      ]),
+      node('media_conn', { auth: this.media.authToken, ttl: '300', auth_ttl: '21600', max_buckets: '12' }, [node('host', { hostname: this.media.host, maxContentLengthBytes: '104857600' })]),
     ]);
-    on('w:g2 participating', (conn) => [node('groups', {}, this.groupsOf(conn).map((g) => this.groupNode(g)))]);
+    on('w:g2 participating', (conn) => [
+      node(
+        'groups',
+        {},
+        this.groupsOf(conn).map((g) => this.groupNode(g)),
+      ),
+    ]);
     on('w:g2 query', (_conn, iq) => {
       const group = this.groups.get((iq.attrs.to ?? '').replace(/@g\.us$/, ''));
       if (!group) throw new Error('item-not-found');
@@ -447,11 +451,7 @@ export class WaSim implements ConnectionHandler {
         node('registration', {}, uintBE(bundle.registrationId, 4)),
         node('type', {}, Buffer.from([5])),
         node('identity', {}, bundle.identityKey),
-        node('skey', {}, [
-          node('id', {}, uintBE(bundle.signedPreKey.keyId, 3)),
-          node('value', {}, bundle.signedPreKey.publicKey),
-          node('signature', {}, bundle.signedPreKey.signature),
-        ]),
+        node('skey', {}, [node('id', {}, uintBE(bundle.signedPreKey.keyId, 3)), node('value', {}, bundle.signedPreKey.publicKey), node('signature', {}, bundle.signedPreKey.signature)]),
       ];
       if (bundle.preKey) content.push(node('key', {}, [node('id', {}, uintBE(bundle.preKey.keyId, 3)), node('value', {}, bundle.preKey.publicKey)]));
       users.push(node('user', { jid }, content));
@@ -505,7 +505,16 @@ export class WaSim implements ConnectionHandler {
     const creator = this.people.get(group.creator)!.jid;
     return node(
       'group',
-      { id: group.id, subject: group.subject, s_t: String(group.creation), s_o: creator, creation: String(group.creation), creator, addressing_mode: group.addressingMode, size: String(group.participants.length) },
+      {
+        id: group.id,
+        subject: group.subject,
+        s_t: String(group.creation),
+        s_o: creator,
+        creation: String(group.creation),
+        creator,
+        addressing_mode: group.addressingMode,
+        size: String(group.participants.length),
+      },
       content,
     );
   }
@@ -530,7 +539,15 @@ export class WaSim implements ConnectionHandler {
     };
     conn.registration = registration;
     conn
-      .query(node('iq', { from: SERVER, type: 'set', id: this.stanzaId(), xmlns: 'md' }, [node('pair-device', {}, registration.refs.map((ref) => node('ref', {}, Buffer.from(ref))))]))
+      .query(
+        node('iq', { from: SERVER, type: 'set', id: this.stanzaId(), xmlns: 'md' }, [
+          node(
+            'pair-device',
+            {},
+            registration.refs.map((ref) => node('ref', {}, Buffer.from(ref))),
+          ),
+        ]),
+      )
       .catch((error) => this.log(`pair-device: ${error.message}`));
     this.events.emit('registration', conn);
   }
@@ -567,7 +584,13 @@ export class WaSim implements ConnectionHandler {
     const signed = proto.ADVSignedDeviceIdentity.encode({ details, accountSignatureKey: accountPublic, accountSignature }).finish();
     const hmac = createHmac('sha256', advSecret).update(signed).digest();
     const deviceIdentity = proto.ADVSignedDeviceIdentityHMAC.encode({ details: signed, hmac }).finish();
-    const companion = new Companion(conn.noiseKey, owner, deviceId, { registrationId: registration.registrationId, identityKey: registration.identityKey, signedPreKey: registration.signedPreKey, preKeys: new Map() }, registration.platform);
+    const companion = new Companion(
+      conn.noiseKey,
+      owner,
+      deviceId,
+      { registrationId: registration.registrationId, identityKey: registration.identityKey, signedPreKey: registration.signedPreKey, preKeys: new Map() },
+      registration.platform,
+    );
     const reply = await conn.query(
       node('iq', { from: SERVER, type: 'set', id: this.stanzaId(), xmlns: 'md', t: String(nowSeconds()) }, [
         node('pair-success', {}, [
@@ -656,12 +679,7 @@ export class WaSim implements ConnectionHandler {
       throw new Error('the key bundle does not hold the companion identity and the account key');
     }
     if (!companionIdentity.equals(conn.registration!.identityKey)) throw new Error('companion identity differs from the registration');
-    const advSecret = hkdf(
-      Buffer.concat([shared, Curve.sharedKey(owner.accountKey.privKey, companionIdentity), plain.subarray(64, 96)]),
-      32,
-      Buffer.alloc(0),
-      'adv_secret',
-    );
+    const advSecret = hkdf(Buffer.concat([shared, Curve.sharedKey(owner.accountKey.privKey, companionIdentity), plain.subarray(64, 96)]), 32, Buffer.alloc(0), 'adv_secret');
     return this.pair(conn, owner, advSecret);
   }
 
@@ -986,4 +1004,3 @@ function gcmDecryptWithIv(key: Buffer, iv: Buffer, ciphertext: Buffer): Buffer {
   decipher.setAuthTag(ciphertext.subarray(ciphertext.length - 16));
   return Buffer.concat([decipher.update(ciphertext.subarray(0, ciphertext.length - 16)), decipher.final()]);
 }
-

@@ -138,8 +138,7 @@ function example(s: Schema, path: string, field?: string): unknown {
   return null;
 }
 
-const fields = (s: Schema | undefined): Field[] =>
-  Object.entries(s?.properties ?? {}).map(([name, p]) => ({ name, type: typeOf(p), required: s?.required?.includes(name) ?? false, description: describe(p) }));
+const fields = (s: Schema | undefined): Field[] => Object.entries(s?.properties ?? {}).map(([name, p]) => ({ name, type: typeOf(p), required: s?.required?.includes(name) ?? false, description: describe(p) }));
 
 // Fonnte's /send takes many optional fields; its example shows the usual two, as the seed does.
 const BODY_EXAMPLES: Record<string, Record<string, unknown>> = { 'POST /send': { target: '628123456789', message: 'Hello from WA Gateway' } };
@@ -171,8 +170,7 @@ function routeOf(method: string, path: string, op: Operation): RouteDoc {
   if (bodySchema) headers.push({ name: 'Content-Type', type: 'String', required: true, description: Object.keys(content).join(', ') });
   for (const p of op.parameters ?? []) if (p.in === 'header') headers.push({ name: p.name, type: 'String', required: p.required, description: p.description ?? '' });
 
-  const params = (where: 'path' | 'query') =>
-    (op.parameters ?? []).filter((p) => p.in === where).map((p) => ({ name: p.name, type: typeOf(p.schema), required: p.required, description: describe(p.schema) }));
+  const params = (where: 'path' | 'query') => (op.parameters ?? []).filter((p) => p.in === where).map((p) => ({ name: p.name, type: typeOf(p.schema), required: p.required, description: describe(p.schema) }));
   const statuses = Object.entries(op.responses);
   const key = `${method.toUpperCase()} ${path}`;
   const reason = auth === 'none' ? 'Internal Server Error' : UNAUTHORIZED;

@@ -5,10 +5,7 @@ import { Store } from './store.ts';
 
 const STORAGE_KEY = 'wa-gateway:admin-key';
 
-export type Session =
-  | { state: 'signed-out'; notice?: string }
-  | { state: 'checking' }
-  | { state: 'signed-in'; key: string; demo: boolean };
+export type Session = { state: 'signed-out'; notice?: string } | { state: 'checking' } | { state: 'signed-in'; key: string; demo: boolean };
 
 export const session = new Store<Session>({ state: 'signed-out' });
 
