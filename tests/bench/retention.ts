@@ -6,7 +6,9 @@
 //
 // RETENTION_SENDS (default 5,000; the issue's figure is 50,000) sets how many messages each store
 // gets, RETENTION_SECONDS (default 30) the host's retention, RETENTION_CONCURRENCY (default 8)
-// how many sends are in flight, RETENTION_STORES (default `files,redis`) which stores. Half the sends carry an outbox id, as the edge's do. The
+// how many sends are in flight, RETENTION_STORES (default `files,redis`) which stores, and
+// RETENTION_SETTLE_SECONDS (default 0) a further wait and sample, past Baileys' own in-memory
+// caches (its recent messages for retries live 5 minutes, retry counters 15). Half the sends carry an outbox id, as the edge's do. The
 // simulator answers each with a delivery receipt; the link acknowledges every journaled event,
 // as the edge does. Redis is a redis-server of this bench's own, so its size is only ours.
 // Progress goes to stderr; the result is returned.
@@ -46,13 +48,20 @@ interface StoreSize {
 function fileStoreSize(dir: string): StoreSize {
   const size: Required<StoreSize> = { keys: 0, bytes: 0, files: 0, diskBytes: 0 };
   const walk = (path: string) => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) {
+    let entries;
+    try {
+      entries = readdirSync(path, { withFileTypes: true });
+    } catch {
+      return; // an expiry bucket swept meanwhile
+    }
+    for (const entry of entries) {
       const full = join(path, entry.name);
       if (entry.isDirectory()) {
         walk(full);
         continue;
       }
-      const stat = statSync(full);
+      const stat = statSync(full, { throwIfNoEntry: false });
+      if (!stat) continue; // swept meanwhile
       size.files++;
       size.diskBytes += stat.blocks * 512;
       if (entry.name.endsWith('.v')) {
@@ -98,7 +107,7 @@ async function hostMemory(inspectorPort: number): Promise<{ rssMb: number; heapU
   }
 }
 
-async function soakOneStore(sim: SimProcess, backend: 'files' | 'redis', options: { sends: number; retentionSeconds: number; concurrency: number }) {
+async function soakOneStore(sim: SimProcess, backend: 'files' | 'redis', options: { sends: number; retentionSeconds: number; concurrency: number; settleSeconds: number }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-retention-'));
   const redisServer = backend === 'redis' ? await RedisServer.start({ persistent: false }) : undefined;
   const redis = redisServer ? new Redis(redisServer.url) : undefined;
@@ -160,6 +169,12 @@ async function soakOneStore(sim: SimProcess, backend: 'files' | 'redis', options
     await sleep(retentionMs + Math.max(1_000, retentionMs / 50) + 2_000);
     const after = { store: await size(), host: await hostMemory(inspectorPort) };
     log(`${backend}: after the retention ${JSON.stringify(after)}`);
+    let settled: typeof after | undefined;
+    if (options.settleSeconds) {
+      await sleep(options.settleSeconds * 1000);
+      settled = { store: await size(), host: await hostMemory(inspectorPort) };
+      log(`${backend}: ${options.settleSeconds} s later ${JSON.stringify(settled)}`);
+    }
     link.close();
     return {
       sends: options.sends,
@@ -169,6 +184,7 @@ async function soakOneStore(sim: SimProcess, backend: 'files' | 'redis', options
       before,
       end,
       after,
+      ...(settled ? { settled, settledAfterSeconds: options.settleSeconds } : {}),
       deltaAfter: {
         keys: after.store.keys - before.store.keys,
         storeMb: mb(after.store.bytes - before.store.bytes),
@@ -189,6 +205,7 @@ export async function runRetentionBench() {
     sends: Math.round(setting('RETENTION_SENDS', 5_000)),
     retentionSeconds: setting('RETENTION_SECONDS', 30),
     concurrency: Math.round(setting('RETENTION_CONCURRENCY', 8)),
+    settleSeconds: process.env.RETENTION_SETTLE_SECONDS ? setting('RETENTION_SETTLE_SECONDS', 0) : 0,
   };
   const stores = (process.env.RETENTION_STORES ?? 'files,redis').split(',').map((s) => s.trim());
   for (const store of stores) if (store !== 'files' && store !== 'redis') throw new Error(`RETENTION_STORES: unknown store ${JSON.stringify(store)} (files, redis)`);
