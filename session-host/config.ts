@@ -29,6 +29,8 @@ const schema = z
     PUBLIC_URL: z.string().url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     STORE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
+    // Fractions allowed (0.0001 is about 9 s), so tests and benchmarks can see records expire.
+    RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).positive('must be more than 0 days (fractions allowed)').max(3_650, 'must be at most 3650 days').default(7),
   })
   .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] });
 
@@ -47,6 +49,8 @@ export type Config = {
   logLevel: string;
   /** How often the store's health and sentinel are checked (it is also checked on a Redis reconnect). */
   storeCheckMs: number;
+  /** How long per-send records (outbox claims, sent messages kept for retries and receipts) live. */
+  retentionMs: number;
 };
 
 export class ConfigError extends Error {}
@@ -74,5 +78,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: c.PUBLIC_URL,
     logLevel: c.LOG_LEVEL,
     storeCheckMs: c.STORE_CHECK_MS,
+    retentionMs: Math.round(c.RETENTION_DAYS * 86_400_000),
   };
 }

@@ -77,7 +77,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // its warnings and worse are kept, other levels apply as set.
   const baileysLevel = ['info', 'warn'].includes(config.logLevel) ? 'warn' : config.logLevel;
   const baileysLogger = logger.child({ component: 'baileys' }, { level: baileysLevel });
-  const store = options.store ?? (await openStore({ redisUrl: config.redisUrl, dataDir: config.dataDir }));
+  const store = options.store ?? (await openStore({ redisUrl: config.redisUrl, dataDir: config.dataDir, expiryResolutionMs: expiryResolution(config.retentionMs) }));
 
   // Loaded before any device can raise an event, so new entries queue behind the old ones.
   const journal = new EventJournal({ store, logger, max: options.journalMax });
@@ -119,6 +119,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     options: {
       ...DEFAULT_SESSION_OPTIONS,
       media: { maxBytes: config.mediaMaxBytes, timeoutMs: config.mediaTimeoutMs, allowPrivateNetworks: config.mediaAllowPrivateNetworks },
+      retentionMs: config.retentionMs,
       ...options.sessionOptions,
     },
   });
@@ -200,6 +201,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
     })());
 
   return { url, server, store, registry, webhooks, link, storeHealth, journal, restored, stop };
+}
+
+/**
+ * How late past the retention a record may go (the file store's sweep interval): a hundredth of
+ * it, between 0.1 s and an hour (so ~170 expiry buckets for the default week).
+ */
+export function expiryResolution(retentionMs: number): number {
+  return Math.min(3_600_000, Math.max(100, Math.round(retentionMs / 100)));
 }
 
 /** Handlers whose store failures reach the edge as `store_unavailable` (a 503), not as a 500. */

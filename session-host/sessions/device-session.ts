@@ -70,7 +70,7 @@ export class DeviceSession {
     return this.deps.store;
   }
 
-  /** Loads what survives a restart: the sent counter, recent message ids, the logged-in identity. */
+  /** Loads what survives a restart: the sent counter, the logged-in identity. */
   async load(): Promise<void> {
     const [sent, creds] = await this.store.getMany([`device:${this.id}:sent`, `auth:${this.id}:creds`]);
     await this.sender.load(sent);

@@ -28,6 +28,8 @@ export interface SessionOptions {
    * at most `answerDeadlineMs` after it was written; past that its outcome is unknown.
    */
   acks: { ackTimeoutMs: number; probeTimeoutMs: number; answerDeadlineMs: number };
+  /** RETENTION_DAYS: how long a sent message's records (outbox claim, copy for retries) live. */
+  retentionMs: number;
 }
 
 export interface SessionDeps {
@@ -58,6 +60,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   media: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, allowPrivateNetworks: false },
   restoreConcurrency: 10,
   acks: { ackTimeoutMs: 3_000, probeTimeoutMs: 3_000, answerDeadlineMs: 10_000 },
+  retentionMs: 7 * 86_400_000,
 };
 
 export class SessionRegistry {

@@ -5,6 +5,12 @@
 // pending message that waits too long makes the session probe the connection, and a dead one is
 // dropped and reopened, after which every pending message is written again under the same id
 // (recipients drop a repeated id). Receipts of sent messages (delivered, read) are reported here.
+//
+// Per-send state lives in the store for the retention (RETENTION_DAYS) and then expires by
+// itself (see store.ts): the outbox claim `outbox:<device>:<outboxId>` with its result, and
+// `recent:<device>:<waId>`, the message as written (for a recipient's retry request) and its
+// outbox id. A receipt is ours if that record exists, so any message inside the retention moves
+// forward, not only the last few hundred; nothing per message is kept in memory once acknowledged.
 import { generateMessageIDV2, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
 import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
@@ -19,8 +25,6 @@ const RECEIPT_STATUS: Partial<Record<number, MessageStatus>> = {
   [proto.WebMessageInfo.Status.PLAYED]: 'played',
   [proto.WebMessageInfo.Status.ERROR]: 'failed',
 };
-
-const RECENT_LIMIT = 500;
 
 /** What the sender needs from its device session. */
 export interface SenderContext {
@@ -59,10 +63,11 @@ interface Pending {
 export class Sender {
   private readonly ctx: SenderContext;
   totalSent = 0;
-  private readonly recentIds: string[] = [];
   /** By WhatsApp message id, in the order they were first written. */
   private readonly pending = new Map<string, Pending>();
   private readonly sendingFor = new Map<string, Promise<SendResult>>();
+  /** Acknowledged messages whose record is not written yet (a receipt can beat the write): id → outbox id. */
+  private readonly recording = new Map<string, string | undefined>();
   private probing?: WASocket;
 
   constructor(ctx: SenderContext) {
@@ -77,11 +82,14 @@ export class Sender {
     return this.ctx.deps.options.acks;
   }
 
-  /** Loads what survives a restart: the sent counter and recent message ids. */
+  /** Loads what survives a restart: the sent counter. */
   async load(sent: string | undefined): Promise<void> {
     this.totalSent = Number(sent ?? 0);
-    const prefix = `recent:${this.ctx.id}:`;
-    this.recentIds.push(...(await this.store.keys(prefix)).map((k) => k.slice(prefix.length)));
+  }
+
+  /** When records written now expire. */
+  private expiry(): number {
+    return Date.now() + this.ctx.deps.options.retentionMs;
   }
 
   /** A new socket: WhatsApp's acks arrive on it as `ack` stanzas of class message. */
@@ -128,7 +136,7 @@ export class Sender {
     const previous = claim ? (JSON.parse(claim) as { messageId: string; result?: SendResult }) : undefined;
     if (previous?.result) return previous.result;
     const messageId = previous?.messageId ?? generateMessageIDV2(this.requireSocket().user?.id);
-    if (!previous) await this.store.write({ [key]: JSON.stringify({ messageId }) });
+    if (!previous) await this.store.write({ [key]: JSON.stringify({ messageId }) }, { expiresAt: { [key]: this.expiry() } });
     return this.sendAs(params, messageId);
   }
 
@@ -244,8 +252,10 @@ export class Sender {
       return;
     }
     const timestamp = Number(node.attrs.t) || Math.floor(Date.now() / 1000);
+    this.recording.set(pending.id, pending.outboxId);
     void this.confirmed(pending, timestamp)
       .catch((error) => this.ctx.log.error({ err: error, id: pending.id }, 'could not record an acknowledged message'))
+      .finally(() => this.recording.delete(pending.id))
       .then(() => pending.resolve({ id: pending.id, timestamp, to: pending.to }));
   }
 
@@ -257,16 +267,20 @@ export class Sender {
     const device = this.ctx.id;
     await pending.written;
     const message = pending.message && proto.Message.toObject(proto.Message.fromObject(pending.message), { bytes: String });
+    const recentKey = `recent:${device}:${id}`;
     const changes: Record<string, string | null> = {
       [`device:${device}:sent`]: String(this.totalSent),
-      [`recent:${device}:${id}`]: JSON.stringify({ to, outboxId, message }),
+      [recentKey]: JSON.stringify({ to, outboxId, message }),
     };
-    if (outboxId) changes[`outbox:${device}:${outboxId}`] = JSON.stringify({ messageId: id, result });
-    this.recentIds.push(id);
-    while (this.recentIds.length > RECENT_LIMIT) changes[`recent:${device}:${this.recentIds.shift()}`] = null;
+    const expiresAt: Record<string, number> = { [recentKey]: this.expiry() };
+    if (outboxId) {
+      const outboxKey = `outbox:${device}:${outboxId}`;
+      changes[outboxKey] = JSON.stringify({ messageId: id, result });
+      expiresAt[outboxKey] = expiresAt[recentKey]!;
+    }
     this.ctx.deps.metrics.messagesSent++;
     this.ctx.changed();
-    await this.store.write(changes);
+    await this.store.write(changes, { expiresAt });
     await this.reportStatus(id, to, 'sent', timestamp, outboxId);
   }
 
@@ -290,7 +304,7 @@ export class Sender {
     return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
   }
 
-  /** A message this device sent recently, for a recipient that asks for it again. */
+  /** A message this device sent within the retention, for a recipient that asks for it again. */
   async recentMessage(id: string): Promise<proto.IMessage | undefined> {
     const raw = await this.store.get(`recent:${this.ctx.id}:${id}`);
     return raw ? proto.Message.fromObject(JSON.parse(raw).message) : undefined;
@@ -300,9 +314,17 @@ export class Sender {
   async onReceipt(id: string, to: string, code: number): Promise<void> {
     const status = RECEIPT_STATUS[code];
     // 'sent' is reported on WhatsApp's ack; Baileys' own server-ack status adds nothing to it.
-    if (!status || status === 'sent' || !this.recentIds.includes(id)) return;
+    if (!status || status === 'sent') return;
+    let outboxId: string | undefined;
+    if (this.recording.has(id)) outboxId = this.recording.get(id);
+    else {
+      // One read per receipt (a file read, or a Redis round trip): no record means the message
+      // was not sent through this host, or is older than the retention.
+      const raw = await this.store.get(`recent:${this.ctx.id}:${id}`);
+      if (!raw) return;
+      outboxId = (JSON.parse(raw) as { outboxId?: string }).outboxId;
+    }
     // The edge knows its messages by its own id until it has recorded WhatsApp's.
-    const outboxId = JSON.parse((await this.store.get(`recent:${this.ctx.id}:${id}`)) ?? '{}').outboxId as string | undefined;
     await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
   }
 

@@ -21,14 +21,25 @@
 // call order (one promise chain, no per-key locks), so of concurrent writes to a key the last
 // call wins. Not for network file systems, where a blocking call would stall every device.
 //
+// Expiring keys (per-send records, kept for a retention): Redis has TTLs, files need an index, and
+// one that costs O(expired) to sweep rather than a walk over every key. A write with expiring keys
+// first adds one small index file naming them to `expiry.t/<due time>/`, where the due time is
+// the keys' expiry rounded up to `expiryResolutionMs`; then it writes the values, each file's
+// mtime set to its key's expiry. Every `expiryResolutionMs` the sweep lists `expiry.t` (one name
+// per bucket: ~170 for a week at an hour) and, for each bucket that is due, deletes the keys its
+// index files name whose mtime says they expired: a key rewritten since with a later expiry keeps
+// its newer mtime and waits for the later bucket that names it too. Index first, values second,
+// so a process killed in between leaves an index entry for nothing, never a key no one sweeps.
+// `expiry.t` does not look like a key's directory, so listing and prefix deletes never see it.
+//
 // Everything here is the host's secrets (WhatsApp login keys, webhook secrets): files are created
 // 0600 and directories 0700, and a tree left by an older version with looser modes is tightened
 // when the store opens.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import type { Changes, Store } from './store.ts';
+import type { Changes, Store, WriteOptions } from './store.ts';
 
 /** Directory levels; `auth:<device>:<type>:` is three, the deepest prefix the host lists. */
 const DEPTH = 3;
@@ -40,6 +51,9 @@ const ENTRY = /^((?:[a-z0-9_-]|%[0-9A-F]{2})*)\.([dvo])$/;
 /** Owner only: the store holds login keys and webhook secrets. */
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
+/** The expiry index; not a key's directory (`.d`), so walks skip it. */
+const EXPIRY_DIR = 'expiry.t';
+const DEFAULT_EXPIRY_RESOLUTION_MS = 60_000;
 
 export interface FileStoreOptions {
   /**
@@ -52,6 +66,8 @@ export interface FileStoreOptions {
   fsync?: boolean;
   /** How many directories above the store's to make owner-only as well (1 for DATA_DIR). */
   privateParents?: number;
+  /** Expired keys are swept this often, and are gone at most this long after their expiry (1 min). */
+  expiryResolutionMs?: number;
 }
 
 export class FileStore implements Store {
@@ -63,10 +79,17 @@ export class FileStore implements Store {
   private tail: Promise<void> = Promise.resolve();
   /** A local disk is there or it is not; the host's health check notices a folder emptied. */
   readonly reachable = true;
+  private readonly resolutionMs: number;
+  private readonly expiryDir: string;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
 
   constructor(dir: string, options: FileStoreOptions = {}) {
     this.dir = dir;
     this.fsync = options.fsync ?? false;
+    this.resolutionMs = options.expiryResolutionMs ?? DEFAULT_EXPIRY_RESOLUTION_MS;
+    this.expiryDir = join(dir, EXPIRY_DIR);
+    this.sweepTimer = setInterval(() => void this.sweepExpired().catch(() => undefined), this.resolutionMs).unref();
   }
 
   /**
@@ -89,12 +112,18 @@ export class FileStore implements Store {
     return keys.map((key) => this.read(key));
   }
 
-  write(changes: Changes): Promise<void> {
+  write(changes: Changes, options?: WriteOptions): Promise<void> {
     return this.serially(async () => {
+      const expiresAt = options?.expiresAt;
+      if (expiresAt)
+        this.index(
+          Object.keys(changes).filter((key) => changes[key] !== null && expiresAt[key] !== undefined),
+          expiresAt,
+        );
       let done = 0;
       for (const [key, value] of Object.entries(changes)) {
         if (value === null) this.remove(key);
-        else this.put(key, value);
+        else this.put(key, value, expiresAt?.[key]);
         // A pairing writes ~800 pre-keys at once, ~0.1 s of blocking: let other sockets breathe.
         if (++done % YIELD_EVERY === 0) await new Promise(setImmediate);
       }
@@ -112,13 +141,82 @@ export class FileStore implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
     await this.tail;
   }
 
+  /**
+   * Deletes the keys whose expiry has passed, bucket by bucket; returns how many. Runs by itself
+   * every `expiryResolutionMs`; one index file at a time, so writes go on in between.
+   */
+  sweepExpired(now = Date.now()): Promise<number> {
+    this.sweeping ??= this.sweepNow(now).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  private async sweepNow(now: number): Promise<number> {
+    let removed = 0;
+    const due = (ignoreMissing(() => readdirSync(this.expiryDir)) ?? []).filter((name) => /^\d+$/.test(name) && Number(name) <= now);
+    for (const bucket of due) {
+      const dir = join(this.expiryDir, bucket);
+      for (const entry of ignoreMissing(() => readdirSync(dir)) ?? []) {
+        removed += await this.serially(async () => this.expire(join(dir, entry), now));
+      }
+      ignoreMissing(() => rmdirSync(dir));
+    }
+    return removed;
+  }
+
+  /** Deletes the keys an index file names that expired by `now` (not those rewritten to live longer), then the file. */
+  private expire(indexFile: string, now: number): number {
+    let keys: unknown;
+    try {
+      keys = JSON.parse(ignoreMissing(() => readFileSync(indexFile, 'utf8')) ?? '[]');
+    } catch {
+      keys = []; // torn by a crash mid-write: its keys were never written
+    }
+    let removed = 0;
+    for (const key of Array.isArray(keys) ? keys : []) {
+      if (typeof key !== 'string') continue;
+      const { file } = this.pathOf(key);
+      const stat = ignoreMissing(() => statSync(`${file}v`)) ?? ignoreMissing(() => statSync(`${file}o`));
+      if (!stat || stat.mtimeMs > now) continue;
+      this.remove(key);
+      removed++;
+    }
+    ignoreMissing(() => unlinkSync(indexFile));
+    return removed;
+  }
+
+  /** Names `keys` in an index file of each bucket their expiries fall in (see the top of the file). */
+  private index(keys: string[], expiresAt: Record<string, number>): void {
+    const buckets = new Map<number, string[]>();
+    for (const key of keys) {
+      const due = Math.ceil(expiresAt[key]! / this.resolutionMs) * this.resolutionMs;
+      buckets.set(due, [...(buckets.get(due) ?? []), key]);
+    }
+    for (const [due, names] of buckets) {
+      const dir = join(this.expiryDir, String(due));
+      const file = join(dir, `${this.tag}-${this.seq++}`);
+      const body = JSON.stringify(names);
+      try {
+        writeFileSync(file, body, { mode: FILE_MODE });
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+        mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+        writeFileSync(file, body, { mode: FILE_MODE });
+      }
+    }
+  }
+
   /** Runs `operation` after every write and delete called before it: the last call wins. */
-  private serially(operation: () => Promise<void>): Promise<void> {
+  private serially<T>(operation: () => Promise<T>): Promise<T> {
     const run = this.tail.then(operation);
-    this.tail = run.catch(() => {});
+    this.tail = run.then(
+      () => {},
+      () => {},
+    );
     return run;
   }
 
@@ -144,16 +242,16 @@ export class FileStore implements Store {
     return read('v') ?? read('o') ?? read('v');
   }
 
-  private put(key: string, value: string): void {
+  private put(key: string, value: string, expiresAt?: number): void {
     const { dir, file } = this.pathOf(key);
     const temp = `${file}${this.tag}-${this.seq++}.tmp`;
     try {
       try {
-        this.writeTemp(temp, value);
+        this.writeTemp(temp, value, expiresAt);
       } catch (error) {
         if (!isMissing(error)) throw error;
         mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-        this.writeTemp(temp, value);
+        this.writeTemp(temp, value, expiresAt);
       }
     } catch (error) {
       ignoreMissing(() => unlinkSync(temp)); // e.g. a full disk: leave no half-written temp behind
@@ -164,10 +262,12 @@ export class FileStore implements Store {
     ignoreMissing(() => unlinkSync(`${file}o`));
   }
 
-  private writeTemp(path: string, value: string): void {
+  /** With `expiresAt`, the file's mtime says when it expires (what the sweep checks). */
+  private writeTemp(path: string, value: string, expiresAt?: number): void {
     const fd = openSync(path, 'w', FILE_MODE);
     try {
       writeFileSync(fd, value);
+      if (expiresAt !== undefined) futimesSync(fd, expiresAt / 1000, expiresAt / 1000);
       if (this.fsync) fsyncSync(fd);
     } finally {
       closeSync(fd);

@@ -5,8 +5,11 @@
 // (no offline queue), one sent to a Redis that stopped answering gives up after
 // COMMAND_TIMEOUT_MS, and either way the caller gets a StoreUnavailableError. Reconnecting goes
 // on in the background for ever, at most RECONNECT_MAX_MS apart, so the host recovers by itself.
+//
+// Expiring keys are Redis' own: SET … PXAT, which Redis deletes by itself (lazily on access and
+// by its active expiry cycle, which samples keys that have a TTL), so expiry costs nothing here.
 import { Redis, ReplyError } from 'ioredis';
-import { StoreUnavailableError, type Changes, type Store } from './store.ts';
+import { StoreUnavailableError, type Changes, type Store, type WriteOptions } from './store.ts';
 
 export { StoreUnavailableError };
 
@@ -81,24 +84,29 @@ export class RedisStore implements Store {
     return values.map((value) => value ?? undefined);
   }
 
-  write(changes: Changes): Promise<void> {
-    return this.guard(() => this.writeNow(changes));
+  write(changes: Changes, options?: WriteOptions): Promise<void> {
+    return this.guard(() => this.writeNow(changes, options?.expiresAt));
   }
 
-  private async writeNow(changes: Changes): Promise<void> {
+  private async writeNow(changes: Changes, expiresAt: Record<string, number> | undefined): Promise<void> {
     const entries = Object.entries(changes);
     if (!entries.length) return;
     // A single SET or UNLINK is atomic by itself; skipping MULTI/EXEC saves work on the hot path
     // (Baileys stores one Signal session per message sent).
     if (entries.length === 1) {
       const [key, value] = entries[0]!;
-      await (value === null ? this.redis.unlink(this.namespace + key) : this.redis.set(this.namespace + key, value));
+      const at = expiresAt?.[key];
+      if (value === null) await this.redis.unlink(this.namespace + key);
+      else if (at === undefined) await this.redis.set(this.namespace + key, value);
+      else await this.redis.set(this.namespace + key, value, 'PXAT', Math.ceil(at));
       return;
     }
     const multi = this.redis.multi();
     for (const [key, value] of entries) {
+      const at = expiresAt?.[key];
       if (value === null) multi.unlink(this.namespace + key);
-      else multi.set(this.namespace + key, value);
+      else if (at === undefined) multi.set(this.namespace + key, value);
+      else multi.set(this.namespace + key, value, 'PXAT', Math.ceil(at));
     }
     const results = await multi.exec();
     // exec() resolves null when the transaction was discarded, and reports errors per command.

@@ -1,9 +1,19 @@
 // The session host's persistence: a small key-value interface with two backends, Redis (when
 // REDIS_URL is set) and files under DATA_DIR (the default). Auth state, device settings, the
-// webhook queue and the recent-message cache all live behind it, so both backends behave alike.
+// webhook queue and the per-send records all live behind it, so both backends behave alike.
 
 /** Values are strings (JSON, usually); a `null` in a write deletes the key. */
 export type Changes = Record<string, string | null>;
+
+export interface WriteOptions {
+  /**
+   * Keys of this write that expire, with when (ms since the epoch). Such a key is there until its
+   * expiry and gone at most `expiryResolutionMs` after it (Redis: at once; files: at the next
+   * sweep), with no scan of the other keys. A key written with an expiry must be written with
+   * one each time: rewritten, it lives until the new expiry.
+   */
+  expiresAt?: Record<string, number>;
+}
 
 export interface Store {
   get(key: string): Promise<string | undefined>;
@@ -13,7 +23,7 @@ export interface Store {
    * Applies every change. Each key's write is atomic: a reader (or a process killed mid-write)
    * sees the old value or the new one, never a torn one. Redis applies the whole batch at once.
    */
-  write(changes: Changes): Promise<void>;
+  write(changes: Changes, options?: WriteOptions): Promise<void>;
   /** Every key that starts with `prefix`, in no particular order. */
   keys(prefix: string): Promise<string[]>;
   /** Deletes every key that starts with `prefix`. */

@@ -8,6 +8,14 @@
 // written once the store is back, then delivered: an outage delays webhooks but loses none,
 // unless the host also dies before the store returns.
 //
+// Memory is a window, not the queue: per device at most `windowPerDevice` jobs (the oldest) are
+// held in memory, since only a device's oldest job can be delivered anyway; the rest stay in the
+// store only and are paged in, oldest first, as the device's window drains below half. A job's
+// key carries its `seq` (`webhook:<device>:<seq>-<id>`), so a page-in sorts one device's listing
+// without reading the jobs it leaves out. Per device the jobs in memory are always the oldest
+// pending ones, so FIFO holds; a busy or failing device fills only its own window, never the
+// others'. Memory is at most devices × windowPerDevice jobs, however many are queued.
+//
 // One queue instance owns a store namespace; two processes sharing one would both deliver.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -41,6 +49,8 @@ export interface WebhookQueueOptions {
   /** How long `stop()` waits for deliveries in flight. */
   stopTimeoutMs?: number;
   keyPrefix?: string;
+  /** Jobs per device held in memory (default 100); more wait in the store. */
+  windowPerDevice?: number;
 }
 
 /** Retry timing, in milliseconds; the defaults suit production, tests shorten them. */
@@ -90,6 +100,8 @@ const MAX_TIMER = 2 ** 31 - 1;
 /** Jobs held in memory through a store outage; past it, `enqueue` fails as the store does. */
 const HELD_LIMIT = 10_000;
 const HELD_RETRY_MS = 1_000;
+/** A key's last segment: `<seq>-<id>`. Keys written before the window existed hold only the id. */
+const KEY_NAME = /^(\d+)-(.+)$/;
 
 export class WebhookQueue {
   private readonly store: Store;
@@ -103,9 +115,28 @@ export class WebhookQueue {
   private readonly maxAgeMs: number;
   private readonly stopTimeoutMs: number;
   private readonly prefix: string;
+  private readonly windowPerDevice: number;
 
-  /** Pending jobs per device, in `seq` order; the head is the only one that may be delivered. */
+  /**
+   * The window: per device its oldest pending jobs, in `seq` order; the head is the only one that
+   * may be delivered.
+   */
   private readonly devices = new Map<string, Job[]>();
+  /** Per device, jobs stored (or being stored) but not in memory: they are all newer than its window. */
+  private readonly outside = new Map<string, number>();
+  /**
+   * Per device, the highest seq that entered its window. Every job outside the window is newer,
+   * so a page-in skips anything at or below it: jobs in the window, and delivered ones whose
+   * delete has not reached the store yet.
+   */
+  private readonly highWater = new Map<string, number>();
+  /** Jobs written straight to the store whose write has not succeeded yet (in flight, or held). */
+  private readonly spilling = new Map<string, { deviceId: string; seq: number }>();
+  /** Devices whose last page-in found nothing it could load yet (their newer jobs still being written). */
+  private readonly stalled = new Set<string>();
+  private readonly paging = new Map<string, Promise<void>>();
+  /** Keys that could not be parsed: never paged in again (left in place as evidence). */
+  private readonly unreadable = new Set<string>();
   /** Jobs whose write has not finished yet: not deliverable, and they hold back their device. */
   private readonly unsaved = new Set<string>();
   /** Of those, jobs the store refused during an outage, written again every HELD_RETRY_MS. */
@@ -131,6 +162,7 @@ export class WebhookQueue {
     this.maxAgeMs = options.retry?.maxAgeMs ?? 24 * 60 * 60_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? this.timeoutMs + 5_000;
     this.prefix = options.keyPrefix ?? 'webhook:';
+    this.windowPerDevice = Math.max(1, options.windowPerDevice ?? 100);
   }
 
   /** Loads the jobs a previous run left in the store and starts delivering. */
@@ -167,6 +199,8 @@ export class WebhookQueue {
       attempts: 0,
       dueAt: now,
     };
+    // Behind jobs that wait in the store, or past the window: to the store only.
+    if (this.outsideOf(deviceId) > 0 || (this.devices.get(deviceId)?.length ?? 0) >= this.windowPerDevice) return this.spill(job);
     // In memory at once, so FIFO order is the order of enqueue calls even if writes finish out
     // of order; deliverable only once written.
     this.insert(job);
@@ -189,6 +223,36 @@ export class WebhookQueue {
     return job.id;
   }
 
+  /**
+   * Stores a job that does not fit in its device's window. Page-ins only load jobs older than
+   * every spill still being written, so one whose write finishes late is never overtaken.
+   */
+  private async spill(job: Job): Promise<string> {
+    this.outside.set(job.deviceId, this.outsideOf(job.deviceId) + 1);
+    this.spilling.set(job.id, { deviceId: job.deviceId, seq: job.seq });
+    try {
+      await this.store.write({ [this.key(job)]: JSON.stringify(job) });
+      this.spilled(job);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError) || this.held.size >= HELD_LIMIT) {
+        this.spilling.delete(job.id);
+        this.addOutside(job.deviceId, -1);
+        throw err;
+      }
+      if (!this.held.size) this.logger.warn({ err }, 'the store is unavailable: webhook jobs are held in memory until it is back');
+      this.held.set(job.id, job);
+      this.heldTimer ??= setTimeout(() => void this.saveHeld(), HELD_RETRY_MS).unref();
+    }
+    return job.id;
+  }
+
+  /** A spilled job is in the store now: a page-in may load it. */
+  private spilled(job: Job): void {
+    if (!this.spilling.delete(job.id)) return;
+    this.stalled.delete(job.deviceId);
+    this.pump();
+  }
+
   /** Writes the held jobs; once stored, they are delivered like any other. */
   private async saveHeld(): Promise<void> {
     this.heldTimer = undefined;
@@ -203,14 +267,25 @@ export class WebhookQueue {
     for (const job of jobs) {
       this.held.delete(job.id);
       this.unsaved.delete(job.id);
+      this.spilled(job);
     }
     this.logger.info({ jobs: jobs.length }, 'held webhook jobs stored');
     this.pump();
   }
 
-  /** Writes every job this queue holds again, for a store that lost its data; returns how many. */
+  /**
+   * Writes every job this queue holds in memory again, for a store that lost its data; returns
+   * how many. Jobs that waited in the store beyond the window are lost with it.
+   */
   async rewrite(): Promise<number> {
     const jobs = [...this.devices.values()].flat();
+    let lost = 0;
+    for (const [deviceId, count] of this.outside) {
+      const writing = [...this.spilling.values()].filter((s) => s.deviceId === deviceId).length;
+      lost += count - writing;
+      this.addOutside(deviceId, writing - count);
+    }
+    if (lost) this.logger.error({ jobs: lost }, 'webhook jobs waiting in the store beyond the window were lost with it');
     if (jobs.length) await this.store.write(Object.fromEntries(jobs.map((job) => [this.key(job), JSON.stringify(job)])));
     for (const job of jobs) {
       if (this.held.delete(job.id)) this.unsaved.delete(job.id);
@@ -235,7 +310,15 @@ export class WebhookQueue {
   get stats(): WebhookStats {
     let depth = 0;
     for (const jobs of this.devices.values()) depth += jobs.length;
+    for (const count of this.outside.values()) depth += count;
     return { depth, inFlight: this.inFlight.size, held: this.held.size, ...this.counts };
+  }
+
+  /** Jobs held in memory now (the windows); the rest of `stats.depth` waits in the store only. */
+  get windowed(): number {
+    let count = 0;
+    for (const jobs of this.devices.values()) count += jobs.length;
+    return count;
   }
 
   private load(): Promise<void> {
@@ -246,21 +329,114 @@ export class WebhookQueue {
     return this.loaded;
   }
 
+  /**
+   * Counts the jobs a previous run left, per device, without reading them (pump pages them in);
+   * jobs stored under keys without their seq are moved to keys with it first.
+   */
   private async readStore(): Promise<void> {
-    const keys = await this.store.keys(this.prefix);
-    const values = await this.store.getMany(keys);
-    const jobs: Job[] = [];
-    values.forEach((value, i) => {
-      const parsed = value === undefined ? undefined : jobSchema.safeParse(safeJson(value));
-      if (parsed?.success) jobs.push(parsed.data);
-      // Left in place rather than deleted: it is evidence, and harmless.
-      else if (value !== undefined) this.logger.error({ key: keys[i] }, 'unreadable webhook job skipped');
-    });
-    for (const job of jobs.sort((a, b) => a.seq - b.seq)) {
-      this.insert(job);
-      this.seq = Math.max(this.seq, job.seq);
+    let keys = await this.store.keys(this.prefix);
+    const unnamed = keys.filter((key) => !KEY_NAME.test(key.slice(key.lastIndexOf(':') + 1)));
+    if (unnamed.length) {
+      const changes: Record<string, string | null> = {};
+      for (const [i, value] of (await this.store.getMany(unnamed)).entries()) {
+        const job = this.parse(unnamed[i]!, value);
+        if (job) Object.assign(changes, { [unnamed[i]!]: null, [this.key(job)]: value! });
+      }
+      await this.store.write(changes);
+      keys = await this.store.keys(this.prefix);
     }
-    if (jobs.length) this.logger.info({ pending: jobs.length }, 'webhook jobs resumed');
+    let pending = 0;
+    for (const key of keys) {
+      const name = this.nameOf(key);
+      if (!name) continue;
+      this.addOutside(name.deviceId, 1);
+      this.seq = Math.max(this.seq, name.seq);
+      pending++;
+    }
+    if (pending) this.logger.info({ pending }, 'webhook jobs resumed');
+  }
+
+  /** A stored job's device and seq, from its key alone; undefined for a key that is not a job's. */
+  private nameOf(key: string): { deviceId: string; seq: number; id: string } | undefined {
+    if (this.unreadable.has(key)) return undefined;
+    const split = key.lastIndexOf(':');
+    const match = KEY_NAME.exec(key.slice(split + 1));
+    if (!match || split < this.prefix.length) return undefined;
+    return { deviceId: key.slice(this.prefix.length, split), seq: Number(match[1]), id: match[2]! };
+  }
+
+  private parse(key: string, value: string | undefined): Job | undefined {
+    const parsed = value === undefined ? undefined : jobSchema.safeParse(safeJson(value));
+    if (parsed?.success) return parsed.data;
+    // Left in place rather than deleted: it is evidence, and harmless.
+    if (value !== undefined) {
+      this.unreadable.add(key);
+      this.logger.error({ key }, 'unreadable webhook job skipped');
+    }
+    return undefined;
+  }
+
+  /**
+   * Loads a device's oldest stored jobs into its window, up to `windowPerDevice`. Only jobs older
+   * than every spill of the device still being written: a later one must not go first.
+   */
+  private pageIn(deviceId: string): void {
+    if (this.paging.has(deviceId)) return;
+    const page = this.readPage(deviceId)
+      .catch((err) => {
+        if (!(err instanceof StoreUnavailableError)) this.logger.error({ err, deviceId }, 'webhook jobs could not be paged in');
+        this.stalled.add(deviceId);
+        setTimeout(() => (this.stalled.delete(deviceId), this.pump()), HELD_RETRY_MS).unref();
+      })
+      .finally(() => {
+        this.paging.delete(deviceId);
+        this.pump();
+      });
+    this.paging.set(deviceId, page);
+  }
+
+  private async readPage(deviceId: string): Promise<void> {
+    const cutoff = this.oldestSpill(deviceId);
+    const keys = await this.store.keys(`${this.prefix}${deviceId}:`);
+    const above = this.highWater.get(deviceId) ?? -Infinity;
+    const candidates = keys
+      .map((key) => ({ key, name: this.nameOf(key) }))
+      .filter(({ name }) => name && name.deviceId === deviceId && name.seq > above && name.seq < cutoff)
+      .sort((a, b) => a.name!.seq - b.name!.seq)
+      .slice(0, this.windowPerDevice - (this.devices.get(deviceId)?.length ?? 0));
+    if (!candidates.length) {
+      // Nothing older than a spill still being written: wait for that write. Nothing at all: the
+      // store no longer has what was counted (emptied, or deleted by hand), so stop counting it.
+      if (cutoff === Infinity) this.outside.delete(deviceId);
+      // (If that write finished during the listing, the next pump pages in again at once.)
+      else if (this.oldestSpill(deviceId) === cutoff) this.stalled.add(deviceId);
+      return;
+    }
+    const values = await this.store.getMany(candidates.map((c) => c.key));
+    let loaded = 0;
+    candidates.forEach(({ key }, i) => {
+      const job = this.parse(key, values[i]);
+      if (job) this.insert(job);
+      loaded++;
+    });
+    this.addOutside(deviceId, -loaded);
+  }
+
+  /** The seq of the device's oldest job still being written to the store (Infinity: none). */
+  private oldestSpill(deviceId: string): number {
+    let oldest = Infinity;
+    for (const spill of this.spilling.values()) if (spill.deviceId === deviceId) oldest = Math.min(oldest, spill.seq);
+    return oldest;
+  }
+
+  private outsideOf(deviceId: string): number {
+    return this.outside.get(deviceId) ?? 0;
+  }
+
+  private addOutside(deviceId: string, delta: number): void {
+    const count = this.outsideOf(deviceId) + delta;
+    if (count > 0) this.outside.set(deviceId, count);
+    else this.outside.delete(deviceId);
   }
 
   /** Starts every delivery that is due and allowed, and sets a timer for the next one. */
@@ -268,6 +444,11 @@ export class WebhookQueue {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.running) return;
+    // Windows drained below half get their next jobs from the store.
+    for (const deviceId of this.outside.keys()) {
+      if (this.stalled.has(deviceId) || (this.devices.get(deviceId)?.length ?? 0) > this.windowPerDevice / 2) continue;
+      this.pageIn(deviceId);
+    }
     const now = Date.now();
     const due: Job[] = [];
     let next = Infinity;
@@ -382,13 +563,14 @@ export class WebhookQueue {
     else log.warn({ attempts: job.attempts, ageMs: Date.now() - job.createdAt }, 'webhook expired undelivered');
   }
 
-  /** Per-device keys let a deleted device's queue go with one `deletePrefix`. */
+  /** Per-device keys let a deleted device's queue go with one `deletePrefix`; the seq orders a page-in. */
   private key(job: Job): string {
-    return `${this.prefix}${job.deviceId}:${job.id}`;
+    return `${this.prefix}${job.deviceId}:${job.seq}-${job.id}`;
   }
 
   private insert(job: Job): void {
     const jobs = this.devices.get(job.deviceId) ?? [];
+    this.highWater.set(job.deviceId, Math.max(job.seq, this.highWater.get(job.deviceId) ?? -Infinity));
     let i = jobs.length;
     while (i > 0 && jobs[i - 1]!.seq > job.seq) i--;
     jobs.splice(i, 0, job);

@@ -18,15 +18,18 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 interface Backend {
   name: string;
   /** Sets up empty storage; `open` may be called many times over the same data. */
-  create(): Promise<{ open(): Promise<Store>; destroy(): Promise<void> }>;
+  create(): Promise<{ open(): Promise<Store>; destroy(): Promise<void>; dir?: string }>;
 }
+
+/** The file store's sweep interval here: expired keys are gone this long after their expiry at most. */
+const RESOLUTION_MS = 100;
 
 const backends: Backend[] = [
   {
     name: 'FileStore',
     async create() {
       const dir = await mkdtemp(join(tmpdir(), 'wa-store-'));
-      return { open: () => FileStore.open(dir), destroy: () => rm(dir, { recursive: true, force: true }) };
+      return { open: () => FileStore.open(dir, { expiryResolutionMs: RESOLUTION_MS }), destroy: () => rm(dir, { recursive: true, force: true }), dir };
     },
   },
   {
@@ -49,6 +52,11 @@ const backends: Backend[] = [
 ];
 
 const sorted = (keys: string[]) => [...keys].sort();
+
+/** Every file under `dir`, the file store's whole footprint (index files included). */
+async function filesUnder(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
 
 describe.each(backends)('$name', (backend) => {
   let storage: Awaited<ReturnType<Backend['create']>>;
@@ -167,6 +175,37 @@ describe.each(backends)('$name', (backend) => {
     // A delete queued after the writes wins over them too.
     await Promise.all([store.write({ hot: 'one more' }), store.write({ hot: null })]);
     expect(await store.get('hot')).toBeUndefined();
+  });
+
+  it('keeps expiring keys until their expiry, then drops them by itself; plain keys stay', async () => {
+    await store.write({ plain: 'kept' });
+    const before = storage.dir ? await filesUnder(storage.dir) : [];
+    const soon = Date.now() + 600;
+    const records = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`recent:dev1:m${i}`, `message ${i}`]));
+    await store.write({ ...records, 'device:dev1:sent': '50' }, { expiresAt: Object.fromEntries(Object.keys(records).map((key) => [key, soon])) });
+    // Rewritten with a later expiry: it outlives the first one.
+    await store.write({ 'outbox:dev1:o1': 'claim' }, { expiresAt: { 'outbox:dev1:o1': soon } });
+    await store.write({ 'outbox:dev1:o1': 'result' }, { expiresAt: { 'outbox:dev1:o1': soon + 1_500 } });
+    expect(await store.get('recent:dev1:m49')).toBe('message 49');
+    expect(await store.keys('recent:dev1:')).toHaveLength(50);
+
+    await expect.poll(() => store.keys('recent:'), { timeout: 5_000, interval: 50 }).toEqual([]);
+    expect(Date.now()).toBeGreaterThanOrEqual(soon);
+    expect(await store.get('outbox:dev1:o1')).toBe('result');
+    expect(await store.get('device:dev1:sent')).toBe('50');
+    await expect.poll(() => store.get('outbox:dev1:o1'), { timeout: 5_000, interval: 50 }).toBeUndefined();
+    expect(Date.now()).toBeGreaterThanOrEqual(soon + 1_500);
+    expect(sorted(await store.keys(''))).toEqual(['device:dev1:sent', 'plain']);
+    // Nothing of the expired keys is left behind: no value files, no index files.
+    if (storage.dir) expect((await filesUnder(storage.dir)).length).toBe(before.length + 1);
+  });
+
+  it('deletes expiring keys with a prefix before they expire, and the sweep then finds nothing to do', async () => {
+    await store.write({ 'recent:dev2:a': 'x', 'recent:dev3:b': 'y' }, { expiresAt: { 'recent:dev2:a': Date.now() + 300, 'recent:dev3:b': Date.now() + 300 } });
+    await store.deletePrefix('recent:dev2:');
+    expect(await store.keys('recent:')).toEqual(['recent:dev3:b']);
+    await expect.poll(() => store.keys('recent:'), { timeout: 5_000, interval: 50 }).toEqual([]);
+    if (storage.dir) expect(await filesUnder(storage.dir)).toEqual([]);
   });
 
   it('shows a new instance over the same storage what the old one wrote', async () => {

@@ -394,6 +394,54 @@ describe.each(backends)('webhook queue on the %s store', (_backend, openBackend)
     for (const d of devices) expect(receiver.delivered(d).map((r) => r.body.n)).toEqual([0, 1, 2]);
   });
 
+  it('keeps only a window of jobs in memory and delivers all of a longer queue, in order per device', async () => {
+    await receiver.down();
+    const q = queue({ windowPerDevice: 4 });
+    await q.start();
+    const ids: Record<string, string[]> = { 'dev-a': [], 'dev-b': [] };
+    for (let n = 0; n < 40; n++) {
+      for (const device of ['dev-a', 'dev-b']) ids[device]!.push(await q.enqueue(device, { type: 'message', payload: { deviceId: device, n } }));
+    }
+    expect(q.stats.depth).toBe(80);
+    expect(q.windowed).toBeLessThanOrEqual(8);
+    expect(await store.keys('webhook:')).toHaveLength(80); // every job stored before enqueue resolved
+    let widest = 0;
+    const sampler = setInterval(() => (widest = Math.max(widest, q.windowed)), 1);
+    await receiver.listen();
+    try {
+      await until('all delivered', () => q.stats.delivered === 80);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(widest).toBeLessThanOrEqual(8);
+    for (const device of ['dev-a', 'dev-b']) {
+      expect(receiver.delivered(device).map((r) => r.id)).toEqual(ids[device]); // each once, in enqueue order
+      const tried = receiver.requests.filter((r) => r.body.deviceId === device).map((r) => r.body.n);
+      expect(tried).toEqual([...tried].sort((a, b) => a - b));
+    }
+    expect(q.stats).toMatchObject({ depth: 0, delivered: 80, dropped: 0 });
+    expect(await store.keys('webhook:')).toEqual([]);
+  });
+
+  it('resumes a queue longer than its window after a restart, oldest first, and keeps new jobs behind it', async () => {
+    await queue().enqueue('dev-a', { type: 'message', payload: { deviceId: 'dev-a', n: 0 } }); // never started: stays stored
+    const first = queue({ windowPerDevice: 3 });
+    for (let n = 1; n < 30; n++) await first.enqueue('dev-a', { type: 'message', payload: { deviceId: 'dev-a', n } });
+    // A job stored by an older version, under a key without its seq, is still delivered in its place.
+    const [oldest] = await storedJobs();
+    const oldKey = (await store.keys('webhook:')).find((key) => key.endsWith(oldest.id))!;
+    await store.write({ [oldKey]: null, [`webhook:dev-a:${oldest.id}`]: JSON.stringify(oldest) });
+    await first.stop();
+
+    const second = queue({ windowPerDevice: 3 });
+    await second.start();
+    expect(second.windowed).toBeLessThanOrEqual(3);
+    for (let n = 30; n < 35; n++) await second.enqueue('dev-a', { type: 'message', payload: { deviceId: 'dev-a', n } });
+    await until('all delivered', () => second.stats.delivered === 35);
+    expect(receiver.delivered('dev-a').map((r) => r.body.n)).toEqual(Array.from({ length: 35 }, (_, n) => n));
+    expect(await store.keys('webhook:')).toEqual([]);
+  });
+
   it('stop() waits for a delivery in flight and leaves the rest stored', async () => {
     receiver.holdMs = 200;
     const q = queue();
