@@ -6,13 +6,11 @@
 //
 // The edge reaches the host through a small TCP relay the test controls, so it can hold the
 // host's replies back and then drop the link: the one way to lose a reply for certain.
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import { sleep, startSimStack, until } from '../support/e2e.ts';
+import { freePort, type Stack } from '../stack/stack.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 /** Forwards the link both ways; `hold()` stops the host→edge direction, `cut()` drops the link. */
 class LinkRelay {
@@ -66,19 +64,9 @@ let hostPort: number;
 let device: { id: string; apiKey: string };
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {} });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'exactly-once-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
   hostPort = await freePort();
   relay = await new LinkRelay(() => hostPort).start();
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'exactly-once-stack-')),
-    edgePort: await freePort(),
-    hostPort,
-    edgeVars: { HOST_URL: `http://127.0.0.1:${relay.port}` },
-    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
-  });
+  ({ sim, stack } = await startSimStack('exactly-once', { stack: { hostPort, edgeVars: { HOST_URL: `http://127.0.0.1:${relay.port}` } } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -96,23 +84,12 @@ async function call(method: string, path: string, options: { key?: string; json?
 }
 
 const admin = () => `Bearer ${stack.adminKey}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Distinct WhatsApp ids of what the simulator received with this text: a resend under the same id is one message. */
 const copies = (text: string) => new Set(sim.outbox.filter((m) => m.text === text).map((m) => m.id));
 const logged = async (waId: string) => {
   const { json } = await call('GET', '/api/messages?limit=50', { key: device.apiKey });
   return (json.messages as { waMessageId: string | null; status: string }[]).filter((m) => m.waMessageId === waId);
 };
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const connected = () =>
   until(

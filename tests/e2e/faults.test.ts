@@ -1,13 +1,11 @@
 // No message answered 200 is lost when WhatsApp's connection fails under a burst of sends: the
 // real Worker under `wrangler dev`, the real session host process, and the simulator breaking the
 // device's connection mid-burst (a silent death, a 515 restart, a 440 replacement).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { sleep, startSimStack, until } from '../support/e2e.ts';
+import type { Stack } from '../stack/stack.ts';
 import type { DisconnectKind } from '../wa-sim/sim.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;
 let stack: Stack;
@@ -15,24 +13,13 @@ let device: { id: string; apiKey: string };
 let deviceJid: string;
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {} });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'faults-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'faults-stack-')),
-    edgePort: await freePort(),
-    hostPort: await freePort(),
-    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
-  });
+  ({ sim, stack } = await startSimStack('faults'));
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
   await sim?.stop();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function call(method: string, path: string, key: string, json?: unknown) {
   const res = await fetch(`${stack.edgeUrl}${path}`, {
@@ -45,16 +32,6 @@ async function call(method: string, path: string, key: string, json?: unknown) {
 
 const admin = () => `Bearer ${stack.adminKey}`;
 const deviceStatus = async () => (await call('GET', '/api/status', admin())).json.devices.find((d: { id: string }) => d.id === device.id) as { status: string; qr: string | null };
-
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const connected = () => until(async () => (await deviceStatus()).status === 'CONNECTED', 'the device to be CONNECTED', 60_000);
 

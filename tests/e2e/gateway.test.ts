@@ -1,14 +1,12 @@
 // The whole gateway as its users meet it: the real Worker under `wrangler dev`, the real session
 // host process, and the WhatsApp simulator, driven only through the documented HTTP API.
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimStack } from '../support/e2e.ts';
 import { mp4, pdf, png } from '../support/fixtures.ts';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import type { Stack } from '../stack/stack.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;
 let stack: Stack;
@@ -25,9 +23,6 @@ let deviceB: Device;
 let phoneA: string;
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {} });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'e2e-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
   files = createServer((req, res) => {
     const found = { '/photo.png': ['image/png', media.image], '/clip.mp4': ['video/mp4', media.video], '/faktur.pdf': ['application/pdf', media.document] }[req.url ?? ''] as [string, Buffer] | undefined;
     if (!found) return void res.writeHead(404).end();
@@ -35,12 +30,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
   filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'e2e-stack-')),
-    edgePort: await freePort(),
-    hostPort: await freePort(),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, MEDIA_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' },
-  });
+  ({ sim, stack } = await startSimStack('e2e', { stack: { hostEnv: { MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' } } }));
 }, 120_000);
 
 afterAll(async () => {

@@ -1,27 +1,16 @@
 // Events survive the link, end to end: the real Worker under `wrangler dev` (stopped and started
 // again on its persisted state), the real session host process and the WhatsApp simulator. The
 // recipient's receipts arrive while no link is up; once it is back, the message log shows them.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import { startSimStack, until } from '../support/e2e.ts';
+import type { Stack } from '../stack/stack.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;
 let stack: Stack;
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {} });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'link-events-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'link-events-stack-')),
-    edgePort: await freePort(),
-    hostPort: await freePort(),
-    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn', MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' },
-  });
+  ({ sim, stack } = await startSimStack('link-events', { stack: { hostEnv: { MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' } } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -38,17 +27,6 @@ async function call(method: string, path: string, options: { key?: string; json?
 }
 
 const admin = () => `Bearer ${stack.adminKey}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The host's own view: links up, and events waiting for the edge's acknowledgement. */
 async function hostState() {

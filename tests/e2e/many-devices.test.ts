@@ -4,12 +4,10 @@
 // restarted and every device comes back CONNECTED on its saved login, without a QR code, as the
 // edge's /api/status reports it. (D1 binds at most 100 parameters a statement: a host's state
 // sync used to fail above 100 devices.)
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import { sleep, startSimStack } from '../support/e2e.ts';
+import type { Stack } from '../stack/stack.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 const DEVICES = 150;
 /** Devices linked at once (each a QR shown, scanned, a 515 restart and a login). */
@@ -19,16 +17,7 @@ let sim: WaSim;
 let stack: Stack;
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {}, idleDevices: true });
-  const caFile = join(mkdtempSync(join(tmpdir(), 'many-devices-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'many-devices-stack-')),
-    edgePort: await freePort(),
-    hostPort: await freePort(),
-    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn' },
-  });
+  ({ sim, stack } = await startSimStack('many-devices', { sim: { idleDevices: true } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -45,7 +34,6 @@ async function call(method: string, path: string, options: { key?: string; json?
 }
 
 const admin = () => `Bearer ${stack.adminKey}`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Reported {
   id: string;

@@ -1,13 +1,11 @@
 // The durable outbox end to end: the real Worker under `wrangler dev` (its HostLink Durable Object
 // keeps the queue), the real session host process (killed and restarted), and the WhatsApp
 // simulator, which records every message a client sent.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { sleep, startSimStack, until } from '../support/e2e.ts';
+import type { Stack } from '../stack/stack.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
-import { WaSim } from '../wa-sim/index.ts';
+import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;
 let stack: Stack;
@@ -15,18 +13,9 @@ let device: { id: string; apiKey: string };
 let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  sim = await WaSim.start({ log: () => {} });
   receiver = await new WebhookReceiver().start();
-  const caFile = join(mkdtempSync(join(tmpdir(), 'outbox-ca-')), 'ca.pem');
-  writeFileSync(caFile, sim.caCertPem);
-  stack = await startStack({
-    dataDir: mkdtempSync(join(tmpdir(), 'outbox-stack-')),
-    edgePort: await freePort(),
-    hostPort: await freePort(),
-    // The webhook receiver listens on 127.0.0.1.
-    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
-    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn', MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' },
-  });
+  // The webhook receiver listens on 127.0.0.1.
+  ({ sim, stack } = await startSimStack('outbox', { stack: { hostEnv: { MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' } } }));
 }, 120_000);
 
 afterAll(async () => {
@@ -45,20 +34,9 @@ async function call(method: string, path: string, options: { key?: string; json?
 
 const send = (json: Record<string, unknown>, headers?: Record<string, string>) => call('POST', '/send', { key: device.apiKey, json, headers });
 const message = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).json;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const sent = (text: string) => sim.outbox.filter((m) => m.text === text);
 /** The statuses the device's webhook reported for one of our messages, in the order received. */
 const statusHooks = (messageId: string) => receiver.received.filter((r) => r.json.event === 'status' && r.json.messageId === messageId).map((r) => r.json.status);
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const connected = () =>
   until(

@@ -1,0 +1,39 @@
+// What the end-to-end tests share: the simulator with the whole local stack wired to it (the
+// real `wrangler dev` and session host process), and waiting for a condition.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, type Stack, type StackOptions, startStack } from '../stack/stack.ts';
+import { type StartOptions, WaSim } from '../wa-sim/sim.ts';
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 100 ms until it gives something truthy, which it returns; fails after `timeoutMs`. */
+export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Starts the simulator and the gateway pointed at it: the host trusts the simulator's root key
+ * and media certificate. `hostEnv` adds to the host's variables; DEBUG_STACK=1 shows the output.
+ */
+export async function startSimStack(name: string, options: { sim?: StartOptions; stack?: StackOptions } = {}): Promise<{ sim: WaSim; stack: Stack }> {
+  const sim = await WaSim.start({ log: () => {}, ...options.sim });
+  const caFile = join(mkdtempSync(join(tmpdir(), `${name}-ca-`)), 'ca.pem');
+  writeFileSync(caFile, sim.caCertPem);
+  const stack = await startStack({
+    dataDir: mkdtempSync(join(tmpdir(), `${name}-stack-`)),
+    edgePort: await freePort(),
+    hostPort: await freePort(),
+    onOutput: (source, text) => process.env.DEBUG_STACK && process.stderr.write(`[${source}] ${text}`),
+    ...options.stack,
+    hostEnv: { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, LOG_LEVEL: 'warn', ...options.stack?.hostEnv },
+  });
+  return { sim, stack };
+}
