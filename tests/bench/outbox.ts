@@ -11,20 +11,17 @@
 // volume, OUTBOX_BENCH_STATE_DIR where the edge's local state goes (default /dev/shm). Besides wall
 // time, the CPU time of `wrangler dev` and its workerd per delivery is given: on a machine shared
 // with other work it is the steadier figure. Progress goes to stderr; the result is returned.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pino from 'pino';
 import { LinkServer, type Handlers } from '../../session-host/link/server.ts';
 import { LINK_PATHS, LinkError, type DeviceState } from '../../session-host/link/protocol.ts';
-import { freePort } from '../stack/stack.ts';
+import { freePort, killGroup, prepareEdge, spawnWranglerDev, waitForHealth, writeEnvFile } from '../stack/stack.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
-const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
 /** Fonnte's /send takes this many targets per request. */
 const TARGETS_PER_REQUEST = 50;
 const WINDOW = 1_000;
@@ -57,82 +54,22 @@ function groupCpuMs(pgid: number): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-function runNode(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`${args.join(' ')} failed (${code}):\n${output}`))));
-  });
-}
-
 /** `wrangler dev` on local state, with no session host of its own (startStack always starts one). */
 async function startEdge(vars: Record<string, string>, stateDir: string): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(stateDir, 'bench-outbox-'));
   const persist = join(dataDir, 'wrangler');
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
-  await runNode([WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], env);
-  // wrangler refuses to start without the dashboard's assets folder.
-  if (!existsSync(join(ROOT, 'edge/public/index.html'))) await runNode([VITE, 'build', '--logLevel', 'error'], env);
-  // Secrets through an env file, not the command line.
+  await prepareEdge(persist);
   const envFile = join(dataDir, 'edge.env');
-  writeFileSync(
-    envFile,
-    `${Object.entries(vars)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n')}\n`,
-    { mode: 0o600 },
-  );
+  writeEnvFile(envFile, vars);
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      WRANGLER,
-      'dev',
-      '--local',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(await freePort()),
-      '--persist-to',
-      persist,
-      '--env-file',
-      envFile,
-      '--show-interactive-dev-session=false',
-      '--log-level',
-      'error',
-    ],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  let output = '';
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => (output = (output + d).slice(-20_000)));
+  const { child, output } = await spawnWranglerDev({ port, persist, envFile, logLevel: 'error' });
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    try {
-      process.kill(-child.pid!, 'SIGKILL'); // wrangler and its workerd
-    } catch {
-      return;
-    }
-    await exited;
-  };
-  for (const deadline = Date.now() + 60_000; ; await sleep(100)) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not become ready:\n${output}`);
-    }
+  const stop = () => killGroup(child); // wrangler and its workerd
+  try {
+    await waitForHealth(url, child, output);
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return { url, child, stop };
 }

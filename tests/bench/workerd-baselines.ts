@@ -16,15 +16,14 @@
 // (default "ok,d1,do") picks which run. Concurrency is the soak's. Short runs read a little high:
 // some growth comes once, after the warm-up (measured: the D1 baseline's Worker process 75 KB per
 // request over 500 requests, 59 over 2000; "ok" 22 and 19).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../stack/stack.ts';
+import { freePort, killGroup, spawnWranglerDev, waitForHealth } from '../stack/stack.ts';
 import { closeInspectors, collectGarbage, edgeInspectors, edgeMemory, growthPerRequest, sleep, type EdgeMemory, type GrowthPerRequest } from './memory.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 
 /**
  * The local D1 queries one gateway send makes, steady state, direct or through the outbox:
@@ -156,58 +155,21 @@ interface DevServer {
 /** `wrangler dev` on a generated Worker, started as tests/stack/stack.ts starts the gateway's. */
 async function startDev(dir: string): Promise<DevServer> {
   const port = await freePort();
-  const offline = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
-  // Its own process group, so stopping it takes its workerd processes along.
-  const child = spawn(
-    process.execPath,
-    [
-      WRANGLER,
-      'dev',
-      '--local',
-      '--config',
-      join(dir, 'wrangler.toml'),
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--inspector-port',
-      String(await freePort()),
-      '--persist-to',
-      join(dir, 'state'),
-      '--show-interactive-dev-session=false',
-      '--log-level',
-      'warn',
-    ],
-    { cwd: dir, env: { ...process.env, ...offline }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  let output = '';
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (d: Buffer) => (output = (output + d).slice(-10_000)));
+  const { child, output } = await spawnWranglerDev({ port, persist: join(dir, 'state'), config: join(dir, 'wrangler.toml'), cwd: dir });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
     await Promise.race([exited, sleep(5_000)]);
-    try {
-      process.kill(-child.pid!, 'SIGKILL'); // whatever of it outlived wrangler
-    } catch {
-      // the group is gone already
-    }
+    await killGroup(child); // whatever of it outlived wrangler
   };
   const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 60_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output}`);
-    if (
-      await fetch(`${url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, child, stop };
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not become ready:\n${output}`);
-    }
-    await sleep(100);
+  try {
+    await waitForHealth(url, child, output);
+  } catch (error) {
+    await stop();
+    throw error;
   }
+  return { url, child, stop };
 }
 
 /** `count` requests from `concurrency` clients at once; how many failed. */

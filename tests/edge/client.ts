@@ -1,6 +1,7 @@
 // Requests to the Worker under test, as API clients make them.
 import { env, exports } from 'cloudflare:workers';
 import { expect } from 'vitest';
+import { until as poll } from '../support/until.ts';
 
 export const ADMIN_KEY = env.ADMIN_KEY;
 
@@ -39,3 +40,6 @@ export async function newDevice(name = 'Test device', extra: Record<string, unkn
   expect(status).toBe(201);
   return body as { id: string; apiKey: string; name: string; webhookSecret: string; hostId: string | null };
 }
+
+/** Waits for `check` inside the runtime: the HostLink's work is quick, so look often and not for long. */
+export const until = <T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000) => poll(check, what, timeoutMs, 20);

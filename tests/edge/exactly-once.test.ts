@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { devicesTable, idempotencyTable, messagesTable } from '../../edge/db/schema.ts';
 import { DEFAULT_HOST_ID, Projection } from '../../edge/link/projection.ts';
 import type { DeviceState, SendParams, SendResult } from '../../session-host/link/protocol.ts';
-import { call, newDevice } from './client.ts';
+import { call, newDevice, until } from './client.ts';
 import { deviceState, fakeHost } from './fake-host.ts';
 
 const db = drizzle(env.DB);
@@ -58,16 +58,6 @@ const sentText = (text: string) => delivered.filter((p) => p.text === text);
 const sendMessage = (json: unknown, key: string) => call('POST', '/api/send-message', { key: device.apiKey, json, headers: { 'idempotency-key': key } });
 const fonnte = (json: unknown, key: string) => call('POST', '/send', { key: device.apiKey, json, headers: { 'idempotency-key': key } });
 const logged = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).body;
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('a send cut by a dropped link', () => {
   it('is answered 504 (it may have gone out), logged as queued, and a retry with the key gets the real outcome without a second send', async () => {

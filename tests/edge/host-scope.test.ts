@@ -8,7 +8,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { devicesTable, messagesTable } from '../../edge/db/schema.ts';
 import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
-import { admin, newDevice } from './client.ts';
+import { admin, newDevice, until } from './client.ts';
 import { deviceState, fakeHost } from './fake-host.ts';
 
 let host: ReturnType<typeof fakeHost> | undefined;
@@ -19,16 +19,6 @@ afterEach(async () => {
 
 const db = () => drizzle(env.DB);
 const link = () => env.HOST_LINK.getByName(DEFAULT_HOST_ID);
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const rowsOf = (ids: string[]) =>
   db()
@@ -81,12 +71,16 @@ describe('a host with many devices', () => {
       ],
     });
     expect(await link().linkState(DEFAULT_HOST_ID, true)).toMatchObject({ online: true });
-    await until(() => host!.acks.includes(207), 'the ack of the last event');
+    await until(() => host!.acks.includes(207), 'the ack of the last event', 15_000);
     // The snapshot is applied to all 150 (more than one statement may bind).
-    await until(async () => {
-      const rows = [...(await rowsOf(own)), ...(await rowsOf(own.slice(90)))];
-      return rows.length === 150 && rows.every((r) => r.status === 'CONNECTED');
-    }, 'all 150 devices CONNECTED');
+    await until(
+      async () => {
+        const rows = [...(await rowsOf(own)), ...(await rowsOf(own.slice(90)))];
+        return rows.length === 150 && rows.every((r) => r.status === 'CONNECTED');
+      },
+      'all 150 devices CONNECTED',
+      15_000,
+    );
     expect(await deviceRow(own[149]!)).toMatchObject({ status: 'CONNECTED', pushName: 'Shop 149', phoneNumber: '62811000149' });
     // The unknown device was asked to go (it is no device of this host), and nothing was written for it.
     expect(host.requests).toContainEqual({ method: 'device.delete', params: { id: 'device_unknown' } });
@@ -99,7 +93,7 @@ describe('a host with many devices', () => {
     // The link drops: its own devices go offline, the other host's device stays as it was.
     await host.stop();
     host = undefined;
-    await until(async () => (await rowsOf(own)).every((r) => r.status === 'DISCONNECTED'), 'own devices offline');
+    await until(async () => (await rowsOf(own)).every((r) => r.status === 'DISCONNECTED'), 'own devices offline', 15_000);
     expect(await deviceRow(own[149]!)).toMatchObject({ status: 'DISCONNECTED', statusReason: 'session host is offline' });
     expect(await deviceRow(foreign.device.id)).toMatchObject({ status: 'CONNECTED', statusReason: null });
   }, 60_000);
@@ -129,7 +123,7 @@ describe('a host with many devices', () => {
     ];
     host = fakeHost({}, null, { backlog });
     expect(await link().linkState(DEFAULT_HOST_ID, true)).toMatchObject({ online: true });
-    await until(() => host!.acks.includes(308), 'the ack of the last event');
+    await until(() => host!.acks.includes(308), 'the ack of the last event', 15_000);
     expect(await deviceRow(device.id)).toMatchObject({ status: 'CONNECTED', qr: null, statusReason: null, phoneNumber: '6281100000308', pushName: 'In order', totalMessagesSent: 1 });
     expect(await messageRow(logged!.id)).toMatchObject({
       status: 'read',

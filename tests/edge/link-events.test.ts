@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
-import { call, newDevice } from './client.ts';
+import { call, newDevice, until } from './client.ts';
 import { fakeHost } from './fake-host.ts';
 
 let host: ReturnType<typeof fakeHost> | undefined;
@@ -15,16 +15,6 @@ afterEach(async () => {
 
 const link = () => env.HOST_LINK.getByName(DEFAULT_HOST_ID);
 const sendOk = { 'message.send': (p: { outboxId?: string; to: string }) => ({ id: `WA${p.outboxId}`, timestamp: 1779348348, to: p.to }) };
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('events from the host', () => {
   it('applies the backlog sent behind the welcome in order, skips a malformed one, and acknowledges only after applying', async () => {

@@ -7,7 +7,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
 import type { SendParams } from '../../session-host/link/protocol.ts';
-import { call, newDevice } from './client.ts';
+import { call, newDevice, until } from './client.ts';
 import { fakeHost, HostFailure } from './fake-host.ts';
 
 let host: ReturnType<typeof fakeHost> | undefined;
@@ -19,16 +19,6 @@ afterEach(async () => {
 
 const link = () => env.HOST_LINK.getByName(DEFAULT_HOST_ID);
 const queuedCount = () => link().queued(DEFAULT_HOST_ID);
-
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A host that sends every message at once and keeps what it was asked to send, in order. */
 function hostUp(fail?: (p: SendParams) => HostFailure | undefined) {

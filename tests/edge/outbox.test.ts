@@ -5,7 +5,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HOST_ID } from '../../edge/link/host-link.ts';
 import type { SendParams } from '../../session-host/link/protocol.ts';
-import { call, newDevice } from './client.ts';
+import { call, newDevice, until } from './client.ts';
 import { fakeHost, HostFailure } from './fake-host.ts';
 
 let device: Awaited<ReturnType<typeof newDevice>>;
@@ -26,16 +26,6 @@ const message = (id: string) => call('GET', `/api/messages/${id}`, { key: device
 function hostUp() {
   host = fakeHost({ 'message.send': (p) => ({ id: `WA${p.outboxId}`, timestamp: 1779348348, to: p.to }) });
   return () => host!.requests.filter((r) => r.method === 'message.send').map((r) => r.params as SendParams);
-}
-
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('the outbox', () => {

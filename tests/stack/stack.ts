@@ -68,7 +68,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000): Promise<void> {
+export async function waitForHealth(url: string, child: ChildProcess, output: () => string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before it was ready:\n${output()}`);
@@ -82,6 +82,57 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not become ready:\n${output()}`);
+}
+
+/** The environment `wrangler dev` and its tools run in here: no metrics, no request.cf lookup. */
+export const OFFLINE_ENV: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
+
+/** The gateway Worker's local state: D1 migrated under `persist`, the dashboard built once (the Worker serves it). */
+export async function prepareEdge(persist: string): Promise<void> {
+  await run([WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], OFFLINE_ENV);
+  if (!existsSync(join(ROOT, 'edge/public/index.html'))) await run([VITE, 'build', '--logLevel', 'error'], OFFLINE_ENV);
+}
+
+/** Secrets go to a Worker through an env file, not the command line (which `ps` shows). */
+export function writeEnvFile(path: string, vars: Record<string, string>): void {
+  writeFileSync(
+    path,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
+}
+
+export interface WranglerDevOptions {
+  port: number;
+  /** Local state (D1, Durable Objects). */
+  persist: string;
+  envFile?: string;
+  /** A wrangler.toml other than the project's (with `cwd` its folder). */
+  config?: string;
+  cwd?: string;
+  logLevel?: 'warn' | 'error';
+  onOutput?: (text: string) => void;
+}
+
+/**
+ * `wrangler dev` on 127.0.0.1, offline, in its own process group, so a kill of the group takes
+ * its workerd processes with it (as a crash of the edge would). `output()` is its recent output.
+ */
+export async function spawnWranglerDev(options: WranglerDevOptions): Promise<{ child: ChildProcess; output: () => string }> {
+  const args = [WRANGLER, 'dev', '--local', ...(options.config ? ['--config', options.config] : []), '--ip', '127.0.0.1', '--port', String(options.port)];
+  args.push('--inspector-port', String(await freePort()), '--persist-to', options.persist, ...(options.envFile ? ['--env-file', options.envFile] : []));
+  args.push('--show-interactive-dev-session=false', '--log-level', options.logLevel ?? 'warn');
+  const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env: OFFLINE_ENV, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (d: Buffer) => {
+      output = (output + d).slice(-20_000);
+      options.onOutput?.(d.toString());
+    });
+  }
+  return { child, output: () => output };
 }
 
 function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -102,13 +153,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const hostSecret = options.hostSecret ?? process.env.HOST_SECRET ?? randomBytes(32).toString('hex');
   const hostUrl = `http://127.0.0.1:${hostPort}`;
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
-  const offline = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
-  const baseEnv = { ...process.env, ...offline };
+  const baseEnv = OFFLINE_ENV;
   const persist = join(dataDir, 'wrangler');
-
-  // Local D1, migrated; the dashboard built once (the Worker serves it as static assets).
-  await run([WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persist], baseEnv);
-  if (!existsSync(join(ROOT, 'edge/public/index.html'))) await run([VITE, 'build', '--logLevel', 'error'], baseEnv);
+  await prepareEdge(persist);
 
   const fromEnv = Object.fromEntries(HOST_VARIABLES.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
   const hostEnv = { ...baseEnv, ...fromEnv, ...options.hostEnv, PORT: String(hostPort), HOST: '127.0.0.1', HOST_SECRET: hostSecret, DATA_DIR: join(dataDir, 'host') };
@@ -126,52 +173,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stack = { host: spawnHost() } as Stack;
   await waitForHealth(hostUrl, stack.host, () => hostOutput);
 
-  // Secrets go to the Worker through an env file, not the command line (which `ps` shows).
   const envFile = join(dataDir, 'edge.env');
-  const vars = { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars };
-  writeFileSync(
-    envFile,
-    Object.entries(vars)
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join(''),
-    { mode: 0o600 },
-  );
-  let edgeOutput = '';
+  writeEnvFile(envFile, { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars });
+  let edgeOutput = () => '';
   const spawnEdge = async () => {
-    // Its own process group, so a kill can take workerd down with it, as a crash of the edge would.
-    const child = spawn(
-      process.execPath,
-      [
-        WRANGLER,
-        'dev',
-        '--local',
-        '--ip',
-        '127.0.0.1',
-        '--port',
-        String(edgePort),
-        '--inspector-port',
-        String(await freePort()),
-        '--persist-to',
-        persist,
-        '--env-file',
-        envFile,
-        '--show-interactive-dev-session=false',
-        '--log-level',
-        'warn',
-      ],
-      { cwd: ROOT, env: baseEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-    );
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.on('data', (d: Buffer) => {
-        edgeOutput = (edgeOutput + d).slice(-20_000);
-        options.onOutput?.('edge', d.toString());
-      });
-    }
-    return child;
+    const edge = await spawnWranglerDev({ port: edgePort, persist, envFile, onOutput: (text) => options.onOutput?.('edge', text) });
+    edgeOutput = edge.output;
+    return edge.child;
   };
   stack.edge = await spawnEdge();
   try {
-    await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+    await waitForHealth(edgeUrl, stack.edge, edgeOutput);
   } catch (error) {
     await Promise.all([stopChild(stack.host), killGroup(stack.edge)]);
     throw error;
@@ -194,14 +206,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async restartEdge() {
       await killGroup(stack.edge);
       stack.edge = await spawnEdge();
-      await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+      await waitForHealth(edgeUrl, stack.edge, edgeOutput);
     },
     async stopEdge() {
       await stopChild(stack.edge, 'SIGINT');
     },
     async startEdge() {
       stack.edge = await spawnEdge();
-      await waitForHealth(edgeUrl, stack.edge, () => edgeOutput);
+      await waitForHealth(edgeUrl, stack.edge, edgeOutput);
     },
     async stop() {
       await Promise.all([stopChild(stack.edge, 'SIGINT'), stopChild(stack.host)]);
@@ -211,7 +223,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** SIGKILLs a child started in its own process group, with everything it started. */
-async function killGroup(child: ChildProcess): Promise<void> {
+export async function killGroup(child: ChildProcess): Promise<void> {
   const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
   try {
     process.kill(-child.pid!, 'SIGKILL');

@@ -6,18 +6,9 @@ import { join } from 'node:path';
 import { freePort, type Stack, type StackOptions, startStack } from '../stack/stack.ts';
 import { type StartOptions, WaSim } from '../wa-sim/sim.ts';
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { until } from './until.ts';
 
-/** Polls `check` every 100 ms until it gives something truthy, which it returns; fails after `timeoutMs`. */
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts the simulator and the gateway pointed at it: the host trusts the simulator's root key
