@@ -1,7 +1,7 @@
 // API keys. The admin key (env.ADMIN_KEY) acts on everything; a device key (`wa_` + 32 hex)
 // acts only on its own device and is stored only as its SHA-256 hash plus a masked form.
 import { eq } from 'drizzle-orm';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { randomHex, sameSecret, sha256Hex } from './crypto.ts';
 import { devicesTable, type Device } from './db/schema.ts';
@@ -10,7 +10,16 @@ import { errorBody } from './errors.ts';
 import { clientOf } from './key-guard.ts';
 
 export type Caller = { admin: true } | { admin: false; device: Device };
-export type KeyLevel = 'device' | 'admin';
+/** Where a device lives: all the send path needs of it. A device never changes host. */
+export type DeviceRef = Pick<Device, 'id' | 'hostId'>;
+/**
+ * The caller of a send route. A device key's device comes from this isolate's cache when it can
+ * (then its HostLink checks the key as part of the send), else from D1 (`learned`: the key hash
+ * D1 holds, which the HostLink takes for a device it has no record of).
+ */
+export type Sender = { admin: true } | { admin: false; keyHash: string; device: DeviceRef; learned?: string };
+/** `sender`: a device key (or the admin key), checked by the device's HostLink as part of the send, with no D1 read. */
+export type KeyLevel = 'device' | 'sender' | 'admin';
 
 const DEVICE_KEY = /^wa_[0-9a-f]{32}$/;
 
@@ -18,9 +27,11 @@ export const newDeviceKey = () => `wa_${randomHex(16)}`;
 export const hashKey = sha256Hex;
 export const maskKey = (key: string) => `${key.slice(0, 7)}…${key.slice(-4)}`;
 
+const bearer = (header: string | undefined) => header?.replace(/^Bearer\s+/i, '').trim();
+
 /** Who an `Authorization` header (`<key>` as Fonnte sends it, or `Bearer <key>`) belongs to, if anyone. */
 export async function authenticate(db: DB, env: Env, header: string | undefined): Promise<Caller | null> {
-  const key = header?.replace(/^Bearer\s+/i, '').trim();
+  const key = bearer(header);
   if (!key) return null;
   if (env.ADMIN_KEY && (await sameSecret(key, env.ADMIN_KEY))) return { admin: true };
   if (!DEVICE_KEY.test(key)) return null;
@@ -45,7 +56,63 @@ async function refused(env: Env, request: Request, path: string, header: string 
   return new HTTPException(429, { res });
 }
 
+/** The 401 (or 429) for the request's key: the key guard counts it. */
+export const unauthorized = (c: Context<AppEnv>) => refused(c.env, c.req.raw, c.req.path, c.req.header('authorization'));
+
+// Per isolate, and only hints: a device key's hash to its device, and a device to its host. A
+// regenerated or deleted key is refused by the HostLink whatever an isolate still holds here.
+const CACHED = 10_000;
+const deviceByKey = new Map<string, DeviceRef>();
+const hostOfDevice = new Map<string, string | null>();
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  cache.delete(key);
+  cache.set(key, value);
+  // Oldest first out: a Map iterates in insertion order.
+  if (cache.size > CACHED) cache.delete(cache.keys().next().value!);
+}
+
+/** Forgets what this isolate knows of a key hash (the HostLink refused it, or the admin API changed it). */
+export const forgetKey = (keyHash: string) => deviceByKey.delete(keyHash);
+
+/** A device key's device, read from D1 (and cached for the next send); undefined if no device has it. */
+export async function senderFromD1(db: DB, keyHash: string): Promise<Sender | undefined> {
+  const [device] = await db.select({ id: devicesTable.id, hostId: devicesTable.hostId }).from(devicesTable).where(eq(devicesTable.apiKeyHash, keyHash));
+  if (!device) return undefined;
+  remember(deviceByKey, keyHash, device);
+  remember(hostOfDevice, device.id, device.hostId);
+  return { admin: false, keyHash, device, learned: keyHash };
+}
+
+/** A device the admin key names, with its key hash if read from D1 now; a 404 if there is none. */
+export async function adminTarget(db: DB, deviceId: string, fresh = false): Promise<{ device: DeviceRef; learned?: string }> {
+  const hostId = fresh ? undefined : hostOfDevice.get(deviceId);
+  if (hostId !== undefined) return { device: { id: deviceId, hostId } };
+  const [device] = await db.select({ id: devicesTable.id, hostId: devicesTable.hostId, keyHash: devicesTable.apiKeyHash }).from(devicesTable).where(eq(devicesTable.id, deviceId));
+  if (!device) throw new HTTPException(404, { message: `Device not found: ${deviceId}` });
+  remember(hostOfDevice, device.id, device.hostId);
+  return { device: { id: device.id, hostId: device.hostId }, learned: device.keyHash };
+}
+
+/** Refuses a wrong key before anything else, and sets `sender`: no D1 read for a key this isolate has seen. */
+function requireSender(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const key = bearer(c.req.header('authorization'));
+    if (key && c.env.ADMIN_KEY && (await sameSecret(key, c.env.ADMIN_KEY))) {
+      c.set('sender', { admin: true });
+      return next();
+    }
+    if (!key || !DEVICE_KEY.test(key)) throw await unauthorized(c);
+    const keyHash = await hashKey(key);
+    const device = deviceByKey.get(keyHash);
+    const sender = device ? { admin: false as const, keyHash, device } : await senderFromD1(c.var.db, keyHash);
+    if (!sender) throw await unauthorized(c);
+    c.set('sender', sender);
+    await next();
+  };
+}
+
 export function requireKey(level: KeyLevel): MiddlewareHandler<AppEnv> {
+  if (level === 'sender') return requireSender();
   return async (c, next) => {
     const header = c.req.header('authorization');
     const caller = await authenticate(c.var.db, c.env, header);

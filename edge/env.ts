@@ -1,5 +1,5 @@
 import type { DrizzleD1Database } from 'drizzle-orm/d1';
-import type { Caller } from './auth.ts';
+import type { Caller, Sender } from './auth.ts';
 
 export type DB = DrizzleD1Database;
 
@@ -10,6 +10,8 @@ export type AppEnv = {
     db: DB;
     /** Who the API key belongs to; set on every route that requires one. */
     caller: Caller;
+    /** The caller of a send route (`auth: 'sender'`). */
+    sender: Sender;
   };
 };
 

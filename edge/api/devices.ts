@@ -8,7 +8,7 @@ import { hashKey, maskKey, newDeviceKey } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
 import { deviceStatuses, devicesTable, hostsTable, type Device } from '../db/schema.ts';
 import type { DB } from '../env.ts';
-import { relay } from '../link/relay.ts';
+import { hostLink, relay } from '../link/relay.ts';
 import { dateTime } from './openapi.ts';
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -83,6 +83,16 @@ export async function findDevice(db: DB, id: string): Promise<Device> {
 async function newKey() {
   const apiKey = newDeviceKey();
   return { apiKey, apiKeyHash: await hashKey(apiKey), apiKeyMasked: maskKey(apiKey) };
+}
+
+/**
+ * Tells the device's HostLink its key (or that it is gone) before the admin API answers: sends
+ * are checked there, so from this moment an old key is refused everywhere.
+ */
+export async function keepKey(env: Env, device: Device, change: 'set' | 'forget'): Promise<void> {
+  const { id: hostId, stub } = hostLink(env, device.hostId);
+  if (change === 'set') await stub.setKey(hostId, device.id, device.apiKeyHash);
+  else await stub.forgetDevice(hostId, device.id);
 }
 
 export async function createDevice(db: DB, input: { name: string; webhookUrl?: string; hostId?: string | null }) {

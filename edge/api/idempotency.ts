@@ -53,15 +53,15 @@ async function fingerprintOf(request: Request): Promise<string> {
   return sha256Hex(`${type.split(';')[0]!.trim()}\n${body}`);
 }
 
-/** Put it after `endpoint()` (it needs the caller). */
+/** Put it after `endpoint()` with `auth: 'sender'` (it needs the sender). */
 const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header('idempotency-key');
   if (header === undefined) return next();
   if (!header || header.length > 255) throw new HTTPException(400, { message: 'Idempotency-Key: 1-255 characters' });
-  const { db, caller } = c.var;
+  const { db, sender } = c.var;
   const t = idempotencyTable;
   // Per caller and route: two devices, or two routes, never share a key.
-  const key = `${caller.admin ? 'admin' : caller.device.id} ${c.req.method} ${c.req.path} ${header}`;
+  const key = `${sender.admin ? 'admin' : sender.device.id} ${c.req.method} ${c.req.path} ${header}`;
   const fingerprint = await fingerprintOf(c.req.raw);
   const now = Date.now();
   const expired = new Date(now - IDEMPOTENCY_TTL_MS);
@@ -91,10 +91,19 @@ const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   await claims.run(claim, next);
   const ours = and(eq(t.key, key), eq(t.createdAt, held.createdAt));
   if (c.res.status >= 200 && c.res.status < 300) {
-    await db
-      .update(t)
-      .set({ status: c.res.status, body: await c.res.clone().text() })
-      .where(ours);
+    // Kept after the answer: a retry that comes before it is written runs again under the same
+    // ids, and the host answers it with the same outcome.
+    const answer = { status: c.res.status, body: await c.res.clone().text() };
+    c.executionCtx.waitUntil(
+      db
+        .update(t)
+        .set(answer)
+        .where(ours)
+        .then(
+          () => undefined,
+          (error: unknown) => console.error('idempotency: answer not kept:', error),
+        ),
+    );
   } else if (claimed.length && claim.taken === 0) {
     // Refused before any message got an id (a bad body, an unknown device): nothing can have
     // gone out, so the key is free for a corrected request.

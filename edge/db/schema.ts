@@ -61,6 +61,7 @@ export const contactsTable = sqliteTable('contacts', {
 });
 
 export const messageTypes = ['text', 'image', 'video', 'document'] as const;
+export type MessageType = (typeof messageTypes)[number];
 export const messageStatuses = ['queued', 'sent', 'delivered', 'read', 'failed'] as const;
 
 /** The message log: one row per send request, updated as WhatsApp reports its status. */

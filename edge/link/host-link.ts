@@ -1,6 +1,8 @@
 // HostLink: one Durable Object per session host. It holds the link to the host (transport.ts),
-// writes what the host reports into D1 (projection.ts), and owns the durable outbox, delivered
-// over the link by the scheduler (scheduler.ts, outbox.ts). A Durable Object has one alarm, so it
+// takes the API's sends in one call (dispatch.ts: the device keys and the message log live in its
+// own storage, so a send never waits for D1), writes what the host reports into D1
+// (projection.ts), and owns the durable outbox, delivered over the link by the scheduler
+// (scheduler.ts, outbox.ts). A Durable Object has one alarm, so it
 // serves all three: while the link is up it is set to the earlier of the next heartbeat and the
 // next due send; while it is down, to the next re-dial (which delivers what came due on success).
 import { DurableObject } from 'cloudflare:workers';
@@ -8,7 +10,10 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { EventData, EventName, Method, Params, Result } from '../../session-host/link/protocol.ts';
 import { hostsTable } from '../db/schema.ts';
-import { Outbox, type QueueItem } from './outbox.ts';
+import { DeviceKeys } from './device-keys.ts';
+import { Dispatcher, type SendReply, type SendRequest } from './dispatch.ts';
+import { MessageLog } from './message-log.ts';
+import { Outbox } from './outbox.ts';
 import { DEFAULT_HOST_ID, Projection } from './projection.ts';
 import { OutboxScheduler } from './scheduler.ts';
 import { LinkTransport, type Outcome } from './transport.ts';
@@ -25,6 +30,9 @@ export class HostLink extends DurableObject<Env> {
   private nextBeatAt = 0;
   private readonly link: LinkTransport;
   private readonly scheduler: OutboxScheduler;
+  private readonly keys: DeviceKeys;
+  private readonly log: MessageLog;
+  private readonly dispatcher: Dispatcher;
   private projectionOf?: Projection;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -41,9 +49,14 @@ export class HostLink extends DurableObject<Env> {
         return log();
       },
     });
+    this.keys = new DeviceKeys(ctx.storage.sql);
+    this.log = new MessageLog(ctx.storage.sql, env.DB, 'host link');
+    // Left from before a restart: copied into D1 now.
+    if (this.log.size) ctx.waitUntil(this.log.flush().catch(() => undefined));
     this.scheduler = new OutboxScheduler({
       outbox: new Outbox(ctx.storage.sql),
       link: this.link,
+      messageLog: this.log,
       projection: () => this.projection,
       waitUntil: (work) => ctx.waitUntil(work),
       // Never sooner than a moment from now: a send that keeps throwing must not spin the alarm.
@@ -51,6 +64,18 @@ export class HostLink extends DurableObject<Env> {
       get log() {
         return log();
       },
+    });
+    this.dispatcher = new Dispatcher({
+      keys: this.keys,
+      log: this.log,
+      link: this.link,
+      enqueue: (items) => {
+        this.scheduler.enqueue(items);
+        // While the link is down, the re-dial's alarm delivers on success; with none pending
+        // (never dialled), one is set to dial now.
+        if (!this.link.isUp) ctx.waitUntil(ctx.storage.getAlarm().then((alarm) => (alarm === null ? ctx.storage.setAlarm(Date.now()) : undefined)));
+      },
+      waitUntil: (work) => ctx.waitUntil(work.catch(() => undefined)),
     });
   }
 
@@ -97,6 +122,8 @@ export class HostLink extends DurableObject<Env> {
       await this.projection.applyStates([state]);
       if (state.status === 'CONNECTED') this.scheduler.deviceBack(state.id);
     } else if (event === 'message.status') {
+      // Its row may still wait in the object's storage: in D1 first, so the receipt finds it.
+      await this.log.flush().catch(() => undefined);
       await this.projection.applyStatus(data as EventData<'message.status'>);
     }
   }
@@ -105,6 +132,8 @@ export class HostLink extends DurableObject<Env> {
   async alarm(): Promise<void> {
     this.hostId ||= (await this.ctx.storage.get<string>('hostId')) ?? '';
     if (!this.hostId) return;
+    // Log rows a failed copy left behind (D1 was unreachable) go again with the heartbeat.
+    if (this.log.size) this.ctx.waitUntil(this.log.flush().catch(() => undefined));
     if (this.link.isUp) {
       if (Date.now() >= this.nextBeatAt) {
         const outcome = await this.link.request('host.status', {}, 10_000);
@@ -134,25 +163,48 @@ export class HostLink extends DurableObject<Env> {
     return { online: this.link.isUp, lastError: this.link.lastError || null };
   }
 
-  /** Stores sends durably, then starts delivering them; returns once they are stored. */
-  async enqueue(hostId: string, items: QueueItem[]): Promise<void> {
+  /**
+   * The API's sends, in one call: the key checked, sent now or queued (`request.mode`), logged in
+   * this object's storage; D1 gets the log rows after the answer.
+   */
+  async send(hostId: string, request: SendRequest): Promise<SendReply> {
     await this.bind(hostId);
-    this.scheduler.enqueue(items);
-    // Delivery goes on after the API has answered. While the link is down, the re-dial's alarm
-    // delivers on success; with none pending (never dialled), one is set to dial now.
-    if (!this.link.isUp && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now());
+    return this.dispatcher.send(request);
+  }
+
+  /** A device's API key from now on (new device, regenerated key); the old one is refused from this call on. */
+  async setKey(hostId: string, deviceId: string, keyHash: string): Promise<void> {
+    await this.bind(hostId);
+    this.keys.set(deviceId, keyHash);
+  }
+
+  /** A deleted device: its key is refused from this call on. */
+  async forgetDevice(hostId: string, deviceId: string): Promise<void> {
+    await this.bind(hostId);
+    this.keys.forget(deviceId);
+    this.log.forgetDevice(deviceId);
+  }
+
+  /** Resolves once the message log rows this host has recorded so far are in D1. */
+  async settleLog(hostId: string): Promise<void> {
+    await this.bind(hostId);
+    await this.log.flush();
   }
 
   /** Takes a waiting send out of the queue: 'sending' once it is on the wire, 'unknown' if not queued. */
   async cancel(hostId: string, id: string): Promise<'cancelled' | 'sending' | 'unknown'> {
     await this.bind(hostId);
-    return this.scheduler.cancel(id);
+    const outcome = this.scheduler.cancel(id);
+    await this.log.flush();
+    return outcome;
   }
 
   /** Moves a waiting send to `dueAt` (unix ms). */
   async reschedule(hostId: string, id: string, dueAt: number): Promise<'rescheduled' | 'sending' | 'unknown'> {
     await this.bind(hostId);
-    return this.scheduler.reschedule(id, dueAt);
+    const outcome = await this.scheduler.reschedule(id, dueAt);
+    await this.log.flush();
+    return outcome;
   }
 
   /** How many sends wait (for tests and status pages). */

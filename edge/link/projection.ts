@@ -1,7 +1,7 @@
 // What the HostLink writes into D1 from its session host: device states (status, QR, phone,
 // counters), the message log's statuses from the host's events, and the settings sync after a
 // (re)connect. Every statement is scoped to this host's devices.
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { DeviceState, EventData, Method, Params, Result } from '../../session-host/link/protocol.ts';
 import { devicesTable, messagesTable } from '../db/schema.ts';
@@ -114,24 +114,6 @@ export class Projection {
       .update(messagesTable)
       .set({ status: status.status === 'played' ? 'read' : status.status, ...stamp })
       .where(eq(messagesTable.id, row.id));
-  }
-
-  /** A queued send the host carried out: 'sent', unless a receipt relayed meanwhile moved it further. */
-  async recordSent(id: string, waMessageId: string, attempts: number): Promise<void> {
-    await this.db()
-      .update(messagesTable)
-      .set({ status: sql`CASE WHEN ${messagesTable.status} = 'queued' THEN 'sent' ELSE ${messagesTable.status} END`, waMessageId, sentAt: new Date(), attempts, error: null })
-      .where(eq(messagesTable.id, id));
-  }
-
-  /** A queued send given up on. */
-  async recordFailed(id: string, error: string, attempts: number): Promise<void> {
-    await this.db().update(messagesTable).set({ status: 'failed', error, failedAt: new Date(), attempts }).where(eq(messagesTable.id, id));
-  }
-
-  /** A queued send's failed try, to be retried. */
-  async recordAttempt(id: string, error: string, attempts: number): Promise<void> {
-    await this.db().update(messagesTable).set({ error, attempts }).where(eq(messagesTable.id, id));
   }
 
   async markOffline(): Promise<void> {

@@ -2,6 +2,8 @@
 // of each recipient's queue, paced per device, retried with backoff; and the status notices only
 // the edge sees (queued, failed before sending, cancelled) handed to the host for the webhooks.
 import type { Params, Result } from '../../session-host/link/protocol.ts';
+import { sendTimeout } from './dispatch.ts';
+import type { MessageLog } from './message-log.ts';
 import type { Outbox, Notice, QueueItem, QueuedRow } from './outbox.ts';
 import type { Projection } from './projection.ts';
 import type { LinkTransport, Outcome } from './transport.ts';
@@ -10,8 +12,6 @@ import type { LinkTransport, Outcome } from './transport.ts';
 export const MAX_ATTEMPTS = 8;
 // Failures a retry cannot mend: the request itself is wrong.
 const PERMANENT = new Set(['bad_request', 'media_error', 'not_found']);
-const SEND_TIMEOUT_MS = 15_000;
-const MEDIA_SEND_TIMEOUT_MS = 60_000;
 const PACING_CACHE_MS = 30_000;
 const MAX_BACKOFF_MS = 60_000;
 
@@ -43,6 +43,8 @@ function oneAtATime(work: () => Promise<void>, keepAlive: (pass: Promise<void>) 
 export interface SchedulerDeps {
   outbox: Outbox;
   link: LinkTransport;
+  /** Where each send's outcome is recorded. */
+  messageLog: MessageLog;
   projection: () => Projection;
   /** Keeps the Durable Object up for background work. */
   waitUntil(work: Promise<unknown>): void;
@@ -92,6 +94,7 @@ export class OutboxScheduler {
     if (this.sendingId === id) return 'sending';
     const params = this.outbox.take(id);
     if (!params) return 'unknown';
+    this.deps.messageLog.change(id, { status: 'failed', error: 'cancelled', failedAt: Date.now() });
     this.notify([{ deviceId: params.deviceId, messageId: id, to: params.to, status: 'failed', reason: 'cancelled' }]);
     return 'cancelled';
   }
@@ -100,6 +103,7 @@ export class OutboxScheduler {
   async reschedule(id: string, dueAt: number): Promise<'rescheduled' | 'sending' | 'unknown'> {
     if (this.sendingId === id) return 'sending';
     if (!this.outbox.reschedule(id, dueAt)) return 'unknown';
+    this.deps.messageLog.change(id, { scheduledAt: dueAt });
     await this.wake();
     return 'rescheduled';
   }
@@ -162,19 +166,19 @@ export class OutboxScheduler {
     let outcome: Outcome<Result<'message.send'>>;
     try {
       pacing = await this.pacingOf(params.deviceId);
-      const timeout = (params.media ? MEDIA_SEND_TIMEOUT_MS : SEND_TIMEOUT_MS) + (params.typingMs ?? 0);
       // The log id is the host's outbox id: after an ambiguous failure (a timeout, the link
       // dropping mid-send) the retry gets the first send's result instead of a second message.
-      outcome = await this.deps.link.request('message.send', params as Params<'message.send'>, timeout);
+      outcome = await this.deps.link.request('message.send', params as Params<'message.send'>, sendTimeout(params));
     } finally {
       this.sendingId = undefined;
     }
-    const projection = this.deps.projection();
+    const log = this.deps.messageLog;
     const attempts = item.attempts + 1;
     if (outcome.ok) {
       this.outbox.remove(id);
       this.outbox.pace(params.deviceId, Date.now() + pacing.intervalMs + Math.floor(Math.random() * (pacing.jitterMs + 1)));
-      await projection.recordSent(id, outcome.result.id, attempts);
+      log.change(id, { status: 'sent', waMessageId: outcome.result.id, sentAt: Date.now(), attempts, error: null });
+      this.deps.waitUntil(log.flush());
       return;
     }
     const { code, message } = outcome.error;
@@ -185,12 +189,14 @@ export class OutboxScheduler {
     if (PERMANENT.has(code) || attempts >= MAX_ATTEMPTS) {
       this.outbox.remove(id);
       const reason = PERMANENT.has(code) ? message : `gave up after ${attempts} attempts: ${message}`;
-      await projection.recordFailed(id, reason, attempts);
+      log.change(id, { status: 'failed', error: reason, failedAt: Date.now(), attempts });
+      this.deps.waitUntil(log.flush());
       this.notify([{ deviceId: params.deviceId, messageId: id, to: params.to, status: 'failed', reason }]);
       return;
     }
     this.outbox.retryLater(id, Date.now() + Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts));
-    await projection.recordAttempt(id, message, attempts);
+    log.change(id, { error: message, attempts });
+    this.deps.waitUntil(log.flush());
   }
 
   private async pacingOf(deviceId: string): Promise<{ intervalMs: number; jitterMs: number }> {

@@ -3,7 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { adminDevice, adminView, createDevice, findDevice, keyedDevice, regenerateKey, settingsOf, tellHost, webhookUrl } from '../api/devices.ts';
+import { adminDevice, adminView, createDevice, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, tellHost, webhookUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { phoneField } from '../api/phone.ts';
 import { deviceFor } from '../auth.ts';
@@ -48,6 +48,7 @@ export const devices = new Hono<AppEnv>()
     body(newDevice),
     async (c) => {
       const { device, apiKey } = await createDevice(c.var.db, c.req.valid('json'));
+      await keepKey(c.env, device, 'set');
       await tellHost(c.env, device, 'upsert');
       return c.json({ ...adminView(device), apiKey }, 201);
     },
@@ -76,6 +77,7 @@ export const devices = new Hono<AppEnv>()
       const { db } = c.var;
       const device = await findDevice(db, c.req.param('id'));
       await db.batch([db.delete(messagesTable).where(eq(messagesTable.deviceId, device.id)), db.delete(devicesTable).where(eq(devicesTable.id, device.id))]);
+      await keepKey(c.env, device, 'forget');
       await tellHost(c.env, device, 'delete');
       return c.json({ success: true as const, id: device.id });
     },
@@ -85,6 +87,7 @@ export const devices = new Hono<AppEnv>()
     endpoint({ summary: "Regenerate a device's API key", description: 'The old key stops working at once.', auth: 'admin', responses: { 200: keyedDevice }, errors: { 404: 'No such device' } }),
     async (c) => {
       const { device, apiKey } = await regenerateKey(c.var.db, c.req.param('id'));
+      await keepKey(c.env, device, 'set');
       return c.json({ ...adminView(device), apiKey });
     },
   )

@@ -1,15 +1,15 @@
 // The seed's structured sends, and the message log.
 import { and, desc, eq, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { httpUrl } from '../api/devices.ts';
 import { body, endpoint, query, seedMessage } from '../api/openapi.ts';
 import { recipientField } from '../api/phone.ts';
 import { idempotent } from '../api/idempotency.ts';
-import { loggedMessage, mediaTypes, messageView, queueMessages, sendErrors, sendMessages, type Outgoing } from '../api/send.ts';
+import { dispatch, failureOf, loggedMessage, mediaTypes, messageView, sendErrors, type Outgoing } from '../api/send.ts';
 import { deviceFor, type Caller } from '../auth.ts';
-import { devicesTable, messageStatuses, messagesTable } from '../db/schema.ts';
+import { devicesTable, hostsTable, messageStatuses, messagesTable } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
 import { relayFailure } from '../errors.ts';
 import { hostLink } from '../link/relay.ts';
@@ -56,20 +56,37 @@ const queuedAnswer = z.object({
  * With `queue`, a send that found the device or host offline goes to the outbox instead, under
  * the same id: the host has seen that outbox id at most unsent, so it still goes out once.
  */
-async function sendOne(db: DB, env: Env, caller: Caller, deviceId: string | undefined, message: Outgoing, failure: string, queue = false) {
-  const device = await deviceFor(db, caller, deviceId);
-  const [delivery] = await sendMessages(db, env, device, [message]);
-  if (delivery!.ok) return { id: delivery!.id, to: delivery!.to, timestamp: delivery!.timestamp };
-  if (queue && ['host_offline', 'not_connected'].includes(delivery!.error.code)) {
-    await queueMessages(db, env, device, [{ ...message, dueAt: Date.now(), logId: delivery!.logId }]);
-    return { id: delivery!.logId, to: delivery!.to, queued: true as const };
-  }
-  throw relayFailure(delivery!.error, `${failure}: `);
+async function sendOne(c: Context<AppEnv>, deviceId: string | undefined, message: Outgoing, failure: string, queue = false) {
+  const [delivery] = await dispatch(c, deviceId, queue ? 'now-else-queue' : 'now', [message]);
+  const d = delivery!;
+  if (d.ok) return { id: d.id, to: d.to, timestamp: d.timestamp };
+  if (d.queued) return { id: d.logId, to: d.to, queued: true as const };
+  throw relayFailure(failureOf(d), `${failure}: `);
+}
+
+/**
+ * Waits until the log rows the caller's host (the admin: every host) has recorded so far are in
+ * D1: a send's row reaches D1 just after its answer, and a client reading it back at once must
+ * find it.
+ */
+async function settled(db: DB, env: Env, caller: Caller): Promise<void> {
+  const hostIds = caller.admin ? [null, ...(await db.select({ id: hostsTable.id }).from(hostsTable)).map((h) => h.id)] : [caller.device.hostId];
+  await Promise.all(
+    hostIds.map((hostId) => {
+      const { id, stub } = hostLink(env, hostId);
+      return stub.settleLog(id);
+    }),
+  );
 }
 
 /** A logged message the caller may see, or a 404 (a device key sees only its own). */
-async function messageFor(db: DB, caller: Caller, id: string) {
-  const [row] = await db.select().from(messagesTable).where(eq(messagesTable.id, id));
+async function messageFor(db: DB, env: Env, caller: Caller, id: string) {
+  const find = async () => (await db.select().from(messagesTable).where(eq(messagesTable.id, id)))[0];
+  let row = await find();
+  if (!row) {
+    await settled(db, env, caller);
+    row = await find();
+  }
   if (!row || (!caller.admin && row.deviceId !== caller.device.id)) throw new HTTPException(404, { message: `Message not found: ${id}` });
   return row;
 }
@@ -102,12 +119,12 @@ export const messagePage = z.object({
 export const messages = new Hono<AppEnv>()
   .post(
     '/send-message',
-    endpoint({ summary: 'Send a text message', auth: 'device', responses: { 200: z.union([dispatched('Message dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
+    endpoint({ summary: 'Send a text message', auth: 'sender', responses: { 200: z.union([dispatched('Message dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
     idempotent,
     body(sendMessage),
     async (c) => {
       const { to, message, deviceId, queue } = c.req.valid('json');
-      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: message }, 'Failed to send message', queue);
+      const sent = await sendOne(c, deviceId, { to, text: message }, 'Failed to send message', queue);
       if ('queued' in sent) return c.json({ success: true as const, message: 'Message queued: it goes out when the device is back online', ...sent });
       return c.json({ success: true as const, message: 'Message dispatched successfully', ...sent });
     },
@@ -116,7 +133,7 @@ export const messages = new Hono<AppEnv>()
     '/send-media',
     endpoint({
       summary: 'Send an image, video or document from a public URL',
-      auth: 'device',
+      auth: 'sender',
       responses: { 200: z.union([dispatched('image message dispatched successfully'), queuedAnswer]) },
       errors: { ...sendErrors, 400: "Invalid request, e.g. Unsupported media type. Use: 'image', 'video', 'document'" },
     }),
@@ -125,7 +142,7 @@ export const messages = new Hono<AppEnv>()
     async (c) => {
       const { to, url, caption, type, fileName, deviceId, queue } = c.req.valid('json');
       const media = { type, url, fileName };
-      const sent = await sendOne(c.var.db, c.env, c.var.caller, deviceId, { to, text: caption, media }, 'Failed to send media', queue);
+      const sent = await sendOne(c, deviceId, { to, text: caption, media }, 'Failed to send media', queue);
       if ('queued' in sent) return c.json({ success: true as const, message: `${type} message queued: it goes out when the device is back online`, ...sent });
       return c.json({ success: true as const, message: `${type} message dispatched successfully`, ...sent });
     },
@@ -138,6 +155,8 @@ export const messages = new Hono<AppEnv>()
       const { deviceId, status, limit, cursor, page } = c.req.valid('query');
       const { db, caller } = c.var;
       const device = caller.admin ? deviceId : (await deviceFor(db, caller, deviceId)).id;
+      // A device's own freshest sends are in the list it reads right after sending.
+      if (!caller.admin) await settled(db, c.env, caller);
       const rows = await db
         .select()
         .from(messagesTable)
@@ -158,7 +177,7 @@ export const messages = new Hono<AppEnv>()
       responses: { 200: loggedMessage },
       errors: { 404: 'No such message (or not this device’s)' },
     }),
-    async (c) => c.json(messageView(await messageFor(c.var.db, c.var.caller, c.req.param('id')))),
+    async (c) => c.json(messageView(await messageFor(c.var.db, c.env, c.var.caller, c.req.param('id')))),
   )
   .delete(
     '/messages/:id',
@@ -170,12 +189,13 @@ export const messages = new Hono<AppEnv>()
     }),
     async (c) => {
       const { db } = c.var;
-      const row = await messageFor(db, c.var.caller, c.req.param('id'));
+      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'));
       if (row.status !== 'queued') throw notQueued(row.status, 'cancelled');
       const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
       const outcome = await stub.cancel(hostId, row.id);
       if (outcome !== 'cancelled') throw notQueued('being sent', 'cancelled');
-      const [cancelled] = await db.update(messagesTable).set({ status: 'failed', error: 'cancelled', failedAt: new Date() }).where(eq(messagesTable.id, row.id)).returning();
+      // The HostLink has logged it as cancelled, in D1 by now.
+      const [cancelled] = await db.select().from(messagesTable).where(eq(messagesTable.id, row.id));
       return c.json(messageView(cancelled!));
     },
   )
@@ -185,16 +205,12 @@ export const messages = new Hono<AppEnv>()
     body(reschedule),
     async (c) => {
       const { db } = c.var;
-      const row = await messageFor(db, c.var.caller, c.req.param('id'));
+      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'));
       if (row.status !== 'queued') throw notQueued(row.status, 'rescheduled');
       const dueAt = Math.max(Date.now(), c.req.valid('json').schedule * 1000);
       const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
       if ((await stub.reschedule(hostId, row.id, dueAt)) !== 'rescheduled') throw notQueued('being sent', 'rescheduled');
-      const [moved] = await db
-        .update(messagesTable)
-        .set({ scheduledAt: new Date(dueAt) })
-        .where(eq(messagesTable.id, row.id))
-        .returning();
+      const [moved] = await db.select().from(messagesTable).where(eq(messagesTable.id, row.id));
       return c.json(messageView(moved!));
     },
   );

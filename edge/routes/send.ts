@@ -6,11 +6,9 @@ import { httpUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { notARecipient, toRecipient, type Recipient } from '../api/phone.ts';
 import { idempotent } from '../api/idempotency.ts';
-import { mediaTypeOf, queueMessages, sendErrors, sendMessages } from '../api/send.ts';
-import { deviceFor } from '../auth.ts';
+import { dispatch, failed, failureOf, mediaTypeOf, sendErrors } from '../api/send.ts';
 import type { AppEnv } from '../env.ts';
 import { relayReason, relayStatus } from '../errors.ts';
-import { hostLink } from '../link/relay.ts';
 
 // Each target is its own request to the session host; bigger broadcasts belong in a queue.
 export const MAX_TARGETS = 50;
@@ -147,7 +145,7 @@ export const send = new Hono<AppEnv>().post(
   endpoint({
     summary: 'Send a message (Fonnte compatible)',
     description: 'Takes JSON, urlencoded or multipart bodies. With several targets, each is sent and reported: 200 if at least one was sent; if none was, the status and reason of the first failure.',
-    auth: 'device',
+    auth: 'sender',
     responses: { 200: z.union([fonnteSent, fonnteQueued]) },
     errors: sendErrors,
   }),
@@ -155,35 +153,28 @@ export const send = new Hono<AppEnv>().post(
   body(fonnteSend, { forms: true }),
   async (c) => {
     const { recipients, text, media, deviceId, schedule, delay, typing } = c.req.valid('json');
-    const device = await deviceFor(c.var.db, c.var.caller, deviceId);
     const outgoing = recipients.map((to) => ({ to, text: fillVariables(text, to.vars), media, typingMs: typing ? TYPING_MS : undefined }));
 
     // As Fonnte: queued when it is not going out now (a time, or gaps between targets), or
     // when the host is offline; otherwise sent at once and answered with each outcome.
     const now = Date.now();
     const start = schedule && schedule * 1000 > now ? schedule * 1000 : now;
-    let queue = start > now || (delay !== undefined && delay.max > 0 && outgoing.length > 1);
-    if (!queue) {
-      const { id, stub } = hostLink(c.env, device.hostId);
-      queue = !(await stub.linkState(id, true)).online;
-    }
-    if (queue) {
-      const due = dueTimes(outgoing.length, start, delay);
-      const queued = await queueMessages(
-        c.var.db,
-        c.env,
-        device,
-        outgoing.map((m, i) => ({ ...m, dueAt: due[i]! })),
-      );
-      return c.json({ status: true as const, detail: 'success! message in queue' as const, id: queued.map((q) => q.id), target: queued.map((q) => q.to), process: 'pending' as const });
+    const later = start > now || (delay !== undefined && delay.max > 0 && outgoing.length > 1);
+    const due = later ? dueTimes(outgoing.length, start, delay) : [];
+    const deliveries = await dispatch(
+      c,
+      deviceId,
+      later ? 'queue' : 'link-else-queue',
+      outgoing.map((m, i) => ({ ...m, dueAt: due[i] })),
+    );
+    if (deliveries.every((d) => !d.ok && d.queued)) {
+      return c.json({ status: true as const, detail: 'success! message in queue' as const, id: deliveries.map((d) => d.logId), target: deliveries.map((d) => d.to), process: 'pending' as const });
     }
 
-    const deliveries = await sendMessages(c.var.db, c.env, device, outgoing);
-
-    const results = deliveries.map((d) => (d.ok ? { target: d.to, status: true, id: d.id } : { target: d.to, status: false, reason: relayReason(d.error) }));
+    const results = deliveries.map((d) => (d.ok ? { target: d.to, status: true, id: d.id } : { target: d.to, status: false, reason: failed(d) ? relayReason(failureOf(d)) : 'queued' }));
     const sent = deliveries.filter((d) => d.ok);
     if (!sent.length) {
-      const first = deliveries.find((d) => !d.ok)!.error;
+      const first = failureOf(deliveries.find(failed)!);
       const res = Response.json({ status: false, reason: relayReason(first), results }, { status: relayStatus[first.code] });
       throw new HTTPException(relayStatus[first.code], { res });
     }

@@ -150,6 +150,7 @@ class TimingTotals {
   responses = 0;
   d1Calls = 0;
   d1Ms = 0;
+  doCalls = 0;
   doMs = 0;
   hostMs = 0;
 
@@ -162,14 +163,23 @@ class TimingTotals {
       if (name === 'd1') {
         this.d1Calls += Number(/"(\d+) calls"/.exec(metric)?.[1] ?? 0);
         this.d1Ms += dur;
-      } else if (name === 'do') this.doMs += dur;
-      else if (name === 'host') this.hostMs += dur;
+      } else if (name === 'do') {
+        this.doCalls += Number(/"(\d+) calls"/.exec(metric)?.[1] ?? 0);
+        this.doMs += dur;
+      } else if (name === 'host') this.hostMs += dur;
     }
   }
 
   perSend() {
     const n = this.responses || 1;
-    return { responses: this.responses, d1CallsPerSend: round(this.d1Calls / n, 3), d1Ms: round(this.d1Ms / n), doMs: round(this.doMs / n), hostMs: round(this.hostMs / n) };
+    return {
+      responses: this.responses,
+      d1CallsPerSend: round(this.d1Calls / n, 3),
+      doCallsPerSend: round(this.doCalls / n, 3),
+      d1Ms: round(this.d1Ms / n),
+      doMs: round(this.doMs / n),
+      hostMs: round(this.hostMs / n),
+    };
   }
 }
 
@@ -355,7 +365,7 @@ function printTable(result: Awaited<ReturnType<typeof runSendBench>>): void {
     log(row('raw (ack)', l.concurrency, l.rawUntilAck));
     log(row('whole stack', l.concurrency, l.stack));
     const t = l.stack.serverTiming;
-    log(`${''.padEnd(16)}ratio ${l.ratio}; Server-Timing per send: ${t.d1CallsPerSend} D1 calls (${t.d1Ms} ms), do ${t.doMs} ms, host ${t.hostMs} ms`);
+    log(`${''.padEnd(16)}ratio ${l.ratio}; Server-Timing per send: ${t.d1CallsPerSend} D1 calls (${t.d1Ms} ms), ${t.doCallsPerSend} DO calls (${t.doMs} ms), host ${t.hostMs} ms`);
   }
   const t = result.targets;
   log(`targets: ratio at 32 ${t.ratioAt32 ?? '–'} (≥ 0.5), added p50 over wrangler dev at 1 ${t.addedP50OverDevServerMsAt1 ?? '–'} ms (≤ 5), D1 calls per send ${t.d1CallsPerSend} (0)`);

@@ -1,0 +1,150 @@
+// The message log's writes for this host's sends, kept in the HostLink's own storage first and
+// copied into D1 after the answer: a send's answer never waits for D1, which on Cloudflare has one
+// primary location, possibly a world away. Every write of a log row by this host goes through
+// here, in order, so D1 sees them as they happened; a receipt applied in D1 waits for `flush()`
+// first, so it always finds its row.
+//
+// Each row waits as one entry, later writes merged into it, until a pass has copied it into D1;
+// the entry survives the object's restarts, and a pass that fails leaves it for the next one.
+import type { MessageType } from '../db/schema.ts';
+
+/** A new row of the log, as the send path knows it. Times are unix ms. */
+export interface NewLogRow {
+  deviceId: string;
+  to: string;
+  type: MessageType;
+  preview: string | null;
+  createdAt: number;
+}
+
+/** What changes on a row as its send goes on. */
+export interface LogChange {
+  status?: 'queued' | 'sent' | 'failed';
+  waMessageId?: string;
+  error?: string | null;
+  scheduledAt?: number | null;
+  attempts?: number;
+  sentAt?: number;
+  failedAt?: number | null;
+}
+
+type Entry = Partial<NewLogRow> & LogChange;
+
+// Columns of `messages`, by the field that fills them.
+const INSERTED = { deviceId: 'device_id', to: '"to"', type: 'type', preview: 'preview', createdAt: 'created_at' } as const;
+const CHANGED = { status: 'status', error: 'error', scheduledAt: 'scheduled_at', attempts: 'attempts', failedAt: 'failed_at' } as const;
+// A send's outcome is true whatever a receipt has done to the row meanwhile.
+const ALWAYS = { waMessageId: 'wa_message_id', sentAt: 'sent_at' } as const;
+// A change moves a row only while it has not gone out: a receipt (delivered, read) is never undone.
+const OPEN = "messages.status IN ('queued', 'failed')";
+
+/** Entries per D1 batch (each statement binds at most 14 values, under D1's 100). */
+const PER_BATCH = 50;
+
+export class MessageLog {
+  private readonly sql: SqlStorage;
+  private readonly d1: D1Database;
+  private readonly log: string;
+  /** Orders the entries' writes; an entry is copied as of its latest. */
+  private version: number;
+  /** The passes, one after another. */
+  private passes: Promise<void> = Promise.resolve();
+  /** A pass asked for and not started yet: it will take everything written before it starts. */
+  private waiting?: Promise<void>;
+
+  constructor(sql: SqlStorage, d1: D1Database, log: string) {
+    this.sql = sql;
+    this.d1 = d1;
+    this.log = log;
+    sql.exec(`CREATE TABLE IF NOT EXISTS log_pending (
+      id TEXT PRIMARY KEY,
+      entry TEXT NOT NULL,
+      is_new INTEGER NOT NULL,
+      version INTEGER NOT NULL
+    )`);
+    sql.exec('CREATE INDEX IF NOT EXISTS log_pending_version ON log_pending (version)');
+    this.version = sql.exec<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM log_pending').one().v;
+  }
+
+  /** Entries not in D1 yet. */
+  get size(): number {
+    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM log_pending').one().n;
+  }
+
+  /** A new row; if D1 has it already (a retry under an Idempotency-Key), `change` applies to it. */
+  insert(id: string, row: NewLogRow, change: LogChange): void {
+    const { deviceId, to, type, preview, createdAt } = row;
+    this.write(id, { deviceId, to, type, preview, createdAt, ...change }, true);
+  }
+
+  change(id: string, change: LogChange): void {
+    this.write(id, change, false);
+  }
+
+  private write(id: string, entry: Entry, isNew: boolean): void {
+    const [pending] = this.sql.exec<{ entry: string; is_new: number }>('SELECT entry, is_new FROM log_pending WHERE id = ?', id).toArray();
+    const merged = pending ? { ...(JSON.parse(pending.entry) as Entry), ...entry } : entry;
+    this.sql.exec('INSERT OR REPLACE INTO log_pending (id, entry, is_new, version) VALUES (?, ?, ?, ?)', id, JSON.stringify(merged), isNew || pending?.is_new ? 1 : 0, ++this.version);
+  }
+
+  /** Resolves once every entry written before the call is in D1 (rejects if D1 failed). */
+  flush(): Promise<void> {
+    if (this.waiting) return this.waiting;
+    const pass = this.passes.then(() => {
+      this.waiting = undefined;
+      return this.copy(this.version);
+    });
+    this.waiting = pass;
+    this.passes = pass.catch((error) => console.error(`${this.log}: message log not written to D1 yet:`, error));
+    return pass;
+  }
+
+  private async copy(upTo: number): Promise<void> {
+    for (;;) {
+      const rows = this.sql
+        .exec<{ id: string; entry: string; is_new: number; version: number }>('SELECT id, entry, is_new, version FROM log_pending WHERE version <= ? ORDER BY version LIMIT ?', upTo, PER_BATCH)
+        .toArray();
+      if (!rows.length) return;
+      const statements = rows.map((row) => this.statement(row.id, JSON.parse(row.entry) as Entry, row.is_new === 1));
+      const done = await this.d1.batch(statements).then(
+        () => rows,
+        () => this.oneByOne(rows, statements),
+      );
+      // Written again meanwhile: that newer version is left for the next pass.
+      for (const row of done) this.sql.exec('DELETE FROM log_pending WHERE id = ? AND version = ?', row.id, row.version);
+    }
+  }
+
+  /**
+   * After a batch failed: each entry alone. If all fail, D1 is down and they all wait for the
+   * next pass; an entry D1 refuses while others go through never will go (its device was
+   * deleted, say), so it is dropped rather than holding up the log.
+   */
+  private async oneByOne<R extends { id: string }>(rows: R[], statements: D1PreparedStatement[]): Promise<R[]> {
+    const results = await Promise.allSettled(statements.map((statement) => statement.run()));
+    const refused = results.flatMap((result, i) => (result.status === 'rejected' ? [{ row: rows[i]!, reason: result.reason as unknown }] : []));
+    if (refused.length === rows.length) throw refused[0]!.reason;
+    for (const { row, reason } of refused) console.error(`${this.log}: message ${row.id} dropped from the log, D1 refused it:`, reason);
+    return rows;
+  }
+
+  /** A deleted device's rows not in D1 yet: they never will be (D1 removed its log). */
+  forgetDevice(deviceId: string): void {
+    this.sql.exec("DELETE FROM log_pending WHERE is_new = 1 AND json_extract(entry, '$.deviceId') = ?", deviceId);
+  }
+
+  private statement(id: string, entry: Entry, isNew: boolean): D1PreparedStatement {
+    const now = Date.now();
+    const changed = Object.entries(CHANGED).filter(([field]) => field in entry);
+    const always = Object.entries(ALWAYS).filter(([field]) => field in entry);
+    const value = (field: string) => (entry as Record<string, unknown>)[field] ?? null;
+    if (isNew) {
+      const columns = [...Object.values(INSERTED), ...changed.map(([, c]) => c), ...always.map(([, c]) => c), 'id', 'updated_at'];
+      const values = [...Object.keys(INSERTED).map(value), ...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), id, now];
+      const updates = [...changed.map(([, c]) => `${c} = CASE WHEN ${OPEN} THEN excluded.${c} ELSE messages.${c} END`), ...always.map(([, c]) => `${c} = excluded.${c}`), 'updated_at = excluded.updated_at'];
+      return this.d1.prepare(`INSERT INTO messages (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`).bind(...values);
+    }
+    const updates = [...changed.map(([, c]) => `${c} = CASE WHEN ${OPEN} THEN ? ELSE ${c} END`), ...always.map(([, c]) => `${c} = ?`), 'updated_at = ?'];
+    return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ?`).bind(...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), now, id);
+  }
+}
