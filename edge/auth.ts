@@ -1,7 +1,7 @@
 // API keys. The admin key (env.ADMIN_KEY) acts on everything; a device key (`wa_` + 32 hex)
 // acts only on its own device and is stored only as its SHA-256 hash plus a masked form.
 import { eq } from 'drizzle-orm';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { randomHex, sameSecret, sha256Hex } from './crypto.ts';
 import { devicesTable, type Device } from './db/schema.ts';
@@ -57,7 +57,7 @@ async function refused(env: Env, request: Request, path: string, header: string 
 }
 
 /** The 401 (or 429) for the request's key: the key guard counts it. */
-export const unauthorized = (c: Context<AppEnv>) => refused(c.env, c.req.raw, c.req.path, c.req.header('authorization'));
+export const unauthorized = (env: Env, request: Request) => refused(env, request, new URL(request.url).pathname, request.headers.get('authorization') ?? undefined);
 
 // Per isolate, and only hints: a device key's hash to its device, and a device to its host. A
 // regenerated or deleted key is refused by the HostLink whatever an isolate still holds here.
@@ -101,11 +101,11 @@ function requireSender(): MiddlewareHandler<AppEnv> {
       c.set('sender', { admin: true });
       return next();
     }
-    if (!key || !DEVICE_KEY.test(key)) throw await unauthorized(c);
+    if (!key || !DEVICE_KEY.test(key)) throw await unauthorized(c.env, c.req.raw);
     const keyHash = await hashKey(key);
     const device = deviceByKey.get(keyHash);
     const sender = device ? { admin: false as const, keyHash, device } : await senderFromD1(c.var.db, keyHash);
-    if (!sender) throw await unauthorized(c);
+    if (!sender) throw await unauthorized(c.env, c.req.raw);
     c.set('sender', sender);
     await next();
   };

@@ -1,12 +1,11 @@
 // Sending through a device's session host: one call into its HostLink, which logs every message.
-import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import type { MediaType } from '../../session-host/link/protocol.ts';
-import { adminTarget, forgetKey, senderFromD1, unauthorized, type DeviceRef } from '../auth.ts';
+import { adminTarget, forgetKey, senderFromD1, unauthorized, type DeviceRef, type Sender } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
 import { messageStatuses, messageTypes, type Message } from '../db/schema.ts';
-import type { AppEnv } from '../env.ts';
+import type { DB } from '../env.ts';
 import type { Delivery, Failed, SendItem, SendMode } from '../link/dispatch.ts';
 import { hostLink, RelayError } from '../link/relay.ts';
 import { claimedMessageId } from './idempotency.ts';
@@ -57,9 +56,17 @@ function shared(media: Media | undefined, ids: { id: string }[]): Media | undefi
   return media && ids.length > 1 ? { ...media, shared: ids[0]!.id } : media;
 }
 
+/** What a send needs of its request: D1 (only on a cold cache), the bindings, the caller, and the request (for the key guard). */
+export interface SendContext {
+  db: DB;
+  env: Env;
+  sender: Sender;
+  request: Request;
+}
+
 /** The device a send request acts on, and how its key is known: a 400, 403 or 404 if it names none it may use. */
-async function targetOf(c: Context<AppEnv>, deviceId: string | undefined, fresh = false) {
-  const { sender, db } = c.var;
+async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = false) {
+  const { sender, db } = ctx;
   if (sender.admin) {
     if (!deviceId) throw new HTTPException(400, { message: 'deviceId: required with the admin key (a device key sends from its own device)' });
     return adminTarget(db, deviceId, fresh);
@@ -69,7 +76,7 @@ async function targetOf(c: Context<AppEnv>, deviceId: string | undefined, fresh 
   // The HostLink refused what this isolate knew of the key: D1 decides whether it is still a key.
   forgetKey(sender.keyHash);
   const now = await senderFromD1(db, sender.keyHash);
-  if (!now || now.admin) throw await unauthorized(c);
+  if (!now || now.admin) throw await unauthorized(ctx.env, ctx.request);
   return now;
 }
 
@@ -80,8 +87,8 @@ async function targetOf(c: Context<AppEnv>, deviceId: string | undefined, fresh 
  * send it twice: a retry under an Idempotency-Key runs this again with the same ids, and the host
  * answers with its first result.
  */
-export async function dispatch(c: Context<AppEnv>, deviceId: string | undefined, mode: SendMode, outgoing: Outgoing[]): Promise<Delivery[]> {
-  let target: { device: DeviceRef; keyHash?: string; learned?: string } = await targetOf(c, deviceId);
+export async function dispatch(ctx: SendContext, deviceId: string | undefined, mode: SendMode, outgoing: Outgoing[]): Promise<Delivery[]> {
+  let target: { device: DeviceRef; keyHash?: string; learned?: string } = await targetOf(ctx, deviceId);
   const ids = outgoing.map(() => messageId());
   const items = outgoing.map((m, i): SendItem => {
     const { id, createdAt } = ids[i]!;
@@ -97,16 +104,16 @@ export async function dispatch(c: Context<AppEnv>, deviceId: string | undefined,
     };
   });
   for (;;) {
-    const { id: hostId, stub } = hostLink(c.env, target.device.hostId);
+    const { id: hostId, stub } = hostLink(ctx.env, target.device.hostId);
     const reply = await stub.send(hostId, { deviceId: target.device.id, keyHash: target.keyHash, learned: target.learned, mode, items });
     if (!reply.refused) return reply.deliveries;
     // Refused on what D1 said just now: final. On what this isolate remembered: ask D1 once.
     if (target.learned) {
       if (reply.refused === 'device') throw new HTTPException(404, { message: `Device not found: ${target.device.id}` });
       forgetKey(target.keyHash!);
-      throw await unauthorized(c);
+      throw await unauthorized(ctx.env, ctx.request);
     }
-    target = await targetOf(c, deviceId, true);
+    target = await targetOf(ctx, deviceId, true);
   }
 }
 

@@ -162,7 +162,7 @@ export const send = new Hono<AppEnv>().post(
     const later = start > now || (delay !== undefined && delay.max > 0 && outgoing.length > 1);
     const due = later ? dueTimes(outgoing.length, start, delay) : [];
     const deliveries = await dispatch(
-      c,
+      { db: c.var.db, env: c.env, sender: c.var.sender, request: c.req.raw },
       deviceId,
       later ? 'queue' : 'link-else-queue',
       outgoing.map((m, i) => ({ ...m, dueAt: due[i] })),
