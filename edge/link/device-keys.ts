@@ -11,11 +11,14 @@ export type KeyCheck = 'ok' | 'unknown' | 'refused';
 
 export class DeviceKeys {
   private readonly sql: SqlStorage;
+  /** The table, read once: a host's devices (hundreds at most) are checked on every send. */
+  private readonly byDevice = new Map<string, string | null>();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
     // key_hash NULL: the device was deleted, and its old key must never be learnt back.
     sql.exec('CREATE TABLE IF NOT EXISTS device_keys (device_id TEXT PRIMARY KEY, key_hash TEXT)');
+    for (const row of sql.exec<{ device_id: string; key_hash: string | null }>('SELECT device_id, key_hash FROM device_keys')) this.byDevice.set(row.device_id, row.key_hash);
   }
 
   /**
@@ -23,24 +26,28 @@ export class DeviceKeys {
    * may use any device of this host). 'unknown': this host has no record of the device.
    */
   check(deviceId: string, keyHash: string | undefined): KeyCheck {
-    const [row] = this.sql.exec<{ key_hash: string | null }>('SELECT key_hash FROM device_keys WHERE device_id = ?', deviceId).toArray();
-    if (!row) return 'unknown';
-    if (row.key_hash === null) return 'refused';
-    return keyHash === undefined || row.key_hash === keyHash ? 'ok' : 'refused';
+    const stored = this.byDevice.get(deviceId);
+    if (stored === undefined) return 'unknown';
+    if (stored === null) return 'refused';
+    return keyHash === undefined || stored === keyHash ? 'ok' : 'refused';
   }
 
   /** A key read from D1; ignored if this host already knows the device (or knows it was deleted). */
   learn(deviceId: string, keyHash: string): void {
-    this.sql.exec('INSERT OR IGNORE INTO device_keys (device_id, key_hash) VALUES (?, ?)', deviceId, keyHash);
+    if (this.byDevice.has(deviceId)) return;
+    this.sql.exec('INSERT INTO device_keys (device_id, key_hash) VALUES (?, ?)', deviceId, keyHash);
+    this.byDevice.set(deviceId, keyHash);
   }
 
   /** The device's key from now on (a new device, or a regenerated key). */
   set(deviceId: string, keyHash: string): void {
     this.sql.exec('INSERT OR REPLACE INTO device_keys (device_id, key_hash) VALUES (?, ?)', deviceId, keyHash);
+    this.byDevice.set(deviceId, keyHash);
   }
 
   /** A deleted device: refused from now on. */
   forget(deviceId: string): void {
     this.sql.exec('INSERT OR REPLACE INTO device_keys (device_id, key_hash) VALUES (?, NULL)', deviceId);
+    this.byDevice.set(deviceId, null);
   }
 }

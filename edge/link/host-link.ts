@@ -122,9 +122,17 @@ export class HostLink extends DurableObject<Env> {
       await this.projection.applyStates([state]);
       if (state.status === 'CONNECTED') this.scheduler.deviceBack(state.id);
     } else if (event === 'message.status') {
+      const status = data as EventData<'message.status'>;
+      // WhatsApp's ack of a send of ours: into the log beside the send's own outcome (usually one
+      // write with it), for a device known to be this host's. It mends a send whose answer never came.
+      if (status.status === 'sent' && status.outboxId && this.keys.check(status.deviceId, undefined) === 'ok') {
+        this.log.change(status.outboxId, { status: 'sent', waMessageId: status.id, sentAt: status.timestamp * 1000, error: null }, status.deviceId);
+        this.ctx.waitUntil(this.log.flush().catch(() => undefined));
+        return;
+      }
       // Its row may still wait in the object's storage: in D1 first, so the receipt finds it.
       await this.log.flush().catch(() => undefined);
-      await this.projection.applyStatus(data as EventData<'message.status'>);
+      await this.projection.applyStatus(status);
     }
   }
 

@@ -29,6 +29,11 @@ export interface LogChange {
 }
 
 type Entry = Partial<NewLogRow> & LogChange;
+interface Pending {
+  entry: Entry;
+  isNew: boolean;
+  version: number;
+}
 
 // Columns of `messages`, by the field that fills them.
 const INSERTED = { deviceId: 'device_id', to: '"to"', type: 'type', preview: 'preview', createdAt: 'created_at' } as const;
@@ -51,6 +56,8 @@ export class MessageLog {
   private passes: Promise<void> = Promise.resolve();
   /** A pass asked for and not started yet: it will take everything written before it starts. */
   private waiting?: Promise<void>;
+  /** The table's entries, in the order of their latest write (a Map keeps insertion order), read without a query. */
+  private readonly pending = new Map<string, Pending>();
 
   constructor(sql: SqlStorage, d1: D1Database, log: string) {
     this.sql = sql;
@@ -62,13 +69,15 @@ export class MessageLog {
       is_new INTEGER NOT NULL,
       version INTEGER NOT NULL
     )`);
-    sql.exec('CREATE INDEX IF NOT EXISTS log_pending_version ON log_pending (version)');
-    this.version = sql.exec<{ v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM log_pending').one().v;
+    for (const row of sql.exec<{ id: string; entry: string; is_new: number; version: number }>('SELECT id, entry, is_new, version FROM log_pending ORDER BY version')) {
+      this.pending.set(row.id, { entry: JSON.parse(row.entry) as Entry, isNew: row.is_new === 1, version: row.version });
+    }
+    this.version = Math.max(0, ...[...this.pending.values()].map((p) => p.version));
   }
 
   /** Entries not in D1 yet. */
   get size(): number {
-    return this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM log_pending').one().n;
+    return this.pending.size;
   }
 
   /** A new row; if D1 has it already (a retry under an Idempotency-Key), `change` applies to it. */
@@ -77,14 +86,20 @@ export class MessageLog {
     this.write(id, { deviceId, to, type, preview, createdAt, ...change }, true);
   }
 
-  change(id: string, change: LogChange): void {
-    this.write(id, change, false);
+  /** With `deviceId` (a change the host reported), it applies only to a row of that device. */
+  change(id: string, change: LogChange, deviceId?: string): void {
+    if (deviceId === undefined) return this.write(id, change, false);
+    const before = this.pending.get(id)?.entry.deviceId;
+    if (before !== undefined && before !== deviceId) return;
+    this.write(id, { ...change, deviceId }, false);
   }
 
   private write(id: string, entry: Entry, isNew: boolean): void {
-    const [pending] = this.sql.exec<{ entry: string; is_new: number }>('SELECT entry, is_new FROM log_pending WHERE id = ?', id).toArray();
-    const merged = pending ? { ...(JSON.parse(pending.entry) as Entry), ...entry } : entry;
-    this.sql.exec('INSERT OR REPLACE INTO log_pending (id, entry, is_new, version) VALUES (?, ?, ?, ?)', id, JSON.stringify(merged), isNew || pending?.is_new ? 1 : 0, ++this.version);
+    const before = this.pending.get(id);
+    const next: Pending = { entry: before ? { ...before.entry, ...entry } : entry, isNew: isNew || !!before?.isNew, version: ++this.version };
+    this.sql.exec('INSERT OR REPLACE INTO log_pending (id, entry, is_new, version) VALUES (?, ?, ?, ?)', id, JSON.stringify(next.entry), next.isNew ? 1 : 0, next.version);
+    this.pending.delete(id);
+    this.pending.set(id, next);
   }
 
   /** Resolves once every entry written before the call is in D1 (rejects if D1 failed). */
@@ -101,17 +116,23 @@ export class MessageLog {
 
   private async copy(upTo: number): Promise<void> {
     for (;;) {
-      const rows = this.sql
-        .exec<{ id: string; entry: string; is_new: number; version: number }>('SELECT id, entry, is_new, version FROM log_pending WHERE version <= ? ORDER BY version LIMIT ?', upTo, PER_BATCH)
-        .toArray();
+      const rows: ({ id: string } & Pending)[] = [];
+      for (const [id, entry] of this.pending) {
+        if (entry.version > upTo || rows.length === PER_BATCH) break;
+        rows.push({ id, ...entry });
+      }
       if (!rows.length) return;
-      const statements = rows.map((row) => this.statement(row.id, JSON.parse(row.entry) as Entry, row.is_new === 1));
+      const statements = rows.map((row) => this.statement(row.id, row.entry, row.isNew));
       const done = await this.d1.batch(statements).then(
         () => rows,
         () => this.oneByOne(rows, statements),
       );
       // Written again meanwhile: that newer version is left for the next pass.
-      for (const row of done) this.sql.exec('DELETE FROM log_pending WHERE id = ? AND version = ?', row.id, row.version);
+      for (const row of done) {
+        if (this.pending.get(row.id)?.version !== row.version) continue;
+        this.pending.delete(row.id);
+        this.sql.exec('DELETE FROM log_pending WHERE id = ?', row.id);
+      }
     }
   }
 
@@ -130,7 +151,11 @@ export class MessageLog {
 
   /** A deleted device's rows not in D1 yet: they never will be (D1 removed its log). */
   forgetDevice(deviceId: string): void {
-    this.sql.exec("DELETE FROM log_pending WHERE is_new = 1 AND json_extract(entry, '$.deviceId') = ?", deviceId);
+    for (const [id, { entry, isNew }] of this.pending) {
+      if (!isNew || entry.deviceId !== deviceId) continue;
+      this.pending.delete(id);
+      this.sql.exec('DELETE FROM log_pending WHERE id = ?', id);
+    }
   }
 
   private statement(id: string, entry: Entry, isNew: boolean): D1PreparedStatement {
@@ -145,6 +170,9 @@ export class MessageLog {
       return this.d1.prepare(`INSERT INTO messages (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`).bind(...values);
     }
     const updates = [...changed.map(([, c]) => `${c} = CASE WHEN ${OPEN} THEN ? ELSE ${c} END`), ...always.map(([, c]) => `${c} = ?`), 'updated_at = ?'];
-    return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ?`).bind(...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), now, id);
+    const values = [...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), now, id];
+    // A change the host reported names its device: another device's row is left alone.
+    if (entry.deviceId === undefined) return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ?`).bind(...values);
+    return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ? AND device_id = ?`).bind(...values, entry.deviceId);
   }
 }

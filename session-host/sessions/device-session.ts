@@ -24,6 +24,12 @@ const TERMINAL: Partial<Record<number, string>> = {
   [DisconnectReason.multideviceMismatch]: 'the phone does not support linked devices',
 };
 
+/**
+ * The sent counter reaches the edge at most this often: an event per message would cost a journal
+ * write, a link frame and a D1 write for every send. (The edge's heartbeat reads it too.)
+ */
+const COUNTER_REPORT_MS = 1_000;
+
 export class DeviceSession {
   readonly id: string;
   settings: StoredSettings;
@@ -43,6 +49,7 @@ export class DeviceSession {
   private wanted = false;
   private qrCount = 0;
   private attempts = 0;
+  private counterTimer?: NodeJS.Timeout;
   private reconnectTimer?: NodeJS.Timeout;
   private readonly statusWaiters = new Set<() => void>();
 
@@ -61,7 +68,7 @@ export class DeviceSession {
       connectionLost: (sock, why) => this.connectionLost(sock, why),
       phoneNumber,
       webhook,
-      changed: () => deps.emit('device.status', this.state),
+      changed: () => this.counterChanged(),
     });
     this.receiver = new Receiver({ id: this.id, deps, log: this.log, sender: this.sender, phoneNumber, webhook });
   }
@@ -257,9 +264,18 @@ export class DeviceSession {
     return this.state;
   }
 
+  /** The sent counter went up: reported with the next state event, or on its own within a second. */
+  private counterChanged(): void {
+    this.counterTimer ??= setTimeout(() => {
+      this.counterTimer = undefined;
+      this.deps.emit('device.status', this.state);
+    }, COUNTER_REPORT_MS);
+  }
+
   /** Stops everything for a host shutdown: the socket closes, the login stays. */
   shutdown(): void {
     this.wanted = false;
+    clearTimeout(this.counterTimer);
     this.stopSocket();
   }
 
@@ -305,6 +321,7 @@ export class DeviceSession {
 
   /** Deletes the device's whole state: login, settings, counters, caches. */
   async destroy(): Promise<void> {
+    clearTimeout(this.counterTimer);
     await this.logout();
     for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `outbox:${this.id}:`]) await this.store.deletePrefix(prefix);
   }

@@ -20,7 +20,11 @@ export interface SessionOptions {
   maxQrCodes: number;
   backoff: { baseMs: number; maxMs: number };
   media: { maxBytes: number; timeoutMs: number; allowPrivateNetworks: boolean };
-  /** Devices reconnecting at once when the host starts. */
+  /**
+   * Devices reconnecting at once when the host starts. A reconnect mostly waits on WhatsApp's
+   * handshake, so a few dozen at once keep the host busy (300 devices back within seconds)
+   * without hundreds of logins hitting WhatsApp in the same moment.
+   */
   restoreConcurrency: number;
   /**
    * WhatsApp's acks: a message not acknowledged within `ackTimeoutMs` makes the session ping
@@ -58,7 +62,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   maxQrCodes: 5,
   backoff: { baseMs: 1_000, maxMs: 60_000 },
   media: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000, allowPrivateNetworks: false },
-  restoreConcurrency: 10,
+  restoreConcurrency: 32,
   acks: { ackTimeoutMs: 3_000, probeTimeoutMs: 3_000, answerDeadlineMs: 10_000 },
   retentionMs: 7 * 86_400_000,
 };

@@ -36,7 +36,7 @@
 // 0600 and directories 0700, and a tree left by an older version with looser modes is tightened
 // when the store opens.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, futimesSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import type { Changes, Store, WriteOptions } from './store.ts';
@@ -235,7 +235,8 @@ export class FileStore implements Store {
 
   private read(key: string): string | undefined {
     const { file } = this.pathOf(key);
-    const read = (suffix: string) => ignoreMissing(() => readFileSync(file + suffix, 'utf8'));
+    // A missing key is common (a first send, an expired record): looked for, not caught.
+    const read = (suffix: string) => (existsSync(file + suffix) ? ignoreMissing(() => readFileSync(file + suffix, 'utf8')) : undefined);
     // No `.v` means a replacement is under way (in another process: this one's are synchronous)
     // or was cut short by a crash; the `.o` holds the old value then, unless the replacement
     // finished in the meantime.
@@ -257,9 +258,13 @@ export class FileStore implements Store {
       ignoreMissing(() => unlinkSync(temp)); // e.g. a full disk: leave no half-written temp behind
       throw error;
     }
-    ignoreMissing(() => renameSync(`${file}v`, `${file}o`));
+    // Checked first rather than caught: a thrown ENOENT (a new key has no old value) costs more
+    // than the check, on every write. Another process may still remove it meanwhile.
+    const replacing = existsSync(`${file}v`);
+    if (replacing) ignoreMissing(() => renameSync(`${file}v`, `${file}o`));
     renameSync(temp, `${file}v`);
-    ignoreMissing(() => unlinkSync(`${file}o`));
+    // An old value set aside by a replacement a crash cut short goes too.
+    if (replacing || existsSync(`${file}o`)) ignoreMissing(() => unlinkSync(`${file}o`));
   }
 
   /** With `expiresAt`, the file's mtime says when it expires (what the sweep checks). */
