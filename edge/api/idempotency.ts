@@ -10,28 +10,33 @@
 // sending again; twins running at once get the one outcome too. Only successful answers are kept
 // and replayed as they were.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { sha256Hex } from '../crypto.ts';
-import { idempotencyTable } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
+import type { ClaimRequest } from '../link/claims.ts';
 import { withHeader } from './openapi.ts';
 
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** Expired keys removed per keyed request: enough to keep up, never a long statement. */
-const SWEEP_LIMIT = 50;
-
-interface Claim {
+/** A keyed request's claim, as the send path takes it in the device's HostLink. */
+export interface Claim extends ClaimRequest {
   /** From the key: keeps two requests claimed in the same millisecond apart. */
   tag: string;
-  /** The claim's first time, unix ms: every run of the request numbers its ids from it. */
-  since: number;
   /** Ids handed out so far in this run. */
   taken: number;
+  /** The HostLink holding the claim, once a send has taken it. */
+  heldBy?: string;
 }
 
 const claims = new AsyncLocalStorage<Claim>();
+
+/** The claim of the request being served, if it has an Idempotency-Key. */
+export const currentClaim = () => claims.getStore();
+
+/** An earlier try holds the claim: this run's ids start again, from that try's time. */
+export function rerunFrom(claim: Claim, since: number): void {
+  claim.since = since;
+  claim.taken = 0;
+}
 
 /**
  * Inside a request with an `Idempotency-Key`: its next message log id, the same on every run of
@@ -53,63 +58,32 @@ async function fingerprintOf(request: Request): Promise<string> {
   return sha256Hex(`${type.split(';')[0]!.trim()}\n${body}`);
 }
 
-/** Put it after `endpoint()` with `auth: 'sender'` (it needs the sender). */
+/**
+ * Put it after `endpoint()` with `auth: 'sender'` (it needs the sender). The claim itself is
+ * taken by the send (see `dispatch`), in the one call into the device's HostLink; a request
+ * refused before it sends (a bad body, an unknown device) never claims its key.
+ */
 const remembered: MiddlewareHandler<AppEnv> = async (c, next) => {
   const header = c.req.header('idempotency-key');
   if (header === undefined) return next();
   if (!header || header.length > 255) throw new HTTPException(400, { message: 'Idempotency-Key: 1-255 characters' });
-  const { db, sender } = c.var;
-  const t = idempotencyTable;
+  const { sender } = c.var;
   // Per caller and route: two devices, or two routes, never share a key.
   const key = `${sender.admin ? 'admin' : sender.device.id} ${c.req.method} ${c.req.path} ${header}`;
-  const fingerprint = await fingerprintOf(c.req.raw);
-  const now = Date.now();
-  const expired = new Date(now - IDEMPOTENCY_TTL_MS);
-  // One round trip: this key if it expired, a bounded sweep of other expired keys (oldest first,
-  // by index), the claim, and whichever claim now holds the key.
-  const [, , claimed, [held]] = await db.batch([
-    db.delete(t).where(and(eq(t.key, key), lt(t.createdAt, expired))),
-    db.delete(t).where(inArray(t.key, db.select({ key: t.key }).from(t).where(lt(t.createdAt, expired)).orderBy(asc(t.createdAt)).limit(SWEEP_LIMIT))),
-    db
-      .insert(t)
-      .values({ key, status: 0, body: '', fingerprint, createdAt: new Date(now) })
-      .onConflictDoNothing()
-      .returning({ key: t.key }),
-    db.select().from(t).where(eq(t.key, key)),
-  ]);
-  if (!held) throw new Error('idempotency claim vanished');
-  if (held.fingerprint !== fingerprint) {
-    throw new HTTPException(422, { message: 'Idempotency-Key: already used for a different request (the body differs)' });
-  }
-  if (held.status > 0) {
-    return new Response(held.body, { status: held.status, headers: { 'content-type': 'application/json', 'idempotent-replayed': 'true' } });
-  }
-
-  // Not finished yet (first try, a try that ended unclear or failed, one cut by a crash, or a twin
-  // running now): run it, under the claim's ids.
-  const claim: Claim = { tag: (await sha256Hex(key)).slice(0, 8), since: held.createdAt.getTime(), taken: 0 };
+  const claim: Claim = { key, fingerprint: await fingerprintOf(c.req.raw), since: Date.now(), tag: (await sha256Hex(key)).slice(0, 8), taken: 0 };
   await claims.run(claim, next);
-  const ours = and(eq(t.key, key), eq(t.createdAt, held.createdAt));
-  if (c.res.status >= 200 && c.res.status < 300) {
-    // Kept after the answer: a retry that comes before it is written runs again under the same
-    // ids, and the host answers it with the same outcome.
-    const answer = { status: c.res.status, body: await c.res.clone().text() };
-    c.executionCtx.waitUntil(
-      db
-        .update(t)
-        .set(answer)
-        .where(ours)
-        .then(
-          () => undefined,
-          (error: unknown) => console.error('idempotency: answer not kept:', error),
-        ),
-    );
-  } else if (claimed.length && claim.taken === 0) {
-    // Refused before any message got an id (a bad body, an unknown device): nothing can have
-    // gone out, so the key is free for a corrected request.
-    await db.delete(t).where(ours);
-  }
-  // Otherwise the claim stays: a retry runs again under the same ids and gets the host's answer.
+  const { heldBy } = claim;
+  if (!heldBy || c.res.status < 200 || c.res.status >= 300 || c.res.headers.has('idempotent-replayed')) return;
+  // Kept after the answer (a retry before it is kept runs again under the same ids, and the host
+  // answers it with the same outcome). Not timed: it is no part of this request's time.
+  const body = await c.res.clone().text();
+  c.executionCtx.waitUntil(
+    c.env.HOST_LINK.getByName(heldBy)
+      .keepAnswer(heldBy, key, claim.since, c.res.status, body)
+      .catch((error: unknown) => console.error('idempotency: answer not kept:', error)),
+  );
+  // Otherwise (not sent, or failed) the claim stays: a retry runs again under the same ids and
+  // gets the host's answer.
 };
 
 export const idempotent = withHeader(

@@ -1,5 +1,6 @@
 // Sending through a device's session host: one call into its HostLink, which logs every message.
 import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import type { MediaType } from '../../session-host/link/protocol.ts';
 import { adminTarget, forgetKey, senderFromD1, unauthorized, type DeviceRef, type Sender } from '../auth.ts';
@@ -8,7 +9,7 @@ import { messageStatuses, messageTypes, type Message } from '../db/schema.ts';
 import type { DB } from '../env.ts';
 import type { Delivery, Failed, SendItem, SendMode } from '../link/dispatch.ts';
 import { hostLink, RelayError } from '../link/relay.ts';
-import { claimedMessageId } from './idempotency.ts';
+import { claimedMessageId, currentClaim, rerunFrom } from './idempotency.ts';
 import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
@@ -89,31 +90,51 @@ async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = 
  */
 export async function dispatch(ctx: SendContext, deviceId: string | undefined, mode: SendMode, outgoing: Outgoing[]): Promise<Delivery[]> {
   let target: { device: DeviceRef; keyHash?: string; learned?: string } = await targetOf(ctx, deviceId);
-  const ids = outgoing.map(() => messageId());
-  const items = outgoing.map((m, i): SendItem => {
-    const { id, createdAt } = ids[i]!;
-    return {
-      id,
-      createdAt: createdAt.getTime(),
-      deviceId: target.device.id,
-      to: m.to.number,
-      type: m.media?.type ?? 'text',
-      preview: m.text ? m.text.slice(0, 200) : null,
-      params: { deviceId: target.device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), outboxId: id, typingMs: m.typingMs },
-      dueAt: m.dueAt,
-    };
-  });
+  const claim = currentClaim();
+  const itemsOf = (device: DeviceRef): SendItem[] => {
+    const ids = outgoing.map(() => messageId());
+    return outgoing.map((m, i) => {
+      const { id, createdAt } = ids[i]!;
+      return {
+        id,
+        createdAt: createdAt.getTime(),
+        deviceId: device.id,
+        to: m.to.number,
+        type: m.media?.type ?? 'text',
+        preview: m.text ? m.text.slice(0, 200) : null,
+        params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), outboxId: id, typingMs: m.typingMs },
+        dueAt: m.dueAt,
+      };
+    });
+  };
+  let items = itemsOf(target.device);
   for (;;) {
     const { id: hostId, stub } = hostLink(ctx.env, target.device.hostId);
-    const reply = await stub.send(hostId, { deviceId: target.device.id, keyHash: target.keyHash, learned: target.learned, mode, items });
-    if (!reply.refused) return reply.deliveries;
-    // Refused on what D1 said just now: final. On what this isolate remembered: ask D1 once.
-    if (target.learned) {
-      if (reply.refused === 'device') throw new HTTPException(404, { message: `Device not found: ${target.device.id}` });
-      forgetKey(target.keyHash!);
-      throw await unauthorized(ctx.env, ctx.request);
+    const keyed = claim && { key: claim.key, fingerprint: claim.fingerprint, since: claim.since };
+    const reply = await stub.send(hostId, { deviceId: target.device.id, keyHash: target.keyHash, learned: target.learned, mode, items, claim: keyed });
+    if (reply.refused) {
+      // Refused on what D1 said just now: final. On what this isolate remembered: ask D1 once.
+      if (target.learned) {
+        if (reply.refused === 'device') throw new HTTPException(404, { message: `Device not found: ${target.device.id}` });
+        forgetKey(target.keyHash!);
+        throw await unauthorized(ctx.env, ctx.request);
+      }
+      target = await targetOf(ctx, deviceId, true);
+      continue;
     }
-    target = await targetOf(ctx, deviceId, true);
+    if (reply.claim === 'conflict') throw new HTTPException(422, { message: 'Idempotency-Key: already used for a different request (the body differs)' });
+    if (reply.claim === 'replay') {
+      const res = new Response(reply.body, { status: reply.status, headers: { 'content-type': 'application/json', 'idempotent-replayed': 'true' } });
+      throw new HTTPException(reply.status as ContentfulStatusCode, { res });
+    }
+    if (reply.claim === 'rerun') {
+      // An earlier try of this request holds the key: under its ids, so the host answers with its outcome.
+      rerunFrom(claim!, reply.since);
+      items = itemsOf(target.device);
+      continue;
+    }
+    if (claim) claim.heldBy = hostId;
+    return reply.deliveries;
   }
 }
 

@@ -97,25 +97,6 @@ export const messagesTable = sqliteTable(
   ],
 );
 
-/**
- * Requests with an `Idempotency-Key`, for 24 h: claimed (status 0) before anything is sent, then
- * the successful answer, replayed. The claim's `createdAt` seeds the request's message ids.
- */
-export const idempotencyTable = sqliteTable(
-  'idempotency_keys',
-  {
-    /** The caller (device id, or "admin") and the key, so two devices never share one. */
-    key: text('key').primaryKey(),
-    status: integer('status').notNull(),
-    body: text('body').notNull(),
-    /** SHA-256 of the request body: a key reused for a different request is refused. */
-    fingerprint: text('fingerprint').notNull().default(''),
-    createdAt: createdAt(),
-  },
-  // The sweep of expired keys walks them oldest first.
-  (t) => [index('idempotency_keys_created_idx').on(t.createdAt)],
-);
-
 export type Host = typeof hostsTable.$inferSelect;
 export type Device = typeof devicesTable.$inferSelect;
 export type ContactGroup = typeof contactGroupsTable.$inferSelect;

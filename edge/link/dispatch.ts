@@ -3,6 +3,7 @@
 // every row of the message log in the object's own storage (message-log.ts), copied into D1
 // after the answer. Nothing on the way waits for D1.
 import type { ErrorCode, SendParams, SendResult } from '../../session-host/link/protocol.ts';
+import type { ClaimOutcome, ClaimRequest, Claims } from './claims.ts';
 import type { DeviceKeys } from './device-keys.ts';
 import type { MessageLog, NewLogRow } from './message-log.ts';
 import type { QueueItem } from './outbox.ts';
@@ -40,17 +41,23 @@ export interface SendRequest {
   learned?: string;
   mode: SendMode;
   items: SendItem[];
+  /** The request's Idempotency-Key claim, taken here before anything goes out. */
+  claim?: ClaimRequest;
 }
 
 /** A send that failed (or whose outcome is unknown: `error.unknown`). */
 export type Failed = { logId: string; to: string; ok: false; queued?: undefined; error: { code: ErrorCode; message: string; unknown?: true } };
 export type Delivery = ({ logId: string; to: string } & ({ ok: true; id: string; timestamp: number } | { ok: false; queued: true })) | Failed;
 
-/** `refused`: the key is not (or no longer) the device's, or this host has no such device. */
-export type SendReply = { refused: 'key' | 'device' } | { refused?: undefined; deliveries: Delivery[]; hostMs?: number };
+/**
+ * `refused`: the key is not (or no longer) the device's, or this host has no such device. `claim`:
+ * the Idempotency-Key claim stopped the send (a replay, a conflict, or other ids to run under).
+ */
+export type SendReply = { refused: 'key' | 'device' } | (Exclude<ClaimOutcome, { claim: 'run' }> & { refused?: undefined }) | { refused?: undefined; claim?: undefined; deliveries: Delivery[]; hostMs?: number };
 
 export interface DispatchDeps {
   keys: DeviceKeys;
+  claims: Claims;
   log: MessageLog;
   link: LinkTransport;
   /** Stores sends in the outbox (durably, before this returns) and starts delivering them. */
@@ -76,6 +83,10 @@ export class Dispatcher {
       check = keys.check(request.deviceId, request.keyHash);
     }
     if (check !== 'ok') return { refused: request.keyHash === undefined ? 'device' : 'key' };
+    if (request.claim) {
+      const claimed = this.deps.claims.claim(request.claim);
+      if (claimed.claim !== 'run') return claimed;
+    }
 
     let queue = request.mode === 'queue';
     if (request.mode === 'link-else-queue' && !link.isUp) {
@@ -88,7 +99,7 @@ export class Dispatcher {
     }
 
     // Logged as queued before it goes out: a send whose outcome never comes back stays visible.
-    for (const item of request.items) this.deps.log.insert(item.id, item, { status: 'queued', attempts: 0 });
+    for (const item of request.items) this.deps.log.insert(item.id, item, { status: 'queued', attempts: 1, error: null });
     const outcomes = await Promise.all(request.items.map((item) => link.request('message.send', item.params, sendTimeout(item.params))));
     const deliveries = request.items.map((item, i) => this.record(item, outcomes[i]!, request.mode === 'now-else-queue'));
     this.deps.waitUntil(this.deps.log.flush());
@@ -109,7 +120,8 @@ export class Dispatcher {
   private record(item: SendItem, outcome: Outcome<SendResult>, queueIfOffline: boolean): Delivery {
     const to = item.to;
     if (outcome.ok) {
-      this.deps.log.change(item.id, { status: 'sent', waMessageId: outcome.result.id, sentAt: Date.now(), error: null, failedAt: null, attempts: 1 });
+      // The host's ack event has usually said as much already (same id, same time): then nothing is written.
+      this.deps.log.change(item.id, { status: 'sent', waMessageId: outcome.result.id, sentAt: outcome.result.timestamp * 1000, error: null });
       return { logId: item.id, to, ok: true, id: outcome.result.id, timestamp: outcome.result.timestamp };
     }
     const { error } = outcome;
@@ -120,8 +132,8 @@ export class Dispatcher {
     }
     // An unknown outcome (no answer in time, the link dropped after it left) may have gone out:
     // it stays queued, with why, and is never logged as failed; the host's `sent` event mends it.
-    if (error.unknown || error.code === 'timeout') this.deps.log.change(item.id, { error: `outcome unknown: ${error.message}`, attempts: 1 });
-    else this.deps.log.change(item.id, { status: 'failed', error: error.message, failedAt: Date.now(), attempts: 1 });
+    if (error.unknown || error.code === 'timeout') this.deps.log.change(item.id, { error: `outcome unknown: ${error.message}` });
+    else this.deps.log.change(item.id, { status: 'failed', error: error.message, failedAt: Date.now() });
     return { logId: item.id, to, ok: false, error };
   }
 }

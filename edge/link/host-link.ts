@@ -10,6 +10,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { EventData, EventName, Method, Params, Result } from '../../session-host/link/protocol.ts';
 import { hostsTable } from '../db/schema.ts';
+import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
 import { Dispatcher, type SendReply, type SendRequest } from './dispatch.ts';
 import { MessageLog } from './message-log.ts';
@@ -31,6 +32,7 @@ export class HostLink extends DurableObject<Env> {
   private readonly link: LinkTransport;
   private readonly scheduler: OutboxScheduler;
   private readonly keys: DeviceKeys;
+  private readonly claims: Claims;
   private readonly log: MessageLog;
   private readonly dispatcher: Dispatcher;
   private projectionOf?: Projection;
@@ -50,6 +52,7 @@ export class HostLink extends DurableObject<Env> {
       },
     });
     this.keys = new DeviceKeys(ctx.storage.sql);
+    this.claims = new Claims(ctx.storage.sql);
     this.log = new MessageLog(ctx.storage.sql, env.DB, 'host link');
     // Left from before a restart: copied into D1 now.
     if (this.log.size) ctx.waitUntil(this.log.flush().catch(() => undefined));
@@ -67,6 +70,7 @@ export class HostLink extends DurableObject<Env> {
     });
     this.dispatcher = new Dispatcher({
       keys: this.keys,
+      claims: this.claims,
       log: this.log,
       link: this.link,
       enqueue: (items) => {
@@ -178,6 +182,12 @@ export class HostLink extends DurableObject<Env> {
   async send(hostId: string, request: SendRequest): Promise<SendReply> {
     await this.bind(hostId);
     return this.dispatcher.send(request);
+  }
+
+  /** Keeps the successful answer of the keyed request that claimed `key` from `since`, to replay it. */
+  async keepAnswer(hostId: string, key: string, since: number, status: number, body: string): Promise<void> {
+    await this.bind(hostId);
+    this.claims.keep(key, since, status, body);
   }
 
   /** A device's API key from now on (new device, regenerated key); the old one is refused from this call on. */

@@ -88,14 +88,15 @@ export class MessageLog {
 
   /** With `deviceId` (a change the host reported), it applies only to a row of that device. */
   change(id: string, change: LogChange, deviceId?: string): void {
-    if (deviceId === undefined) return this.write(id, change, false);
     const before = this.pending.get(id)?.entry.deviceId;
-    if (before !== undefined && before !== deviceId) return;
-    this.write(id, { ...change, deviceId }, false);
+    if (deviceId !== undefined && before !== undefined && before !== deviceId) return;
+    this.write(id, deviceId === undefined ? change : { ...change, deviceId }, false);
   }
 
   private write(id: string, entry: Entry, isNew: boolean): void {
     const before = this.pending.get(id);
+    // Already waiting as it is (the host's ack event and the send's answer say the same): no write.
+    if (before && (before.isNew || !isNew) && Object.entries(entry).every(([field, value]) => before.entry[field as keyof Entry] === value)) return;
     const next: Pending = { entry: before ? { ...before.entry, ...entry } : entry, isNew: isNew || !!before?.isNew, version: ++this.version };
     this.sql.exec('INSERT OR REPLACE INTO log_pending (id, entry, is_new, version) VALUES (?, ?, ?, ?)', id, JSON.stringify(next.entry), next.isNew ? 1 : 0, next.version);
     this.pending.delete(id);
@@ -128,11 +129,9 @@ export class MessageLog {
         () => this.oneByOne(rows, statements),
       );
       // Written again meanwhile: that newer version is left for the next pass.
-      for (const row of done) {
-        if (this.pending.get(row.id)?.version !== row.version) continue;
-        this.pending.delete(row.id);
-        this.sql.exec('DELETE FROM log_pending WHERE id = ?', row.id);
-      }
+      const copied = done.filter((row) => this.pending.get(row.id)?.version === row.version).map((row) => row.id);
+      for (const id of copied) this.pending.delete(id);
+      if (copied.length) this.sql.exec(`DELETE FROM log_pending WHERE id IN (${copied.map(() => '?').join(', ')})`, ...copied);
     }
   }
 

@@ -2,12 +2,13 @@
 // failure, and a retry under the same Idempotency-Key gets what really happened and never sends
 // twice. The fake host keeps an outbox like the real one: an outbox id is sent once, and a repeat
 // gets the first result (or joins the send still in flight).
-import { runDurableObjectAlarm } from 'cloudflare:test';
-import { env } from 'cloudflare:workers';
-import { count, eq, lt } from 'drizzle-orm';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { devicesTable, idempotencyTable, messagesTable } from '../../edge/db/schema.ts';
+import { devicesTable, messagesTable } from '../../edge/db/schema.ts';
+import { CLAIM_TTL_MS } from '../../edge/link/claims.ts';
 import { DEFAULT_HOST_ID, Projection } from '../../edge/link/projection.ts';
 import type { DeviceState, SendParams, SendResult } from '../../session-host/link/protocol.ts';
 import { call, newDevice, until } from './client.ts';
@@ -154,24 +155,42 @@ describe('Idempotency-Key', () => {
     expect(sentText('another body')).toHaveLength(0);
   });
 
-  it('sweeps expired keys a bounded batch at a time, and lets an expired key start afresh', async () => {
-    const old = new Date(Date.now() - 25 * 60 * 60 * 1000);
-    // One statement per row: D1 binds at most 100 parameters per statement.
-    await db.batch(Array.from({ length: 60 }, (_, i) => db.insert(idempotencyTable).values({ key: `old ${i}`, status: 200, body: '{}', createdAt: old })) as never);
+  it('keeps claims in the HostLink, sweeps expired ones a bounded batch at a time, and lets an expired key start afresh', async () => {
+    const claims = <T>(work: (sql: SqlStorage) => T) => runInDurableObject(link(), (_instance, state) => work(state.storage.sql));
+    const old = Date.now() - CLAIM_TTL_MS - 60_000;
+    await claims((sql) => {
+      for (let i = 0; i < 60; i++) sql.exec("INSERT INTO idempotency (key, fingerprint, since, status, body) VALUES (?, 'x', ?, 200, '{}')", `old ${i}`, old - i);
+    });
+    const expired = () => claims((sql) => sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM idempotency WHERE since < ?', Date.now() - CLAIM_TTL_MS).one().n);
     hostUp();
     await fonnte({ target: '628700000031', message: 'sweeper' }, 'sweep-1');
-    const [left] = await db
-      .select({ n: count() })
-      .from(idempotencyTable)
-      .where(lt(idempotencyTable.createdAt, new Date(Date.now() - 24 * 60 * 60 * 1000)));
-    expect(left!.n).toBe(10);
+    expect(await expired()).toBe(10);
     // An expired answer is not replayed: the key is a new request.
-    await db
-      .update(idempotencyTable)
-      .set({ createdAt: old })
-      .where(eq(idempotencyTable.key, `${device.id} POST /send sweep-1`));
+    await claims((sql) => sql.exec('UPDATE idempotency SET since = ? WHERE key = ?', old, `${device.id} POST /send sweep-1`));
     expect((await fonnte({ target: '628700000031', message: 'sweeper' }, 'sweep-1')).status).toBe(200);
     expect(sentText('sweeper')).toHaveLength(2);
+  });
+
+  it('makes no D1 call for a keyed send, and replays its answer from the HostLink', async () => {
+    hostUp();
+    const keyed = async () => {
+      const res = await exports.default.fetch('http://gateway.test/api/send-message', {
+        method: 'POST',
+        headers: { authorization: device.apiKey, 'content-type': 'application/json', 'idempotency-key': 'one-hop-1' },
+        body: JSON.stringify({ to: '628700000051', message: 'keyed one hop' }),
+      });
+      return { status: res.status, replayed: res.headers.get('idempotent-replayed'), timing: res.headers.get('server-timing'), body: await res.json() };
+    };
+    const first = await keyed();
+    expect(first).toMatchObject({ status: 200, replayed: null, body: { success: true } });
+    expect(first.timing).toMatch(/^d1;desc="0 calls"/);
+    const again = await until(async () => {
+      const replay = await keyed();
+      return replay.replayed === 'true' && replay;
+    }, 'the answer kept');
+    expect(again).toMatchObject({ status: 200, body: first.body });
+    expect(again.timing).toMatch(/^d1;desc="0 calls";dur=[\d.]+, do;desc="1 calls"/);
+    expect(sentText('keyed one hop')).toHaveLength(1);
   });
 
   it('logs one row per message however often it is retried', async () => {
