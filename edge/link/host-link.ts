@@ -129,8 +129,13 @@ export class HostLink extends DurableObject<Env> {
       const status = data as EventData<'message.status'>;
       // WhatsApp's ack of a send of ours: into the log beside the send's own outcome (usually one
       // write with it), for a device known to be this host's. It mends a send whose answer never came.
-      if (status.status === 'sent' && status.outboxId && this.keys.check(status.deviceId, undefined) === 'ok') {
-        this.log.change(status.outboxId, { status: 'sent', waMessageId: status.id, sentAt: status.timestamp * 1000, error: null }, status.deviceId);
+      // Receipts too, by our id: one D1 statement with the row's other changes, never a step back.
+      if (status.outboxId && status.status !== 'failed' && this.keys.check(status.deviceId, undefined) === 'ok') {
+        const may = this.log.mayReport(status.outboxId, status.deviceId);
+        if (may === 'no') return;
+        if (may === 'after-flush') await this.log.flush().catch(() => undefined);
+        if (status.status === 'sent') this.log.change(status.outboxId, { status: 'sent', waMessageId: status.id, sentAt: status.timestamp * 1000, error: null }, status.deviceId);
+        else this.log.receipt(status.outboxId, status.deviceId, status.status === 'delivered' ? 'delivered' : 'read', status.timestamp * 1000);
         this.ctx.waitUntil(this.log.flush().catch(() => undefined));
         return;
       }

@@ -28,7 +28,14 @@ export interface LogChange {
   failedAt?: number | null;
 }
 
-type Entry = Partial<NewLogRow> & LogChange;
+/** A receipt from the recipient: it moves a row forward (never back), whatever else waits for it. */
+interface Receipt {
+  receipt?: 'delivered' | 'read';
+  deliveredAt?: number;
+  readAt?: number;
+}
+
+type Entry = Partial<NewLogRow> & LogChange & Receipt;
 interface Pending {
   entry: Entry;
   isNew: boolean;
@@ -40,8 +47,12 @@ const INSERTED = { deviceId: 'device_id', to: '"to"', type: 'type', preview: 'pr
 const CHANGED = { status: 'status', error: 'error', scheduledAt: 'scheduled_at', attempts: 'attempts', failedAt: 'failed_at' } as const;
 // A send's outcome is true whatever a receipt has done to the row meanwhile.
 const ALWAYS = { waMessageId: 'wa_message_id', sentAt: 'sent_at' } as const;
+const RECEIVED = { deliveredAt: 'delivered_at', readAt: 'read_at' } as const;
 // A change moves a row only while it has not gone out: a receipt (delivered, read) is never undone.
 const OPEN = "messages.status IN ('queued', 'failed')";
+/** How far along a status is, in SQL: a receipt applies only past where the row is. */
+const rank = (status: string) => `(CASE ${status} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)`;
+const RANK = { delivered: 2, read: 3 } as const;
 
 /** Entries per D1 batch (each statement binds at most 14 values, under D1's 100). */
 const PER_BATCH = 50;
@@ -86,11 +97,29 @@ export class MessageLog {
     this.write(id, { deviceId, to, type, preview, createdAt, ...change }, true);
   }
 
-  /** With `deviceId` (a change the host reported), it applies only to a row of that device. */
+  /**
+   * With `deviceId` (a change the host reported), it applies only to a row of that device. Check
+   * `mayReport` first: a waiting entry is one row's, with one device.
+   */
   change(id: string, change: LogChange, deviceId?: string): void {
-    const before = this.pending.get(id)?.entry.deviceId;
-    if (deviceId !== undefined && before !== undefined && before !== deviceId) return;
     this.write(id, deviceId === undefined ? change : { ...change, deviceId }, false);
+  }
+
+  /**
+   * Whether a report of `deviceId` can join what waits for row `id`: 'yes'; 'no' (the row is
+   * another device's); or 'after-flush' (another device's report waits for it: once that is copied).
+   */
+  mayReport(id: string, deviceId: string): 'yes' | 'no' | 'after-flush' {
+    const pending = this.pending.get(id);
+    if (pending?.entry.deviceId === undefined || pending.entry.deviceId === deviceId) return 'yes';
+    return pending.isNew ? 'no' : 'after-flush';
+  }
+
+  /** A delivered or read receipt the host reported for a message of `deviceId` (check `mayReport` first). */
+  receipt(id: string, deviceId: string, status: 'delivered' | 'read', at: number): void {
+    const before = this.pending.get(id)?.entry;
+    const furthest = before?.receipt && RANK[before.receipt] > RANK[status] ? before.receipt : status;
+    this.write(id, { deviceId, receipt: furthest, ...(status === 'delivered' ? { deliveredAt: before?.deliveredAt ?? at } : { readAt: before?.readAt ?? at }) }, false);
   }
 
   private write(id: string, entry: Entry, isNew: boolean): void {
@@ -158,20 +187,29 @@ export class MessageLog {
   }
 
   private statement(id: string, entry: Entry, isNew: boolean): D1PreparedStatement {
-    const now = Date.now();
-    const changed = Object.entries(CHANGED).filter(([field]) => field in entry);
-    const always = Object.entries(ALWAYS).filter(([field]) => field in entry);
+    const has = (field: string) => field in entry && (entry as Record<string, unknown>)[field] !== undefined;
     const value = (field: string) => (entry as Record<string, unknown>)[field] ?? null;
+    // Each column the entry sets: its value, and how a row already there takes it (`$` is the value).
+    const sets: { column: string; value: unknown; update: string }[] = [];
+    for (const [field, column] of Object.entries(CHANGED)) {
+      if (!has(field) || (field === 'status' && entry.receipt)) continue;
+      sets.push({ column, value: value(field), update: `CASE WHEN ${OPEN} THEN $ ELSE messages.${column} END` });
+    }
+    if (entry.receipt) sets.push({ column: 'status', value: entry.receipt, update: `CASE WHEN ${rank('messages.status')} < ${rank('$')} THEN $ ELSE messages.status END` });
+    for (const [field, column] of Object.entries(ALWAYS)) if (has(field)) sets.push({ column, value: value(field), update: '$' });
+    for (const [field, column] of Object.entries(RECEIVED)) if (has(field)) sets.push({ column, value: value(field), update: `COALESCE(messages.${column}, $)` });
+    sets.push({ column: 'updated_at', value: Date.now(), update: '$' });
+
     if (isNew) {
-      const columns = [...Object.values(INSERTED), ...changed.map(([, c]) => c), ...always.map(([, c]) => c), 'id', 'updated_at'];
-      const values = [...Object.keys(INSERTED).map(value), ...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), id, now];
-      const updates = [...changed.map(([, c]) => `${c} = CASE WHEN ${OPEN} THEN excluded.${c} ELSE messages.${c} END`), ...always.map(([, c]) => `${c} = excluded.${c}`), 'updated_at = excluded.updated_at'];
+      const columns = [...Object.values(INSERTED), ...sets.map((set) => set.column), 'id'];
+      const values = [...Object.keys(INSERTED).map(value), ...sets.map((set) => set.value), id];
+      const updates = sets.map((set) => `${set.column} = ${set.update.replaceAll('$', `excluded.${set.column}`)}`);
       return this.d1.prepare(`INSERT INTO messages (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${updates.join(', ')}`).bind(...values);
     }
-    const updates = [...changed.map(([, c]) => `${c} = CASE WHEN ${OPEN} THEN ? ELSE ${c} END`), ...always.map(([, c]) => `${c} = ?`), 'updated_at = ?'];
-    const values = [...changed.map(([f]) => value(f)), ...always.map(([f]) => value(f)), now, id];
+    const updates = sets.map((set) => `${set.column} = ${set.update.replaceAll('$', '?')}`);
+    const values = sets.flatMap((set) => Array.from({ length: set.update.split('$').length - 1 }, () => set.value));
     // A change the host reported names its device: another device's row is left alone.
-    if (entry.deviceId === undefined) return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ?`).bind(...values);
-    return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ? AND device_id = ?`).bind(...values, entry.deviceId);
+    if (entry.deviceId === undefined) return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ?`).bind(...values, id);
+    return this.d1.prepare(`UPDATE messages SET ${updates.join(', ')} WHERE id = ? AND device_id = ?`).bind(...values, id, entry.deviceId);
   }
 }

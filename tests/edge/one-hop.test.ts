@@ -155,6 +155,28 @@ describe('the message log on its way to D1', () => {
     expect((await db.select().from(messagesTable).where(eq(messagesTable.id, row!.id)))[0]).toMatchObject({ status: 'read', waMessageId: body.id });
   });
 
+  it('takes receipts by our id into the same copy, moving a row forward and never back, and only for its own device', async () => {
+    host = sendingHost();
+    const device = await newDevice('Receipts');
+    const neighbour = await newDevice('Same host, other device');
+    const { body } = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '628123000271', message: 'hi' } });
+    const [row] = await until(async () => {
+      const rows = await db.select().from(messagesTable).where(eq(messagesTable.waMessageId, body.id));
+      return rows.length > 0 && rows;
+    }, 'the row in D1');
+    await runInDurableObject(env.HOST_LINK.getByName(DEFAULT_HOST_ID), async (instance: HostLink) => {
+      const inside = instance as unknown as { apply(event: string, data: object): Promise<void>; log: import('../../edge/link/message-log.ts').MessageLog };
+      const receipt = (status: string, timestamp: number, deviceId = device.id) =>
+        inside.apply('message.status', { deviceId, id: body.id, outboxId: row!.id, to: '628123000271@s.whatsapp.net', status, timestamp });
+      await receipt('read', 1779348999, neighbour.id); // another device's report of our message: ignored
+      await receipt('read', 1779348500);
+      await receipt('delivered', 1779348400); // late: the row stays read
+      await inside.log.flush();
+    });
+    const [after] = await db.select().from(messagesTable).where(eq(messagesTable.id, row!.id));
+    expect(after).toMatchObject({ status: 'read', readAt: new Date(1779348500_000), deliveredAt: new Date(1779348400_000), waMessageId: body.id });
+  });
+
   it('drops a row D1 will never take without holding up the others', async () => {
     host = sendingHost();
     const device = await newDevice('Poison');
