@@ -2,10 +2,10 @@
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import type { MediaType } from '../../session-host/link/protocol.ts';
+import type { MediaType, SendParams } from '../../session-host/link/protocol.ts';
 import { adminTarget, forgetKey, senderFromD1, unauthorized, type DeviceRef, type Sender } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
-import { messageStatuses, messageTypes, type Message } from '../db/schema.ts';
+import { messageStatuses, messageTypes, type Message, type MessageType } from '../db/schema.ts';
 import type { DB } from '../env.ts';
 import type { Delivery, Failed, SendItem, SendMode } from '../link/dispatch.ts';
 import { hostLink, RelayError } from '../link/relay.ts';
@@ -15,8 +15,13 @@ import type { Recipient } from './phone.ts';
 
 export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
 export type Media = { type: MediaType; url: string; fileName?: string; shared?: string };
-/** A message to send; `dueAt` (unix ms) when it is queued for later. */
-export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number; dueAt?: number };
+/** What a message is when it is neither a text nor media. */
+export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction'>;
+/**
+ * A message to send; `dueAt` (unix ms) when it is queued for later. A `rich` one is logged as
+ * `type`, with `preview` as its text in the log.
+ */
+export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number; dueAt?: number; rich?: Rich; type?: MessageType; preview?: string };
 
 // WhatsApp shows these inline; anything else goes as a document, which it always accepts.
 const IMAGE = /\.(jpe?g|png|gif|webp)$/i;
@@ -100,9 +105,9 @@ export async function dispatch(ctx: SendContext, deviceId: string | undefined, m
         createdAt: createdAt.getTime(),
         deviceId: device.id,
         to: m.to.number,
-        type: m.media?.type ?? 'text',
-        preview: m.text ? m.text.slice(0, 200) : null,
-        params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), outboxId: id, typingMs: m.typingMs },
+        type: m.type ?? m.media?.type ?? 'text',
+        preview: (m.preview ?? m.text)?.slice(0, 200) ?? null,
+        params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), ...m.rich, outboxId: id, typingMs: m.typingMs },
         dueAt: m.dueAt,
       };
     });

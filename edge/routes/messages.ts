@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { httpUrl } from '../api/devices.ts';
 import { body, endpoint, query, seedMessage } from '../api/openapi.ts';
-import { recipientField } from '../api/phone.ts';
+import { phoneField, recipientField } from '../api/phone.ts';
 import { idempotent } from '../api/idempotency.ts';
 import { dispatch, failureOf, loggedMessage, mediaTypes, messageView, sendErrors, type Outgoing } from '../api/send.ts';
 import { deviceFor, type Caller } from '../auth.ts';
@@ -32,6 +32,72 @@ export const sendMedia = z.object({
   fileName: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
   deviceId,
   queue,
+});
+
+const latitude = z.number({ error: 'must be a number' }).min(-90, 'must be between -90 and 90').max(90, 'must be between -90 and 90');
+const longitude = z.number({ error: 'must be a number' }).min(-180, 'must be between -180 and 180').max(180, 'must be between -180 and 180');
+
+export const sendLocation = z.object({
+  to: recipientField,
+  latitude: latitude.meta({ examples: [-6.2] }),
+  longitude: longitude.meta({ examples: [106.816666] }),
+  name: z
+    .string()
+    .max(256)
+    .optional()
+    .meta({ description: 'The place’s name, shown above the map', examples: ['Toko Maju'] }),
+  address: z
+    .string()
+    .max(1024)
+    .optional()
+    .meta({ examples: ['Jl. Sudirman 1, Jakarta'] }),
+  deviceId,
+  queue,
+});
+
+export const sendContact = z.object({
+  to: recipientField,
+  contacts: z
+    .array(
+      z.object({
+        name: z.string().trim().min(1, 'must not be empty').max(256),
+        phone: phoneField,
+        organization: z.string().max(256).optional(),
+      }),
+    )
+    .min(1, 'must hold at least one contact')
+    .max(20, 'at most 20 contacts'),
+  deviceId,
+  queue,
+});
+
+export const sendPoll = z.object({
+  to: recipientField,
+  name: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(255)
+    .meta({ description: 'The question', examples: ['Jam berapa?'] }),
+  options: z
+    .array(z.string().trim().min(1, 'must not be empty').max(100))
+    .min(2, 'needs 2 to 12 options')
+    .max(12, 'needs 2 to 12 options')
+    .refine((options) => new Set(options).size === options.length, 'must all differ')
+    .meta({ examples: [['09:00', '13:00', '16:00']] }),
+  multiple: z.boolean({ error: 'must be true or false' }).default(false).meta({ description: 'Whether a voter may pick more than one option' }),
+  deviceId,
+  queue,
+});
+
+export const sendReaction = z.object({
+  to: recipientField.meta({ description: 'The chat the message is in' }),
+  messageId: z.string().trim().min(1, 'must not be empty').max(128).meta({ description: 'The WhatsApp id of a message this device sent or received' }),
+  emoji: z
+    .string()
+    .max(32)
+    .meta({ description: 'One emoji; empty takes the reaction back', examples: ['👍'] }),
+  deviceId,
 });
 
 const dispatched = (example: string) =>
@@ -77,6 +143,12 @@ async function settled(db: DB, env: Env, caller: Caller): Promise<void> {
       return stub.settleLog(id);
     }),
   );
+}
+
+/** A send's answer in the seed's shape: dispatched, or queued (then `id` is the log id). */
+function answer(c: Context<AppEnv>, sent: Awaited<ReturnType<typeof sendOne>>, what: string) {
+  if ('queued' in sent) return c.json({ success: true as const, message: `${what} queued: it goes out when the device is back online`, ...sent });
+  return c.json({ success: true as const, message: `${what} dispatched successfully`, ...sent });
 }
 
 /** A logged message the caller may see, or a 404 (a device key sees only its own). */
@@ -145,6 +217,55 @@ export const messages = new Hono<AppEnv>()
       const sent = await sendOne(c, deviceId, { to, text: caption, media }, 'Failed to send media', queue);
       if ('queued' in sent) return c.json({ success: true as const, message: `${type} message queued: it goes out when the device is back online`, ...sent });
       return c.json({ success: true as const, message: `${type} message dispatched successfully`, ...sent });
+    },
+  )
+  .post(
+    '/send-location',
+    endpoint({ summary: 'Send a location (a pin on the map)', auth: 'sender', responses: { 200: z.union([dispatched('Location dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
+    idempotent,
+    body(sendLocation),
+    async (c) => {
+      const { to, latitude, longitude, name, address, deviceId, queue } = c.req.valid('json');
+      const message = { to, rich: { location: { latitude, longitude, name, address } }, type: 'location' as const, preview: [name, address].filter(Boolean).join(', ') || `${latitude}, ${longitude}` };
+      return answer(c, await sendOne(c, deviceId, message, 'Failed to send location', queue), 'Location');
+    },
+  )
+  .post(
+    '/send-contact',
+    endpoint({ summary: 'Send contact cards (vCards)', auth: 'sender', responses: { 200: z.union([dispatched('Contact dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
+    idempotent,
+    body(sendContact),
+    async (c) => {
+      const { to, contacts, deviceId, queue } = c.req.valid('json');
+      const message = { to, rich: { contacts }, type: 'contact' as const, preview: contacts.map((contact) => contact.name).join(', ') };
+      return answer(c, await sendOne(c, deviceId, message, 'Failed to send contact', queue), 'Contact');
+    },
+  )
+  .post(
+    '/send-poll',
+    endpoint({ summary: 'Send a poll', auth: 'sender', responses: { 200: z.union([dispatched('Poll dispatched successfully'), queuedAnswer]) }, errors: sendErrors }),
+    idempotent,
+    body(sendPoll),
+    async (c) => {
+      const { to, name, options, multiple, deviceId, queue } = c.req.valid('json');
+      const message = { to, rich: { poll: { name, options, multiple } }, type: 'poll' as const, preview: name };
+      return answer(c, await sendOne(c, deviceId, message, 'Failed to send poll', queue), 'Poll');
+    },
+  )
+  .post(
+    '/send-reaction',
+    endpoint({
+      summary: 'React to a message with an emoji (an empty emoji takes the reaction back)',
+      auth: 'sender',
+      responses: { 200: dispatched('Reaction dispatched successfully') },
+      errors: { ...sendErrors, 400: 'Invalid request, e.g. messageId: this device sent or received no such message' },
+    }),
+    idempotent,
+    body(sendReaction),
+    async (c) => {
+      const { to, messageId, emoji, deviceId } = c.req.valid('json');
+      const message = { to, rich: { reaction: { messageId, emoji } }, type: 'reaction' as const, preview: emoji };
+      return answer(c, await sendOne(c, deviceId, message, 'Failed to send reaction'), 'Reaction');
     },
   )
   .get(

@@ -198,6 +198,18 @@ export const sendParams = z.object({
       shared: z.string().max(100).optional(),
     })
     .optional(),
+  /** A pin on the map instead of a text. */
+  location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180), name: z.string().max(256).optional(), address: z.string().max(1024).optional() }).optional(),
+  /** Contact cards (vCards) instead of a text. */
+  contacts: z
+    .array(z.object({ name: z.string().min(1).max(256), phone: z.string().regex(/^\d{5,20}$/), organization: z.string().max(256).optional() }))
+    .min(1)
+    .max(20)
+    .optional(),
+  /** A poll instead of a text: `multiple` lets a voter pick more than one option. */
+  poll: z.object({ name: z.string().min(1).max(255), options: z.array(z.string().min(1).max(100)).min(2).max(12), multiple: z.boolean() }).optional(),
+  /** A reaction to a message this device sent or received (an empty emoji takes it back). */
+  reaction: z.object({ messageId: z.string().min(1).max(128), emoji: z.string().max(32) }).optional(),
   /** The edge's id for this send: the host never sends the same outbox id twice. */
   outboxId: z.string().max(100).optional(),
   /** Show "typing…" for this long before sending. */

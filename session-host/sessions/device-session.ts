@@ -323,7 +323,7 @@ export class DeviceSession {
   async destroy(): Promise<void> {
     clearTimeout(this.counterTimer);
     await this.logout();
-    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `outbox:${this.id}:`]) await this.store.deletePrefix(prefix);
+    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `received:${this.id}:`, `outbox:${this.id}:`]) await this.store.deletePrefix(prefix);
   }
 
   /** Asks WhatsApp for a pairing code for `phone`, to be typed on the phone instead of scanning. */

@@ -39,6 +39,7 @@ export class Receiver {
       const payload = incomingPayload(this.ctx.id, this.ctx.phoneNumber(), message);
       // Persist the webhook first: once queued, the message survives a crash.
       await this.ctx.webhook({ type: 'message', payload });
+      await this.ctx.sender.received(id, message.key.remoteJid ?? payload.chat, message.key.participant ?? undefined);
       this.seen.add(id);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);
       this.ctx.deps.metrics.messagesReceived++;

@@ -285,6 +285,17 @@ export class Sender {
   }
 
   private async content(params: SendParams): Promise<AnyMessageContent> {
+    if (params.location) {
+      const { latitude, longitude, name, address } = params.location;
+      return { location: { degreesLatitude: latitude, degreesLongitude: longitude, name, address } };
+    }
+    if (params.contacts) {
+      const cards = params.contacts.map((c) => ({ displayName: c.name, vcard: vcardOf(c) }));
+      return { contacts: { displayName: cards.length === 1 ? cards[0]!.displayName : `${cards.length} contacts`, contacts: cards } };
+    }
+    // WhatsApp's selectable count: 1 for a single choice, 0 for any number.
+    if (params.poll) return { poll: { name: params.poll.name, values: params.poll.options, selectableCount: params.poll.multiple ? 0 : 1 } };
+    if (params.reaction) return { react: { text: params.reaction.emoji, key: await this.keyOf(params.reaction.messageId) } };
     if (!params.media) {
       if (!params.text) throw new LinkError('bad_request', 'message: a text or a media URL is required');
       return { text: params.text };
@@ -302,6 +313,23 @@ export class Sender {
     if (type === 'image') return { image: fetched.bytes, caption, mimetype: fetched.mimetype };
     if (type === 'video') return { video: fetched.bytes, caption, mimetype: fetched.mimetype };
     return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
+  }
+
+  /** An incoming message, remembered for the retention so a reaction (or a reply) can name it. */
+  async received(id: string, chat: string, participant: string | undefined): Promise<void> {
+    const key = `received:${this.ctx.id}:${id}`;
+    await this.store.write({ [key]: JSON.stringify({ chat, participant }) }, { expiresAt: { [key]: this.expiry() } });
+  }
+
+  /** The key of a message this device sent or received within the retention, as WhatsApp names it. */
+  private async keyOf(id: string): Promise<proto.IMessageKey> {
+    const [sent, got] = await this.store.getMany([`recent:${this.ctx.id}:${id}`, `received:${this.ctx.id}:${id}`]);
+    if (sent) return { remoteJid: (JSON.parse(sent) as { to: string }).to, fromMe: true, id };
+    if (got) {
+      const { chat, participant } = JSON.parse(got) as { chat: string; participant?: string };
+      return { remoteJid: chat, fromMe: false, id, participant };
+    }
+    throw new LinkError('bad_request', `messageId: this device sent or received no message ${id} (within the retention)`);
   }
 
   /** A message this device sent within the retention, for a recipient that asks for it again. */
@@ -339,4 +367,13 @@ export class Sender {
     await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
     this.ctx.deps.emit('message.status', { deviceId: this.ctx.id, id, outboxId, to, status, timestamp });
   }
+}
+
+/** A contact card as WhatsApp shows it: the number is also its WhatsApp id (`waid`). */
+function vcardOf(contact: { name: string; phone: string; organization?: string }): string {
+  const text = (value: string) => value.replace(/[\r\n]+/g, ' ').replace(/([\\,;])/g, '\\$1');
+  const lines = ['BEGIN:VCARD', 'VERSION:3.0', `FN:${text(contact.name)}`];
+  if (contact.organization) lines.push(`ORG:${text(contact.organization)};`);
+  lines.push(`TEL;type=CELL;type=VOICE;waid=${contact.phone}:+${contact.phone}`, 'END:VCARD');
+  return lines.join('\n');
 }

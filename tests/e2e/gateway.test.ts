@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimStack } from '../support/e2e.ts';
+import { startSimStack, until } from '../support/e2e.ts';
 import { mp4, pdf, png } from '../support/fixtures.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -143,6 +143,82 @@ describe('the gateway, end to end', () => {
       expect(out.text).toBe(`Ini ${type}`);
     });
   }
+
+  it('sends a location, contact cards and polls that the recipient decrypts as WhatsApp shows them, each logged with its type', async () => {
+    const key = `Bearer ${deviceA.apiKey}`;
+    const sent = async (path: string, json: object, message: string) => {
+      const res = await call('POST', path, { key, json: { to: '6281234567010', ...json } });
+      expect(res).toMatchObject({ status: 200, json: { success: true, message, id: expect.any(String), to: '6281234567010', timestamp: expect.any(Number) } });
+      return (await sim.waitForOutgoing((m) => m.id === res.json.id)).message!;
+    };
+    const location = await sent('/api/send-location', { latitude: -6.2, longitude: 106.816666, name: 'Toko Maju', address: 'Jl. Sudirman 1' }, 'Location dispatched successfully');
+    expect(location.locationMessage).toMatchObject({ degreesLatitude: -6.2, degreesLongitude: 106.816666, name: 'Toko Maju', address: 'Jl. Sudirman 1' });
+
+    const one = await sent('/api/send-contact', { contacts: [{ name: 'Budi; Toko', phone: '0812-3456-7890', organization: 'Maju' }] }, 'Contact dispatched successfully');
+    expect(one.contactMessage?.displayName).toBe('Budi; Toko');
+    expect(one.contactMessage?.vcard).toContain('TEL;type=CELL;type=VOICE;waid=6281234567890:+6281234567890');
+    expect(one.contactMessage?.vcard).toContain('FN:Budi\\; Toko');
+    const two = await sent(
+      '/api/send-contact',
+      {
+        contacts: [
+          { name: 'Ani', phone: '6281111111111' },
+          { name: 'Citra', phone: '6282222222222' },
+        ],
+      },
+      'Contact dispatched successfully',
+    );
+    expect(two.contactsArrayMessage?.contacts?.map((c) => c.displayName)).toEqual(['Ani', 'Citra']);
+
+    const single = await sent('/api/send-poll', { name: 'Jam berapa?', options: ['09:00', '13:00'] }, 'Poll dispatched successfully');
+    expect(single.pollCreationMessageV3).toMatchObject({ name: 'Jam berapa?', options: [{ optionName: '09:00' }, { optionName: '13:00' }], selectableOptionsCount: 1 });
+    const multiple = await sent('/api/send-poll', { name: 'Rasa?', options: ['Coklat', 'Keju', 'Susu'], multiple: true }, 'Poll dispatched successfully');
+    expect(multiple.pollCreationMessage).toMatchObject({ name: 'Rasa?', selectableOptionsCount: 0 });
+    expect(multiple.pollCreationMessage?.options).toHaveLength(3);
+    // The poll carries the secret its votes are encrypted with.
+    expect(multiple.messageContextInfo?.messageSecret?.length).toBe(32);
+
+    const { json } = await call('GET', '/api/messages?limit=5', { key });
+    expect((json.messages as { type: string; preview: string }[]).map((m) => [m.type, m.preview])).toEqual([
+      ['poll', 'Rasa?'],
+      ['poll', 'Jam berapa?'],
+      ['contact', 'Ani, Citra'],
+      ['contact', 'Budi; Toko'],
+      ['location', 'Toko Maju, Jl. Sudirman 1'],
+    ]);
+  });
+
+  it('reacts to a message it sent and to one it received, and takes a reaction back', async () => {
+    const key = `Bearer ${deviceA.apiKey}`;
+    const mine = await call('POST', '/api/send-message', { key, json: { to: '6281234567011', message: 'Pesanan siap' } });
+    const react = (to: string, messageId: string, emoji: string) => call('POST', '/api/send-reaction', { key, json: { to, messageId, emoji } });
+    const onMine = await react('6281234567011', mine.json.id, '👍');
+    expect(onMine).toMatchObject({ status: 200, json: { success: true, message: 'Reaction dispatched successfully' } });
+    expect((await sim.waitForOutgoing((m) => m.id === onMine.json.id)).message?.reactionMessage).toMatchObject({ text: '👍', key: { id: mine.json.id, fromMe: true } });
+
+    const { id: theirs } = await sim.sendIncoming(phoneA, '6281234567012', 'Masih ada stok?');
+    const onTheirs = await until(async () => {
+      const res = await react('6281234567012', theirs, '❤️');
+      return res.status === 200 && res;
+    }, 'the incoming message remembered');
+    const reaction = (await sim.waitForOutgoing((m) => m.id === onTheirs.json.id)).message?.reactionMessage;
+    expect(reaction).toMatchObject({ text: '❤️', key: { id: theirs, fromMe: false, remoteJid: '6281234567012@s.whatsapp.net' } });
+
+    const undone = await react('6281234567012', theirs, '');
+    expect((await sim.waitForOutgoing((m) => m.id === undone.json.id)).message?.reactionMessage).toMatchObject({ text: '', key: { id: theirs } });
+  });
+
+  it('refuses bad rich messages with a 400 that names the field, and sends nothing', async () => {
+    const key = `Bearer ${deviceA.apiKey}`;
+    const before = sim.outbox.length;
+    const refused = async (path: string, json: object) => (await call('POST', path, { key, json: { to: '6281234567013', ...json } })).json;
+    expect(await refused('/api/send-location', { latitude: 200, longitude: 10 })).toEqual({ error: 'latitude: must be between -90 and 90' });
+    expect(await refused('/api/send-poll', { name: 'Only one?', options: ['Ya'] })).toEqual({ error: 'options: needs 2 to 12 options' });
+    expect(await refused('/api/send-contact', { contacts: [{ name: 'X', phone: 'not a phone' }] })).toMatchObject({ error: expect.stringMatching(/^contacts\.0\.phone: /) });
+    const unknown = await call('POST', '/api/send-reaction', { key, json: { to: '6281234567013', messageId: '3EB0NOSUCHMESSAGE', emoji: '👍' } });
+    expect(unknown).toMatchObject({ status: 400, json: { error: expect.stringContaining('messageId: this device sent or received no message 3EB0NOSUCHMESSAGE') } });
+    expect(sim.outbox.length).toBe(before);
+  });
 
   it('lists the device’s WhatsApp groups', async () => {
     const group = sim.addGroup({ subject: 'Family Group', participants: [phoneA, '6281234567004'] });

@@ -33,6 +33,10 @@ describe('GET /api/openapi.json', () => {
         'POST /send',
         'POST /api/send-message',
         'POST /api/send-media',
+        'POST /api/send-location',
+        'POST /api/send-contact',
+        'POST /api/send-poll',
+        'POST /api/send-reaction',
         'GET /api/messages',
         'GET /api/messages/{id}',
         'PATCH /api/messages/{id}',
@@ -114,7 +118,7 @@ describe('GET /api/openapi.json', () => {
         .filter(([, operation]) => operation.parameters?.some((p) => p.name === 'Idempotency-Key' && p.in === 'header'))
         .map(([method]) => `${method.toUpperCase()} ${path}`),
     );
-    expect(withKey.sort()).toEqual(['POST /api/send-media', 'POST /api/send-message', 'POST /send']);
+    expect(withKey.sort()).toEqual(['POST /api/send-contact', 'POST /api/send-location', 'POST /api/send-media', 'POST /api/send-message', 'POST /api/send-poll', 'POST /api/send-reaction', 'POST /send']);
   });
 
   it('describes responses, errors in the shape of their route family', () => {
