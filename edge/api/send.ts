@@ -15,8 +15,8 @@ import type { Recipient } from './phone.ts';
 
 export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
 export type Media = { type: MediaType; url: string; fileName?: string; shared?: string };
-/** What a message is when it is neither a text nor media. */
-export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction'>;
+/** What a message is when it is neither a text nor media, and whom it replies to and mentions. */
+export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction' | 'quotedId' | 'mentions'>;
 /**
  * A message to send; `dueAt` (unix ms) when it is queued for later. A `rich` one is logged as
  * `type`, with `preview` as its text in the log.

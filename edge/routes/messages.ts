@@ -15,11 +15,19 @@ import { relayFailure } from '../errors.ts';
 import { hostLink } from '../link/relay.ts';
 
 const deviceId = z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' });
+const quotedId = z.string().trim().min(1, 'must not be empty').max(128).optional().meta({ description: 'Send as a reply to this WhatsApp message id (one this device sent or received)' });
+const mentions = z
+  .array(phoneField)
+  .max(256)
+  .optional()
+  .meta({ description: 'Numbers shown as @mentions (put @<number> in the text; in groups they notify)', examples: [['628123456789']] });
 const queue = z.boolean({ error: 'must be true or false' }).optional().meta({ description: 'When the device or its host is offline: queue the message (answered with queued: true) instead of a 503' });
 
 export const sendMessage = z.object({
   to: recipientField,
   message: z.string().min(1, 'must not be empty').max(65_536),
+  quotedId,
+  mentions,
   deviceId,
   queue,
 });
@@ -30,6 +38,8 @@ export const sendMedia = z.object({
   caption: z.string().max(65_536).optional(),
   type: z.enum(mediaTypes, { error: seedMessage("Unsupported media type. Use: 'image', 'video', 'document'") }).default('image'),
   fileName: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
+  quotedId,
+  mentions,
   deviceId,
   queue,
 });
@@ -51,6 +61,8 @@ export const sendLocation = z.object({
     .max(1024)
     .optional()
     .meta({ examples: ['Jl. Sudirman 1, Jakarta'] }),
+  quotedId,
+  mentions,
   deviceId,
   queue,
 });
@@ -67,6 +79,8 @@ export const sendContact = z.object({
     )
     .min(1, 'must hold at least one contact')
     .max(20, 'at most 20 contacts'),
+  quotedId,
+  mentions,
   deviceId,
   queue,
 });
@@ -195,8 +209,8 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendMessage),
     async (c) => {
-      const { to, message, deviceId, queue } = c.req.valid('json');
-      const sent = await sendOne(c, deviceId, { to, text: message }, 'Failed to send message', queue);
+      const { to, message, quotedId, mentions, deviceId, queue } = c.req.valid('json');
+      const sent = await sendOne(c, deviceId, { to, text: message, rich: { quotedId, mentions } }, 'Failed to send message', queue);
       if ('queued' in sent) return c.json({ success: true as const, message: 'Message queued: it goes out when the device is back online', ...sent });
       return c.json({ success: true as const, message: 'Message dispatched successfully', ...sent });
     },
@@ -212,9 +226,9 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendMedia),
     async (c) => {
-      const { to, url, caption, type, fileName, deviceId, queue } = c.req.valid('json');
+      const { to, url, caption, type, fileName, quotedId, mentions, deviceId, queue } = c.req.valid('json');
       const media = { type, url, fileName };
-      const sent = await sendOne(c, deviceId, { to, text: caption, media }, 'Failed to send media', queue);
+      const sent = await sendOne(c, deviceId, { to, text: caption, media, rich: { quotedId, mentions } }, 'Failed to send media', queue);
       if ('queued' in sent) return c.json({ success: true as const, message: `${type} message queued: it goes out when the device is back online`, ...sent });
       return c.json({ success: true as const, message: `${type} message dispatched successfully`, ...sent });
     },
@@ -225,8 +239,13 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendLocation),
     async (c) => {
-      const { to, latitude, longitude, name, address, deviceId, queue } = c.req.valid('json');
-      const message = { to, rich: { location: { latitude, longitude, name, address } }, type: 'location' as const, preview: [name, address].filter(Boolean).join(', ') || `${latitude}, ${longitude}` };
+      const { to, latitude, longitude, name, address, quotedId, mentions, deviceId, queue } = c.req.valid('json');
+      const message = {
+        to,
+        rich: { location: { latitude, longitude, name, address }, quotedId, mentions },
+        type: 'location' as const,
+        preview: [name, address].filter(Boolean).join(', ') || `${latitude}, ${longitude}`,
+      };
       return answer(c, await sendOne(c, deviceId, message, 'Failed to send location', queue), 'Location');
     },
   )
@@ -236,8 +255,8 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendContact),
     async (c) => {
-      const { to, contacts, deviceId, queue } = c.req.valid('json');
-      const message = { to, rich: { contacts }, type: 'contact' as const, preview: contacts.map((contact) => contact.name).join(', ') };
+      const { to, contacts, quotedId, mentions, deviceId, queue } = c.req.valid('json');
+      const message = { to, rich: { contacts, quotedId, mentions }, type: 'contact' as const, preview: contacts.map((contact) => contact.name).join(', ') };
       return answer(c, await sendOne(c, deviceId, message, 'Failed to send contact', queue), 'Contact');
     },
   )
@@ -248,6 +267,7 @@ export const messages = new Hono<AppEnv>()
     body(sendPoll),
     async (c) => {
       const { to, name, options, multiple, deviceId, queue } = c.req.valid('json');
+      // No quotedId or mentions: Baileys puts a poll's context where WhatsApp does not read it.
       const message = { to, rich: { poll: { name, options, multiple } }, type: 'poll' as const, preview: name };
       return answer(c, await sendOne(c, deviceId, message, 'Failed to send poll', queue), 'Poll');
     },

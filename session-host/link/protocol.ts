@@ -210,6 +210,13 @@ export const sendParams = z.object({
   poll: z.object({ name: z.string().min(1).max(255), options: z.array(z.string().min(1).max(100)).min(2).max(12), multiple: z.boolean() }).optional(),
   /** A reaction to a message this device sent or received (an empty emoji takes it back). */
   reaction: z.object({ messageId: z.string().min(1).max(128), emoji: z.string().max(32) }).optional(),
+  /** Sent as a reply to this message (one this device sent or received). */
+  quotedId: z.string().min(1).max(128).optional(),
+  /** Numbers shown as @mentions (in groups they notify). */
+  mentions: z
+    .array(z.string().regex(/^\d{5,20}$/))
+    .max(256)
+    .optional(),
   /** The edge's id for this send: the host never sends the same outbox id twice. */
   outboxId: z.string().max(100).optional(),
   /** Show "typing…" for this long before sending. */

@@ -39,9 +39,9 @@ export class Receiver {
       const payload = incomingPayload(this.ctx.id, this.ctx.phoneNumber(), message);
       // Persist the webhook first: once queued, the message survives a crash.
       await this.ctx.webhook({ type: 'message', payload });
-      // Only for reactions to it later: a store fault here must not deliver the webhook twice.
+      // Only for reactions and replies to it later: a store fault here must not deliver the webhook twice.
       await this.ctx.sender
-        .received(id, message.key.remoteJid ?? payload.chat, message.key.participant ?? undefined)
+        .received(id, message.key.remoteJid ?? payload.chat, message.key.participant || undefined, message.message)
         .catch((error: unknown) => this.ctx.log.warn({ err: error, id }, 'incoming message id not remembered'));
       this.seen.add(id);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value!);

@@ -11,7 +11,7 @@
 // `recent:<device>:<waId>`, the message as written (for a recipient's retry request) and its
 // outbox id. A receipt is ours if that record exists, so any message inside the retention moves
 // forward, not only the last few hundred; nothing per message is kept in memory once acknowledged.
-import { generateMessageIDV2, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import { generateMessageIDV2, jidNormalizedUser, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
 import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { fetchMedia } from '../media.ts';
@@ -284,7 +284,27 @@ export class Sender {
     await this.reportStatus(id, to, 'sent', timestamp, outboxId);
   }
 
+  /** What is sent: the message itself, as a reply and with mentions when asked. */
   private async content(params: SendParams): Promise<AnyMessageContent> {
+    const message = await this.messageOf(params);
+    if (params.reaction) return message;
+    const mentions = params.mentions?.length ? { mentions: params.mentions.map((n) => `${n}@s.whatsapp.net`) } : {};
+    const reply = params.quotedId ? { contextInfo: await this.replyTo(params.quotedId) } : {};
+    return { ...message, ...mentions, ...reply } as AnyMessageContent;
+  }
+
+  /** The context that makes a message a reply to `id`, quoting it as WhatsApp shows a quote. */
+  private async replyTo(id: string): Promise<proto.IContextInfo> {
+    const [sent, got] = await this.store.getMany([`recent:${this.ctx.id}:${id}`, `received:${this.ctx.id}:${id}`]);
+    const raw = sent ?? got;
+    const record = raw ? (JSON.parse(raw) as { chat?: string; participant?: string; message?: object }) : undefined;
+    if (!record?.message) throw new LinkError('bad_request', `quotedId: this device sent or received no message ${id} (within the retention)`);
+    const own = this.ctx.socket()?.user?.id;
+    const participant = sent ? (own ? jidNormalizedUser(own) : undefined) : record.participant || record.chat;
+    return { stanzaId: id, participant, quotedMessage: proto.Message.fromObject(record.message) };
+  }
+
+  private async messageOf(params: SendParams): Promise<AnyMessageContent> {
     if (params.location) {
       const { latitude, longitude, name, address } = params.location;
       return { location: { degreesLatitude: latitude, degreesLongitude: longitude, name, address } };
@@ -315,10 +335,11 @@ export class Sender {
     return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
   }
 
-  /** An incoming message, remembered for the retention so a reaction (or a reply) can name it. */
-  async received(id: string, chat: string, participant: string | undefined): Promise<void> {
+  /** An incoming message, remembered for the retention so a reaction or a reply can name it. */
+  async received(id: string, chat: string, participant: string | undefined, message: proto.IMessage | null | undefined): Promise<void> {
     const key = `received:${this.ctx.id}:${id}`;
-    await this.store.write({ [key]: JSON.stringify({ chat, participant }) }, { expiresAt: { [key]: this.expiry() } });
+    const quotable = message ? proto.Message.toObject(proto.Message.fromObject(message), { bytes: String }) : undefined;
+    await this.store.write({ [key]: JSON.stringify({ chat, participant, message: quotable }) }, { expiresAt: { [key]: this.expiry() } });
   }
 
   /** The key of a message this device sent or received within the retention, as WhatsApp names it. */

@@ -208,6 +208,26 @@ describe('the gateway, end to end', () => {
     expect((await sim.waitForOutgoing((m) => m.id === undone.json.id)).message?.reactionMessage).toMatchObject({ text: '', key: { id: theirs } });
   });
 
+  it('replies to a message it received, quoting it, with a mention; and to one it sent', async () => {
+    const key = `Bearer ${deviceA.apiKey}`;
+    const { id: asked } = await sim.sendIncoming(phoneA, '6281234567014', 'Ada warna merah?');
+    const json = { to: '6281234567014', message: 'Ada, @6281234567014!', quotedId: asked, mentions: ['6281234567014'] };
+    const reply = await until(async () => {
+      const res = await call('POST', '/api/send-message', { key, json });
+      return res.status === 200 && res;
+    }, 'the incoming message remembered');
+    const out = (await sim.waitForOutgoing((m) => m.id === reply.json.id)).message!;
+    expect(out.extendedTextMessage?.text).toBe('Ada, @6281234567014!');
+    const context = out.extendedTextMessage?.contextInfo;
+    expect(context).toMatchObject({ stanzaId: asked, participant: '6281234567014@s.whatsapp.net', mentionedJid: ['6281234567014@s.whatsapp.net'] });
+    expect(context?.quotedMessage?.conversation ?? context?.quotedMessage?.extendedTextMessage?.text).toBe('Ada warna merah?');
+
+    const pin = await call('POST', '/api/send-location', { key, json: { to: '6281234567014', latitude: -6.2, longitude: 106.8, name: 'Toko', quotedId: reply.json.id } });
+    const quoted = (await sim.waitForOutgoing((m) => m.id === pin.json.id)).message!.locationMessage?.contextInfo;
+    expect(quoted).toMatchObject({ stanzaId: reply.json.id, participant: `${phoneA}@s.whatsapp.net` });
+    expect(quoted?.quotedMessage?.extendedTextMessage?.text).toBe('Ada, @6281234567014!');
+  });
+
   it('refuses bad rich messages with a 400 that names the field, and sends nothing', async () => {
     const key = `Bearer ${deviceA.apiKey}`;
     const before = sim.outbox.length;
@@ -215,6 +235,10 @@ describe('the gateway, end to end', () => {
     expect(await refused('/api/send-location', { latitude: 200, longitude: 10 })).toEqual({ error: 'latitude: must be between -90 and 90' });
     expect(await refused('/api/send-poll', { name: 'Only one?', options: ['Ya'] })).toEqual({ error: 'options: needs 2 to 12 options' });
     expect(await refused('/api/send-contact', { contacts: [{ name: 'X', phone: 'not a phone' }] })).toMatchObject({ error: expect.stringMatching(/^contacts\.0\.phone: /) });
+    expect(await refused('/api/send-message', { message: 'hi', quotedId: '3EB0NOSUCHMESSAGE' })).toEqual({
+      error: expect.stringContaining('quotedId: this device sent or received no message 3EB0NOSUCHMESSAGE'),
+    });
+    expect(await refused('/api/send-message', { message: 'hi', mentions: ['not a number'] })).toMatchObject({ error: expect.stringMatching(/^mentions\.0: /) });
     const unknown = await call('POST', '/api/send-reaction', { key, json: { to: '6281234567013', messageId: '3EB0NOSUCHMESSAGE', emoji: '👍' } });
     expect(unknown).toMatchObject({ status: 400, json: { error: expect.stringContaining('messageId: this device sent or received no message 3EB0NOSUCHMESSAGE') } });
     expect(sim.outbox.length).toBe(before);
