@@ -29,35 +29,45 @@ export const maskKey = (key: string) => `${key.slice(0, 7)}…${key.slice(-4)}`;
 
 const bearer = (header: string | undefined) => header?.replace(/^Bearer\s+/i, '').trim();
 
-/** Who an `Authorization` header (`<key>` as Fonnte sends it, or `Bearer <key>`) belongs to, if anyone. */
-export async function authenticate(db: DB, env: Env, header: string | undefined): Promise<Caller | null> {
+/**
+ * The key an `Authorization` header (`<key>` as Fonnte sends it, or `Bearer <key>`) holds: the
+ * admin key, or the hash of what could be a device key; null for neither.
+ */
+async function keyIn(env: Env, header: string | undefined): Promise<{ admin: true } | { admin: false; keyHash: string } | null> {
   const key = bearer(header);
   if (!key) return null;
   if (env.ADMIN_KEY && (await sameSecret(key, env.ADMIN_KEY))) return { admin: true };
-  if (!DEVICE_KEY.test(key)) return null;
-  const [device] = await db
-    .select()
-    .from(devicesTable)
-    .where(eq(devicesTable.apiKeyHash, await hashKey(key)));
+  return DEVICE_KEY.test(key) ? { admin: false, keyHash: await hashKey(key) } : null;
+}
+
+/** Who an `Authorization` header belongs to, if anyone. */
+export async function authenticate(db: DB, env: Env, header: string | undefined): Promise<Caller | null> {
+  const key = await keyIn(env, header);
+  if (!key || key.admin) return key;
+  const [device] = await db.select().from(devicesTable).where(eq(devicesTable.apiKeyHash, key.keyHash));
   return device ? { admin: false, device } : null;
 }
 
 export const UNAUTHORIZED = 'Unauthorized: Invalid API Key.';
 
 /**
- * A wrong key as the error to throw: 401, or 429 with Retry-After once the client has got too
- * many wrong (key-guard.ts). A missing key is no guess and is not counted.
+ * The request's wrong key as the error to throw: 401, or 429 with Retry-After once the client has
+ * got too many wrong (key-guard.ts). A missing key is no guess and is not counted.
  */
-async function refused(env: Env, request: Request, path: string, header: string | undefined): Promise<HTTPException> {
-  if (!header?.replace(/^Bearer\s*/i, '').trim()) return new HTTPException(401, { message: UNAUTHORIZED });
+export async function unauthorized(env: Env, request: Request): Promise<HTTPException> {
+  if (
+    !request.headers
+      .get('authorization')
+      ?.replace(/^Bearer\s*/i, '')
+      .trim()
+  )
+    return new HTTPException(401, { message: UNAUTHORIZED });
   const wait = await env.KEY_GUARD.getByName(clientOf(request)).failed();
   if (!wait) return new HTTPException(401, { message: UNAUTHORIZED });
-  const res = Response.json(errorBody(path, `Too many wrong API keys: try again in ${wait} s`), { status: 429, headers: { 'retry-after': String(wait) } });
+  const message = `Too many wrong API keys: try again in ${wait} s`;
+  const res = Response.json(errorBody(new URL(request.url).pathname, message), { status: 429, headers: { 'retry-after': String(wait) } });
   return new HTTPException(429, { res });
 }
-
-/** The 401 (or 429) for the request's key: the key guard counts it. */
-export const unauthorized = (env: Env, request: Request) => refused(env, request, new URL(request.url).pathname, request.headers.get('authorization') ?? undefined);
 
 // Per isolate, and only hints: a device key's hash to its device, and a device to its host. A
 // regenerated or deleted key is refused by the HostLink whatever an isolate still holds here.
@@ -96,15 +106,10 @@ export async function adminTarget(db: DB, deviceId: string, fresh = false): Prom
 /** Refuses a wrong key before anything else, and sets `sender`: no D1 read for a key this isolate has seen. */
 function requireSender(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = bearer(c.req.header('authorization'));
-    if (key && c.env.ADMIN_KEY && (await sameSecret(key, c.env.ADMIN_KEY))) {
-      c.set('sender', { admin: true });
-      return next();
-    }
-    if (!key || !DEVICE_KEY.test(key)) throw await unauthorized(c.env, c.req.raw);
-    const keyHash = await hashKey(key);
-    const device = deviceByKey.get(keyHash);
-    const sender = device ? { admin: false as const, keyHash, device } : await senderFromD1(c.var.db, keyHash);
+    const key = await keyIn(c.env, c.req.header('authorization'));
+    if (!key) throw await unauthorized(c.env, c.req.raw);
+    const device = key.admin ? undefined : deviceByKey.get(key.keyHash);
+    const sender = key.admin ? key : device ? { ...key, device } : await senderFromD1(c.var.db, key.keyHash);
     if (!sender) throw await unauthorized(c.env, c.req.raw);
     c.set('sender', sender);
     await next();
@@ -114,9 +119,8 @@ function requireSender(): MiddlewareHandler<AppEnv> {
 export function requireKey(level: KeyLevel): MiddlewareHandler<AppEnv> {
   if (level === 'sender') return requireSender();
   return async (c, next) => {
-    const header = c.req.header('authorization');
-    const caller = await authenticate(c.var.db, c.env, header);
-    if (!caller) throw await refused(c.env, c.req.raw, c.req.path, header);
+    const caller = await authenticate(c.var.db, c.env, c.req.header('authorization'));
+    if (!caller) throw await unauthorized(c.env, c.req.raw);
     if (level === 'admin' && !caller.admin) throw new HTTPException(403, { message: 'Forbidden: this route needs the admin key' });
     c.set('caller', caller);
     await next();
@@ -124,18 +128,28 @@ export function requireKey(level: KeyLevel): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * The device a request acts on. A device key may only name its own device (any other id is
- * refused before any lookup, so nothing about other devices leaks); the admin key must name one.
+ * The id of the device a request acts on: a device key's own (`own`), which it may name but no
+ * other (403, before any lookup, so nothing about other devices leaks); the admin key's must be named (400).
  */
-export async function deviceFor(db: DB, caller: Caller, deviceId: string | undefined): Promise<Device> {
-  if (!caller.admin) {
-    if (deviceId !== undefined && deviceId !== caller.device.id) {
-      throw new HTTPException(403, { message: 'Forbidden: this API key belongs to another device' });
-    }
-    return caller.device;
+export function namedDevice(own: string | undefined, deviceId: string | undefined): string {
+  if (own !== undefined) {
+    if (deviceId !== undefined && deviceId !== own) throw new HTTPException(403, { message: 'Forbidden: this API key belongs to another device' });
+    return own;
   }
   if (!deviceId) throw new HTTPException(400, { message: 'deviceId: required with the admin key (a device key sends from its own device)' });
-  const [device] = await db.select().from(devicesTable).where(eq(devicesTable.id, deviceId));
+  return deviceId;
+}
+
+/** The device a request acts on, read from D1 for the admin key (see `namedDevice`). */
+export async function deviceFor(db: DB, caller: Caller, deviceId: string | undefined): Promise<Device> {
+  if (!caller.admin) {
+    namedDevice(caller.device.id, deviceId);
+    return caller.device;
+  }
+  const [device] = await db
+    .select()
+    .from(devicesTable)
+    .where(eq(devicesTable.id, namedDevice(undefined, deviceId)));
   if (!device) throw new HTTPException(404, { message: `Device not found: ${deviceId}` });
   return device;
 }

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import type { MediaType, SendParams } from '../../session-host/link/protocol.ts';
-import { adminTarget, forgetKey, senderFromD1, unauthorized, type DeviceRef, type Sender } from '../auth.ts';
+import { adminTarget, forgetKey, namedDevice, senderFromD1, unauthorized, type DeviceRef, type Sender } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
 import { messageStatuses, messageTypes, type Message, type MessageType } from '../db/schema.ts';
 import type { DB } from '../env.ts';
@@ -73,11 +73,8 @@ export interface SendContext {
 /** The device a send request acts on, and how its key is known: a 400, 403 or 404 if it names none it may use. */
 async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = false) {
   const { sender, db } = ctx;
-  if (sender.admin) {
-    if (!deviceId) throw new HTTPException(400, { message: 'deviceId: required with the admin key (a device key sends from its own device)' });
-    return adminTarget(db, deviceId, fresh);
-  }
-  if (deviceId !== undefined && deviceId !== sender.device.id) throw new HTTPException(403, { message: 'Forbidden: this API key belongs to another device' });
+  if (sender.admin) return adminTarget(db, namedDevice(undefined, deviceId), fresh);
+  namedDevice(sender.device.id, deviceId);
   if (!fresh) return sender;
   // The HostLink refused what this isolate knew of the key: D1 decides whether it is still a key.
   forgetKey(sender.keyHash);
@@ -96,7 +93,9 @@ async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = 
 export async function dispatch(ctx: SendContext, deviceId: string | undefined, mode: SendMode, outgoing: Outgoing[]): Promise<Delivery[]> {
   let target: { device: DeviceRef; keyHash?: string; learned?: string } = await targetOf(ctx, deviceId);
   const claim = currentClaim();
-  const itemsOf = (device: DeviceRef): SendItem[] => {
+  // The same device on every try (a key belongs to one device, a device to one host): only the ids may change.
+  const { device } = target;
+  const itemsOf = (): SendItem[] => {
     const ids = outgoing.map(() => messageId());
     return outgoing.map((m, i) => {
       const { id, createdAt } = ids[i]!;
@@ -112,7 +111,7 @@ export async function dispatch(ctx: SendContext, deviceId: string | undefined, m
       };
     });
   };
-  let items = itemsOf(target.device);
+  let items = itemsOf();
   for (;;) {
     const { id: hostId, stub } = hostLink(ctx.env, target.device.hostId);
     const keyed = claim && { key: claim.key, fingerprint: claim.fingerprint, since: claim.since };
@@ -135,7 +134,7 @@ export async function dispatch(ctx: SendContext, deviceId: string | undefined, m
     if (reply.claim === 'rerun') {
       // An earlier try of this request holds the key: under its ids, so the host answers with its outcome.
       rerunFrom(claim!, reply.since);
-      items = itemsOf(target.device);
+      items = itemsOf();
       continue;
     }
     if (claim) claim.heldBy = hostId;

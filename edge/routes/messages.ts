@@ -210,9 +210,7 @@ export const messages = new Hono<AppEnv>()
     body(sendMessage),
     async (c) => {
       const { to, message, quotedId, mentions, deviceId, queue } = c.req.valid('json');
-      const sent = await sendOne(c, deviceId, { to, text: message, rich: { quotedId, mentions } }, 'Failed to send message', queue);
-      if ('queued' in sent) return c.json({ success: true as const, message: 'Message queued: it goes out when the device is back online', ...sent });
-      return c.json({ success: true as const, message: 'Message dispatched successfully', ...sent });
+      return answer(c, await sendOne(c, deviceId, { to, text: message, rich: { quotedId, mentions } }, 'Failed to send message', queue), 'Message');
     },
   )
   .post(
@@ -228,9 +226,7 @@ export const messages = new Hono<AppEnv>()
     async (c) => {
       const { to, url, caption, type, fileName, quotedId, mentions, deviceId, queue } = c.req.valid('json');
       const media = { type, url, fileName };
-      const sent = await sendOne(c, deviceId, { to, text: caption, media, rich: { quotedId, mentions } }, 'Failed to send media', queue);
-      if ('queued' in sent) return c.json({ success: true as const, message: `${type} message queued: it goes out when the device is back online`, ...sent });
-      return c.json({ success: true as const, message: `${type} message dispatched successfully`, ...sent });
+      return answer(c, await sendOne(c, deviceId, { to, text: caption, media, rich: { quotedId, mentions } }, 'Failed to send media', queue), `${type} message`);
     },
   )
   .post(

@@ -8,7 +8,7 @@
 // host's replies back and then drop the link: the one way to lose a reply for certain.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
 import { freePort, type Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -75,13 +75,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, options: { key?: string; json?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.key) headers.authorization = options.key;
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
 const admin = () => `Bearer ${stack.adminKey}`;
 /** Distinct WhatsApp ids of what the simulator received with this text: a resend under the same id is one message. */

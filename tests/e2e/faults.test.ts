@@ -2,7 +2,7 @@
 // real Worker under `wrangler dev`, the real session host process, and the simulator breaking the
 // device's connection mid-burst (a silent death, a 515 restart, a 440 replacement).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, sleep, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { DisconnectKind } from '../wa-sim/sim.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -21,14 +21,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, key: string, json?: unknown) {
-  const res = await fetch(`${stack.edgeUrl}${path}`, {
-    method,
-    headers: { authorization: key, ...(json === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: json === undefined ? undefined : JSON.stringify(json),
-  });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const call = (method: string, path: string, key: string, json?: unknown) => callEdge(stack.edgeUrl, method, path, { key, json });
 
 const admin = () => `Bearer ${stack.adminKey}`;
 const deviceStatus = async () => (await call('GET', '/api/status', admin())).json.devices.find((d: { id: string }) => d.id === device.id) as { status: string; qr: string | null };

@@ -2,7 +2,7 @@
 // again on its persisted state), the real session host process and the WhatsApp simulator. The
 // recipient's receipts arrive while no link is up; once it is back, the message log shows them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimStack, until } from '../support/e2e.ts';
+import { callEdge, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -18,13 +18,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, options: { key?: string; json?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (options.key) headers.authorization = options.key;
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
 const admin = () => `Bearer ${stack.adminKey}`;
 

@@ -5,7 +5,7 @@
 // edge's /api/status reports it. (D1 binds at most 100 parameters a statement: a host's state
 // sync used to fail above 100 devices.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startSimStack } from '../support/e2e.ts';
+import { callEdge, type EdgeCall, sleep, startSimStack } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -25,13 +25,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, options: { key?: string; json?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (options.key) headers.authorization = options.key;
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
 const admin = () => `Bearer ${stack.adminKey}`;
 

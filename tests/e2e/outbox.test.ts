@@ -2,7 +2,7 @@
 // keeps the queue), the real session host process (killed and restarted), and the WhatsApp
 // simulator, which records every message a client sent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -24,13 +24,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function call(method: string, path: string, options: { key?: string; json?: unknown; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.key) headers.authorization = options.key;
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${stack.edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-}
+const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
 const send = (json: Record<string, unknown>, headers?: Record<string, string>) => call('POST', '/send', { key: device.apiKey, json, headers });
 const message = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).json;
