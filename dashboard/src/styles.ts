@@ -114,6 +114,15 @@ export const base = css`
     font-size: 0.875rem;
     font-weight: 600;
   }
+  /* A checkbox beside its words, not above them. */
+  label.check {
+    display: flex;
+    align-items: center;
+    gap: 0.5rem;
+  }
+  label.check > input {
+    width: auto;
+  }
   label > span.hint {
     font-weight: 400;
     color: var(--muted);

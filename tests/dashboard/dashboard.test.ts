@@ -246,6 +246,32 @@ describe('the dashboard', () => {
     await eventually(() => form.getByRole('alert').textContent()).toContain('Not sent: to:');
   });
 
+  it('sends a location and a poll from Send Test Message, as the recipient decrypts them', async () => {
+    const form = section('wa-send-test');
+    await form.getByLabel('Recipient number').fill('0812-3456-7001');
+    await form.getByLabel('Kind').selectOption('location');
+    await form.getByLabel('Latitude').fill('-6.2');
+    await form.getByLabel('Longitude').fill('106.816666');
+    await form.getByLabel('Place name').fill('Gudang Utama');
+    await form.getByRole('button', { name: 'Send message' }).click();
+    await eventually(() => form.getByRole('status').textContent()).toContain('Location dispatched successfully');
+    const pin = await sim.waitForOutgoing((m) => m.message?.locationMessage?.name === 'Gudang Utama');
+    expect(pin.message?.locationMessage).toMatchObject({ degreesLatitude: -6.2, degreesLongitude: 106.816666 });
+
+    await form.getByLabel('Kind').selectOption('poll');
+    await form.getByLabel('Question').fill('Kirim jam berapa?');
+    await form.getByLabel(/Options/).fill('09:00\n13:00\n\n16:00');
+    await form.getByLabel('Allow more than one answer').check();
+    await form.getByRole('button', { name: 'Send message' }).click();
+    await eventually(() => form.getByRole('status').textContent()).toContain('Poll dispatched successfully');
+    const poll = await sim.waitForOutgoing((m) => (m.message?.pollCreationMessage ?? m.message?.pollCreationMessageV3)?.name === 'Kirim jam berapa?');
+    const created = poll.message?.pollCreationMessage ?? poll.message?.pollCreationMessageV3;
+    expect(created?.options?.map((o) => o.optionName)).toEqual(['09:00', '13:00', '16:00']);
+    expect(created?.selectableOptionsCount).toBe(0);
+    await shot('08b-poll', form);
+    await form.getByLabel('Kind').selectOption('message');
+  });
+
   it('adds and renames a contact group', async () => {
     const groups = section('wa-contact-groups');
     await groups.getByRole('button', { name: 'Add Group' }).click();
