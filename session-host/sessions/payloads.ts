@@ -183,7 +183,7 @@ function contactOf(card: proto.Message.IContactMessage): IncomingContact {
 }
 
 /** What the type adds to the payload, and the `message` text a person reads for it. */
-function describe(type: IncomingType, content: proto.IMessage, media: IncomingMedia | null, vote: DecryptedVote | undefined, voter: string): { text: string; fields: object } {
+function detailsOf(type: IncomingType, content: proto.IMessage, vote: DecryptedVote | undefined, voter: string): { text: string; fields: object } {
   const location = content.locationMessage ?? content.liveLocationMessage;
   if (type === 'location' && location) {
     const name = content.locationMessage?.name ?? content.liveLocationMessage?.caption ?? null;
@@ -214,7 +214,7 @@ function describe(type: IncomingType, content: proto.IMessage, media: IncomingMe
     return { text, fields: { edit: { messageId: protocol?.key?.id ?? '', text } } };
   }
   if (type === 'revoke') return { text: '', fields: { revoke: { messageId: protocol?.key?.id ?? '' } } };
-  return { text: textOf(content), fields: media ? { media } : {} };
+  return { text: textOf(content), fields: {} }; // text and media: the common fields say it all
 }
 
 /** A poll vote as the receiver could read it (see polls.ts). */
@@ -250,7 +250,7 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
       : null;
   const senderNumber = user(pn) ?? user(lid) ?? '';
   const context = inner?.contextInfo;
-  const { text, fields } = describe(type, content, media, vote, senderNumber);
+  const { text, fields } = detailsOf(type, content, vote, senderNumber);
   return {
     event: 'message',
     device: devicePhone,
@@ -328,6 +328,7 @@ export function groupPayload(deviceId: string, devicePhone: string | null, messa
   };
   if (action === 'subject') return { ...base, action, subject: params[0] ?? '' };
   if (action === 'description') return { ...base, action, description: params[0] ?? null };
-  const participants = params.map((p: string) => numberOf(JSON.parse(p) as StubParticipant));
+  // Baileys records each participant as JSON; a bare JID (as older records have) is read too.
+  const participants = params.map((p: string) => numberOf(p.startsWith('{') ? (JSON.parse(p) as StubParticipant) : { id: p }));
   return { ...base, action, participants };
 }

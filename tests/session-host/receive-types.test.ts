@@ -117,6 +117,19 @@ describe('incoming messages', () => {
     expect(await hookOf(withdrawn.id)).toMatchObject({ message: '', vote: { pollId: poll, options: [] } });
   });
 
+  it('votes on a poll the device sent to a group, from a member', async () => {
+    const group = sim.addGroup({ subject: 'Arisan', participants: [shop, buyer, '6281300000008'] });
+    const poll = await sent({ to: `${group.id}@g.us`, poll: { name: 'Tanggal kumpul?', options: ['Sabtu', 'Minggu'], multiple: false } });
+    const vote = await sim.votePoll(poll, '6281300000008', ['Minggu']);
+    expect(await hookOf(vote.id)).toMatchObject({
+      type: 'poll_vote',
+      isGroup: true,
+      member: '6281300000008',
+      message: 'Minggu',
+      vote: { pollId: poll, pollName: 'Tanggal kumpul?', voter: '6281300000008', options: ['Minggu'] },
+    });
+  });
+
   it('a vote on a poll the device does not have says so: no options', async () => {
     const { id } = await sim.sendIncoming(shop, buyer, {
       pollUpdateMessage: {
