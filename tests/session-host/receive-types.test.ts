@@ -190,7 +190,11 @@ describe('incoming messages', () => {
 });
 
 describe('group changes', () => {
-  const groupHook = async (id: string) => (await receiver.waitFor((r) => r.json.event === 'group' && r.json.id === id)).json;
+  const groupHook = async (id: string) => {
+    const hook = await receiver.waitFor((r) => r.json.event === 'group' && r.json.id === id);
+    expect(hook.headers['x-webhook-event']).toBe('group');
+    return hook.json;
+  };
 
   it('participants added, removed, promoted and demoted, and the subject changed, come as event "group"', async () => {
     const group = sim.addGroup({ subject: 'Grosir', participants: [buyer, shop, '6281300000004'], admins: [buyer] });
