@@ -70,7 +70,9 @@ export class DeviceSession {
       webhook,
       changed: () => this.counterChanged(),
     });
-    this.receiver = new Receiver({ id: this.id, deps, log: this.log, sender: this.sender, phoneNumber, webhook });
+    const account = () => this.sock?.authState.creds.me;
+    const phoneOfLid = async (lid: string) => (await this.sock?.signalRepository.lidMapping.getPNForLID(lid)) ?? null;
+    this.receiver = new Receiver({ id: this.id, deps, log: this.log, sender: this.sender, phoneNumber, account, phoneOfLid, webhook });
   }
 
   private get store(): Store {

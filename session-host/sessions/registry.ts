@@ -12,7 +12,7 @@ import type { StoreAvailability } from './event-chain.ts';
 export type SocketFactory = (config: Pick<UserFacingSocketConfig, 'auth' | 'logger' | 'getMessage'>) => WASocket;
 
 export interface WebhookSink {
-  enqueue(deviceId: string, event: { type: 'message' | 'status' | 'connection'; payload: object }): Promise<string>;
+  enqueue(deviceId: string, event: { type: 'message' | 'status' | 'connection' | 'group'; payload: object }): Promise<string>;
 }
 
 export interface SessionOptions {

@@ -359,6 +359,19 @@ export class Sender {
     return raw ? proto.Message.fromObject(JSON.parse(raw).message) : undefined;
   }
 
+  /**
+   * A message this device sent or received within the retention, with who wrote it (a sent one
+   * is `fromMe`; a received one names its chat and, in groups, participant): what reading a
+   * vote on a poll needs.
+   */
+  async storedMessage(id: string): Promise<{ message: proto.IMessage; fromMe: boolean; chat: string; participant?: string } | undefined> {
+    const [sent, got] = await this.store.getMany([`recent:${this.ctx.id}:${id}`, `received:${this.ctx.id}:${id}`]);
+    const raw = sent ?? got;
+    const record = raw ? (JSON.parse(raw) as { to?: string; chat?: string; participant?: string; message?: object }) : undefined;
+    if (!record?.message) return undefined;
+    return { message: proto.Message.fromObject(record.message), fromMe: !!sent, chat: record.to ?? record.chat ?? '', participant: record.participant };
+  }
+
   /** A receipt of a sent message (delivered, read, played) from WhatsApp. */
   async onReceipt(id: string, to: string, code: number): Promise<void> {
     const status = RECEIPT_STATUS[code];

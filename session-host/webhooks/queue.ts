@@ -1,4 +1,4 @@
-// Webhook deliveries (incoming messages, message status, connection changes), durable in the
+// Webhook deliveries (incoming messages, message status, connection and group changes), durable in the
 // Store: a job is written before `enqueue` resolves and deleted only after the receiver answered
 // 2xx, so a restart or a crash loses nothing. Each job carries one random id, sent as
 // X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the 2xx and
@@ -24,7 +24,7 @@ import { RequestError, displayUrl, safeRequest } from '../net/safe-request.ts';
 import { StoreUnavailableError, type Store } from '../store/store.ts';
 import { signWebhook } from './signature.ts';
 
-export type WebhookEventType = 'message' | 'status' | 'connection';
+export type WebhookEventType = 'message' | 'status' | 'connection' | 'group';
 export interface WebhookEvent {
   type: WebhookEventType;
   payload: object;
@@ -78,7 +78,7 @@ export interface WebhookStats {
   expired: number;
 }
 
-const EVENT_TYPES = ['message', 'status', 'connection'] as const;
+const EVENT_TYPES = ['message', 'status', 'connection', 'group'] as const;
 
 const jobSchema = z.object({
   id: z.string(),

@@ -458,7 +458,7 @@ describe.each(backends)('webhook queue on the %s store', (_backend, openBackend)
 
   it('refuses malformed events with a clear error', async () => {
     const q = queue();
-    await expect(q.enqueue('dev-a', { type: 'bogus' as 'message', payload: {} })).rejects.toThrow('webhook event type must be one of message, status, connection, not "bogus"');
+    await expect(q.enqueue('dev-a', { type: 'bogus' as 'message', payload: {} })).rejects.toThrow('webhook event type must be one of message, status, connection, group, not "bogus"');
     await expect(q.enqueue('dev-a', { type: 'status', payload: null as unknown as object })).rejects.toThrow('webhook status payload must be an object');
     await expect(q.enqueue('', { type: 'status', payload: {} })).rejects.toThrow('webhook deviceId is empty');
     expect(await store.keys('webhook:')).toEqual([]);

@@ -103,3 +103,10 @@ export interface Group {
   description?: string;
   addressingMode: 'pn' | 'lid';
 }
+
+/** A change in a group, as `WaSim.groupNotification` applies it; `author` is a phone number. */
+export type GroupChange = { author?: string } & (
+  | { action: 'add' | 'remove' | 'promote' | 'demote'; participants: string[] }
+  | { action: 'subject'; subject: string }
+  | { action: 'description'; description: string }
+);

@@ -14,6 +14,8 @@ import { hkdf } from './noise.ts';
 import { bytesOf, child, childNodes, children, describe, node, nowSeconds, textOf, uintBE, type BinaryNode } from './nodes.ts';
 import { Companion, LID_SERVER, Person, PN_SERVER, type Group } from './people.ts';
 import { ProtocolAddress, stripPrefix, verifySignature } from './signal.ts';
+import { encryptPollVote } from './poll-vote.ts';
+import type { GroupChange } from './people.ts';
 
 export type DisconnectKind = 'restart' | 'replaced' | 'loggedOut' | 'streamEnd' | 'close' | 'silence' | `failure:${number}`;
 export type ReceiptType = 'delivery' | 'read' | 'played';
@@ -917,6 +919,93 @@ export class WaSim implements ConnectionHandler {
     const person = this.people.get(phone);
     if (!person) throw new Error(`no contact ${phone}`);
     for (const device of person.devices.values()) device.forgetSessions();
+  }
+
+  // ───────────────────────── what contacts do in a device's chats: votes, edits, deletes, group changes ─────────────────────────
+
+  /**
+   * A contact (`voter`, a phone number) votes on a poll a linked device sent, choosing `options`
+   * by name ([] withdraws the vote), as their phone does: encrypted with the poll's message
+   * secret for the JIDs of the poll's creator and the voter, named by phone number or, in a
+   * LID-addressed chat, by LID (`addressing`).
+   */
+  async votePoll(pollId: string, voter: string, options: string[], addressing: 'pn' | 'lid' = 'pn'): Promise<{ id: string }> {
+    const poll = this.outbox.find((m) => m.id === pollId);
+    const creation = poll?.message?.pollCreationMessage ?? poll?.message?.pollCreationMessageV2 ?? poll?.message?.pollCreationMessageV3;
+    const secret = poll?.message?.messageContextInfo?.messageSecret;
+    const creator = poll && this.personOf(poll.from);
+    if (!poll || !creation || !secret || !creator) throw new Error(`no poll ${pollId} was sent (with its message secret) by a known device`);
+    const names = (creation.options ?? []).map((o) => o.optionName);
+    const unknown = options.find((o) => !names.includes(o));
+    if (unknown !== undefined) throw new Error(`poll ${pollId} has no option ${JSON.stringify(unknown)}`);
+    const person = this.addContact({ phone: voter });
+    const jidOf = (p: Person) => (addressing === 'lid' ? p.lidJid : p.jid);
+    const vote = encryptPollVote(options, { pollId, creatorJid: jidOf(creator), voterJid: jidOf(person), secret });
+    const group = poll.to.endsWith('@g.us') ? poll.to : undefined;
+    // The poll's key as the voter's phone sees it: someone else's message.
+    const pollCreationMessageKey = { remoteJid: group ?? creator.jid, fromMe: false, id: pollId, ...(group ? { participant: creator.jid } : {}) };
+    return this.sendIncoming(creator.phone, person.phone, { pollUpdateMessage: { pollCreationMessageKey, vote, senderTimestampMs: Date.now() } }, { group });
+  }
+
+  /** The key of a message `from` sent to `to` (or in `options.group`), as the sender names it. */
+  private ownKey(to: string, messageId: string, options: IncomingOptions): proto.IMessageKey {
+    const recipient = this.personOf(to.includes('@') ? to : `${to}@${PN_SERVER}`);
+    if (!recipient) throw new Error(`no account ${to}`);
+    return { remoteJid: options.group ? `${options.group.replace(/@g\.us$/, '')}@g.us` : recipient.jid, fromMe: true, id: messageId };
+  }
+
+  /** A contact edits a text they sent (`messageId`), delivered as WhatsApp's apps send an edit: a protocol message in an edited-message wrapper. */
+  editIncoming(to: string, from: string, messageId: string, text: string, options: IncomingOptions = {}): Promise<{ id: string }> {
+    const protocolMessage = { key: this.ownKey(to, messageId, options), type: proto.Message.ProtocolMessage.Type.MESSAGE_EDIT, editedMessage: { conversation: text }, timestampMs: Date.now() };
+    return this.sendIncoming(to, from, { editedMessage: { message: { protocolMessage } } }, options);
+  }
+
+  /** A contact deletes a message they sent (`messageId`) for everyone: a revoke protocol message. */
+  revokeIncoming(to: string, from: string, messageId: string, options: IncomingOptions = {}): Promise<{ id: string }> {
+    return this.sendIncoming(to, from, { protocolMessage: { key: this.ownKey(to, messageId, options), type: proto.Message.ProtocolMessage.Type.REVOKE } }, options);
+  }
+
+  /**
+   * A change in a group by `change.author` (a phone number; the creator if omitted), applied to
+   * the group and told, as WhatsApp's `w:gp2` notification, to every linked device of its
+   * participants (and of those removed). Participants are named as the group addresses them:
+   * by phone number with the LID beside it, or by LID with the phone number beside it.
+   */
+  groupNotification(groupId: string, change: GroupChange): { id: string } {
+    const group = this.groups.get(groupId.replace(/@g\.us$/, ''));
+    if (!group) throw new Error(`no group ${groupId}`);
+    const author = this.addContact({ phone: change.author ?? group.creator });
+    const lid = group.addressingMode === 'lid';
+    const jidOf = (p: Person) => (lid ? p.lidJid : p.jid);
+    const t = String(nowSeconds());
+    const told = new Set(group.participants);
+    let body: BinaryNode;
+    if (change.action === 'subject') {
+      group.subject = change.subject;
+      body = node('subject', { subject: change.subject, s_o: jidOf(author), s_t: t });
+    } else if (change.action === 'description') {
+      group.description = change.description;
+      body = node('description', { id: randomBytes(8).toString('hex').toUpperCase() }, [node('body', {}, Buffer.from(change.description))]);
+    } else {
+      const people = change.participants.map((phone) => this.addContact({ phone }));
+      const phones = people.map((p) => p.phone);
+      if (change.action === 'add') group.participants.push(...phones.filter((p) => !group.participants.includes(p)));
+      if (change.action === 'remove') group.participants = group.participants.filter((p) => !phones.includes(p));
+      if (change.action === 'promote') group.admins.push(...phones.filter((p) => !group.admins.includes(p)));
+      if (change.action === 'remove' || change.action === 'demote') group.admins = group.admins.filter((p) => !phones.includes(p));
+      for (const phone of phones) told.add(phone);
+      body = node(
+        change.action,
+        {},
+        people.map((p) => node('participant', lid ? { jid: p.lidJid, phone_number: p.jid } : { jid: p.jid, lid: p.lidJid })),
+      );
+    }
+    const id = String(randomInt(10 ** 9, 10 ** 10 - 1));
+    const attrs = { from: `${group.id}@g.us`, type: 'w:gp2', id, t, participant: jidOf(author), ...(lid ? { participant_pn: author.jid } : { participant_lid: author.lidJid }) };
+    for (const phone of told) {
+      for (const companion of this.people.get(phone)?.companions.values() ?? []) this.deliver(companion, node('notification', attrs, [body]));
+    }
+    return { id };
   }
 
   // ───────────────────────── faults ─────────────────────────
