@@ -47,12 +47,14 @@ export class LinkPreviews {
     const url = urlInText(text);
     if (!url) return Promise.resolve(undefined);
     const now = Date.now();
+    const hit = this.cache.get(url);
+    if (hit && hit.expires > now) return hit.preview;
+    this.cache.delete(url);
+    // Every entry lives as long, so the expired ones are all at the front; past those, the oldest makes room.
     for (const [key, entry] of this.cache) {
       if (entry.expires > now && this.cache.size < this.options.maxEntries) break;
       this.cache.delete(key);
     }
-    const hit = this.cache.get(url);
-    if (hit) return hit.preview;
     const preview = this.make(url).catch(() => undefined);
     this.cache.set(url, { expires: now + this.options.ttlMs, preview });
     return preview;
