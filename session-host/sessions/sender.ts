@@ -190,7 +190,7 @@ export class Sender {
     return { to, key: { remoteJid: to, fromMe: true, id }, message: message && proto.Message.fromObject(message) };
   }
 
-  /** An edit or revoke goes out as a message of its own, under its own id, and counts once WhatsApp acknowledged it. */
+  /** An edit or revoke goes out as a message of its own, under its own id: done once WhatsApp acknowledged it. */
   private sendChange(to: string, content: AnyMessageContent): Promise<SendResult> {
     const id = generateMessageIDV2(this.requireSocket().user?.id);
     return this.settle(this.start(id, { to, content, change: true }));
