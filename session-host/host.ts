@@ -9,6 +9,7 @@ import { LinkServer, type Handlers } from './link/server.ts';
 import { LINK_PATHS, LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
+import { LinkPreviews } from './link-preview.ts';
 import { SharedMedia } from './shared-media.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
 import { StoreMonitor } from './store/health.ts';
@@ -116,6 +117,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     storeHealth,
     // Ten minutes covers a request's sends spread by the outbox's delay; 256 MB bounds it.
     sharedMedia: new SharedMedia({ ttlMs: 10 * 60_000, maxBytes: 256 * 1024 * 1024 }),
+    // A preview is a nicety: a slow page delays the text by at most this, twice (page, image).
+    linkPreviews: new LinkPreviews({ timeoutMs: 3_000, allowPrivateNetworks: config.mediaAllowPrivateNetworks }),
     options: {
       ...DEFAULT_SESSION_OPTIONS,
       media: { maxBytes: config.mediaMaxBytes, timeoutMs: config.mediaTimeoutMs, allowPrivateNetworks: config.mediaAllowPrivateNetworks },
@@ -141,6 +144,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Nothing goes out that could not be recorded: refuse at once, before WhatsApp sees it.
       storeHealth.require();
       return registry.get(params.deviceId).send(params);
+    },
+    'message.edit': async ({ deviceId, id, text }) => {
+      storeHealth.require();
+      return registry.get(deviceId).edit(id, text);
+    },
+    'message.revoke': async ({ deviceId, id }) => {
+      storeHealth.require();
+      return registry.get(deviceId).revoke(id);
     },
     'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
     'webhook.status': async ({ deviceId, messageId, ...change }) => {

@@ -19,9 +19,9 @@ export type Media = { type: MediaType; url: string; fileName?: string; shared?: 
 export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction' | 'quotedId' | 'mentions'>;
 /**
  * A message to send; `dueAt` (unix ms) when it is queued for later. A `rich` one is logged as
- * `type`, with `preview` as its text in the log.
+ * `type`, with `preview` as its text in the log. `linkPreview: false`: a URL in the text gets no card.
  */
-export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number; dueAt?: number; rich?: Rich; type?: MessageType; preview?: string };
+export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number; dueAt?: number; rich?: Rich; type?: MessageType; preview?: string; linkPreview?: boolean };
 
 // WhatsApp shows these inline; anything else goes as a document, which it always accepts.
 const IMAGE = /\.(jpe?g|png|gif|webp)$/i;
@@ -106,7 +106,7 @@ export async function dispatch(ctx: SendContext, deviceId: string | undefined, m
         to: m.to.number,
         type: m.type ?? m.media?.type ?? 'text',
         preview: (m.preview ?? m.text)?.slice(0, 200) ?? null,
-        params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), ...m.rich, outboxId: id, typingMs: m.typingMs },
+        params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), ...m.rich, linkPreview: m.linkPreview, outboxId: id, typingMs: m.typingMs },
         dueAt: m.dueAt,
       };
     });
@@ -162,6 +162,8 @@ export const loggedMessage = z.object({
   deliveredAt: dateTime.nullable(),
   readAt: dateTime.nullable(),
   failedAt: dateTime.nullable(),
+  editedAt: dateTime.nullable().meta({ description: 'When the text was last edited (preview shows the new text)' }),
+  deletedAt: dateTime.nullable().meta({ description: 'When it was deleted for everyone' }),
   createdAt: dateTime,
   updatedAt: dateTime,
 });
@@ -181,6 +183,8 @@ export const messageView = (m: Message): z.infer<typeof loggedMessage> => ({
   deliveredAt: m.deliveredAt?.toISOString() ?? null,
   readAt: m.readAt?.toISOString() ?? null,
   failedAt: m.failedAt?.toISOString() ?? null,
+  editedAt: m.editedAt?.toISOString() ?? null,
+  deletedAt: m.deletedAt?.toISOString() ?? null,
   createdAt: m.createdAt.toISOString(),
   updatedAt: m.updatedAt.toISOString(),
 });

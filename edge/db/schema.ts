@@ -87,6 +87,10 @@ export const messagesTable = sqliteTable(
     deliveredAt: integer('delivered_at', { mode: 'timestamp_ms' }),
     readAt: integer('read_at', { mode: 'timestamp_ms' }),
     failedAt: integer('failed_at', { mode: 'timestamp_ms' }),
+    /** When the text was last edited (the preview shows the new text). */
+    editedAt: integer('edited_at', { mode: 'timestamp_ms' }),
+    /** When it was deleted for everyone (WhatsApp's revoke). */
+    deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -1,5 +1,5 @@
 // The seed's structured sends, and the message log.
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
@@ -9,10 +9,10 @@ import { phoneField, recipientField } from '../api/phone.ts';
 import { idempotent } from '../api/idempotency.ts';
 import { dispatch, failureOf, loggedMessage, mediaTypes, messageView, sendErrors, type Outgoing } from '../api/send.ts';
 import { deviceFor, type Caller } from '../auth.ts';
-import { devicesTable, hostsTable, messageStatuses, messagesTable } from '../db/schema.ts';
+import { devicesTable, hostsTable, messageStatuses, messagesTable, type Message } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
 import { relayFailure } from '../errors.ts';
-import { hostLink } from '../link/relay.ts';
+import { hostLink, relay } from '../link/relay.ts';
 
 const deviceId = z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' });
 const quotedId = z.string().trim().min(1, 'must not be empty').max(128).optional().meta({ description: 'Send as a reply to this WhatsApp message id (one this device sent or received)' });
@@ -28,6 +28,7 @@ export const sendMessage = z.object({
   message: z.string().min(1, 'must not be empty').max(65_536),
   quotedId,
   mentions,
+  linkPreview: z.boolean({ error: 'must be true or false' }).default(true).meta({ description: "A URL in the text gets WhatsApp's preview card (title, description, thumbnail), made by the session host" }),
   deviceId,
   queue,
 });
@@ -165,28 +166,108 @@ function answer(c: Context<AppEnv>, sent: Awaited<ReturnType<typeof sendOne>>, w
   return c.json({ success: true as const, message: `${what} dispatched successfully`, ...sent });
 }
 
-/** A logged message the caller may see, or a 404 (a device key sees only its own). */
-async function messageFor(db: DB, env: Env, caller: Caller, id: string) {
-  const find = async () => (await db.select().from(messagesTable).where(eq(messagesTable.id, id)))[0];
+/**
+ * A logged message the caller may see, by its log id or its WhatsApp id, or a 404 (a device key
+ * sees only its own). `fresh`: as of every send answered so far (a change must not act on a row
+ * whose send has not reached D1 yet).
+ */
+async function messageFor(db: DB, env: Env, caller: Caller, id: string, { fresh = false } = {}) {
+  const own = caller.admin ? undefined : eq(messagesTable.deviceId, caller.device.id);
+  const find = async () =>
+    (
+      await db
+        .select()
+        .from(messagesTable)
+        .where(and(or(eq(messagesTable.id, id), eq(messagesTable.waMessageId, id)), own))
+    )[0];
+  if (fresh) await settled(db, env, caller);
   let row = await find();
-  if (!row) {
+  if (!row && !fresh) {
     await settled(db, env, caller);
     row = await find();
   }
-  if (!row || (!caller.admin && row.deviceId !== caller.device.id)) throw new HTTPException(404, { message: `Message not found: ${id}` });
+  if (!row) throw new HTTPException(404, { message: `Message not found: ${id}` });
   return row;
+}
+
+/** The session host of a device (null: the default host). */
+async function hostOf(db: DB, deviceId: string) {
+  const [device] = await db.select({ hostId: devicesTable.hostId }).from(devicesTable).where(eq(devicesTable.id, deviceId));
+  return device?.hostId ?? null;
 }
 
 /** The outbox holding a queued message: its device's host's HostLink. */
 async function outboxOf(db: DB, env: Env, deviceId: string) {
-  const [device] = await db.select({ hostId: devicesTable.hostId }).from(devicesTable).where(eq(devicesTable.id, deviceId));
-  return hostLink(env, device?.hostId ?? null);
+  return hostLink(env, await hostOf(db, deviceId));
+}
+
+// WhatsApp's own limits: an edit within 15 minutes of sending, a delete for everyone within
+// about two days (48 hours 8 minutes, as phones allow it in practice).
+const EDIT_WINDOW_MS = 15 * 60_000;
+const REVOKE_WINDOW_MS = (48 * 60 + 8) * 60_000;
+const SENT = new Set(['sent', 'delivered', 'read']);
+
+/** How long ago, as a person says it. */
+function ago(ms: number): string {
+  const minutes = Math.floor(ms / 60_000);
+  const some = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  if (minutes < 120) return some(minutes, 'minute');
+  return minutes % 60 ? `${some(Math.floor(minutes / 60), 'hour')} ${some(minutes % 60, 'minute')}` : some(minutes / 60, 'hour');
+}
+
+/** A sent message's WhatsApp id while WhatsApp still lets it be `done` (within `windowMs`); else a 409 that says why. */
+function changeable(row: Message, done: string, windowMs: number, window: string): string {
+  if (row.deletedAt) throw new HTTPException(409, { message: 'This message was deleted for everyone' });
+  if (!row.waMessageId || !SENT.has(row.status)) throw new HTTPException(409, { message: `Only a sent message can be ${done}; this one is ${row.status}` });
+  const age = Date.now() - (row.sentAt ?? row.createdAt).getTime();
+  if (age > windowMs) throw new HTTPException(409, { message: `WhatsApp lets a message be ${done} only within ${window} of sending; this one was sent ${ago(age)} ago` });
+  return row.waMessageId;
+}
+
+/** Edits the text of a sent message: WhatsApp shows the new text in the chat, and the log's preview follows. */
+async function editText(db: DB, env: Env, row: Message, text: string) {
+  if (row.type !== 'text') throw new HTTPException(409, { message: `Only a text message can be edited; this one is a ${row.type}` });
+  if (row.status === 'queued') throw new HTTPException(409, { message: 'Message not sent yet: cancel it (DELETE) and send it again with the new text' });
+  const waId = changeable(row, 'edited', EDIT_WINDOW_MS, '15 minutes');
+  await relay(env, await hostOf(db, row.deviceId), 'message.edit', { deviceId: row.deviceId, id: waId, text }).catch((error) => {
+    throw relayFailure(error, 'Failed to edit message: ');
+  });
+  const [edited] = await db
+    .update(messagesTable)
+    .set({ preview: text.slice(0, 200), editedAt: new Date() })
+    .where(eq(messagesTable.id, row.id))
+    .returning();
+  return edited!;
+}
+
+/** Deletes a sent message for everyone in its chat (WhatsApp's revoke); the log keeps it, marked deleted. */
+async function revoke(db: DB, env: Env, row: Message) {
+  const waId = changeable(row, 'deleted for everyone', REVOKE_WINDOW_MS, '48 hours 8 minutes');
+  await relay(env, await hostOf(db, row.deviceId), 'message.revoke', { deviceId: row.deviceId, id: waId }).catch((error) => {
+    throw relayFailure(error, 'Failed to delete message: ');
+  });
+  const [deleted] = await db.update(messagesTable).set({ deletedAt: new Date() }).where(eq(messagesTable.id, row.id)).returning();
+  return deleted!;
 }
 
 const notQueued = (status: string, action: string) => new HTTPException(409, { message: `Only a queued message can be ${action}; this one is ${status}` });
 
-export const reschedule = z.object({
-  schedule: z.number({ error: 'must be a unix time in seconds' }).int('must be a unix time in seconds').min(0).max(99_999_999_999).meta({ description: 'Unix time (seconds) to send at; 0 or a past time: now' }),
+export const messageChange = z
+  .object({
+    message: z.string().min(1, 'must not be empty').max(65_536).optional().meta({ description: 'The new text of a sent text message (WhatsApp allows edits for 15 minutes)' }),
+    schedule: z
+      .number({ error: 'must be a unix time in seconds' })
+      .int('must be a unix time in seconds')
+      .min(0)
+      .max(99_999_999_999)
+      .optional()
+      .meta({ description: 'Reschedule a queued message: unix time (seconds) to send at; 0 or a past time: now' }),
+  })
+  .refine((change) => (change.message === undefined) !== (change.schedule === undefined), 'give either message (to edit a sent text) or schedule (to reschedule a queued message), not both');
+
+const revokedAnswer = loggedMessage.extend({
+  success: z.literal(true),
+  deletedForEveryone: z.literal(true).meta({ description: 'Deleted for everyone in the chat (it was sent); a queued message is cancelled instead' }),
 });
 
 export const messageQuery = z.object({
@@ -209,8 +290,8 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendMessage),
     async (c) => {
-      const { to, message, quotedId, mentions, deviceId, queue } = c.req.valid('json');
-      return answer(c, await sendOne(c, deviceId, { to, text: message, rich: { quotedId, mentions } }, 'Failed to send message', queue), 'Message');
+      const { to, message, quotedId, mentions, linkPreview, deviceId, queue } = c.req.valid('json');
+      return answer(c, await sendOne(c, deviceId, { to, text: message, rich: { quotedId, mentions }, linkPreview }, 'Failed to send message', queue), 'Message');
     },
   )
   .post(
@@ -319,14 +400,15 @@ export const messages = new Hono<AppEnv>()
   .delete(
     '/messages/:id',
     endpoint({
-      summary: 'Cancel a queued message (it is kept in the log as failed: cancelled)',
+      summary: 'Delete a sent message for everyone, or cancel a queued one (kept in the log as failed: cancelled); by log id or WhatsApp id',
       auth: 'device',
-      responses: { 200: loggedMessage },
-      errors: { 404: 'No such message', 409: 'Not queued any more' },
+      responses: { 200: z.union([loggedMessage, revokedAnswer]) },
+      errors: { 404: 'No such message', 409: 'Being sent right now, failed, already deleted, or sent more than 48 hours ago', 502: 'WhatsApp refused the delete', 503: 'Device is not connected' },
     }),
     async (c) => {
       const { db } = c.var;
-      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'));
+      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'), { fresh: true });
+      if (SENT.has(row.status)) return c.json({ success: true as const, deletedForEveryone: true as const, ...messageView(await revoke(db, c.env, row)) });
       if (row.status !== 'queued') throw notQueued(row.status, 'cancelled');
       const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
       const outcome = await stub.cancel(hostId, row.id);
@@ -338,13 +420,25 @@ export const messages = new Hono<AppEnv>()
   )
   .patch(
     '/messages/:id',
-    endpoint({ summary: 'Reschedule a queued message', auth: 'device', responses: { 200: loggedMessage }, errors: { 404: 'No such message', 409: 'Not queued any more' } }),
-    body(reschedule),
+    endpoint({
+      summary: 'Edit the text of a sent message ({message}), or reschedule a queued one ({schedule}); by log id or WhatsApp id',
+      auth: 'device',
+      responses: { 200: loggedMessage },
+      errors: {
+        404: 'No such message',
+        409: 'Cannot be changed so: not a text, not sent yet (edit) or not queued any more (reschedule), or sent more than 15 minutes ago',
+        502: 'WhatsApp refused the edit',
+        503: 'Device is not connected',
+      },
+    }),
+    body(messageChange),
     async (c) => {
       const { db } = c.var;
-      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'));
+      const change = c.req.valid('json');
+      const row = await messageFor(db, c.env, c.var.caller, c.req.param('id'), { fresh: true });
+      if (change.message !== undefined) return c.json(messageView(await editText(db, c.env, row, change.message)));
       if (row.status !== 'queued') throw notQueued(row.status, 'rescheduled');
-      const dueAt = Math.max(Date.now(), c.req.valid('json').schedule * 1000);
+      const dueAt = Math.max(Date.now(), change.schedule! * 1000);
       const { id: hostId, stub } = await outboxOf(db, c.env, row.deviceId);
       if ((await stub.reschedule(hostId, row.id, dueAt)) !== 'rescheduled') throw notQueued('being sent', 'rescheduled');
       const [moved] = await db.select().from(messagesTable).where(eq(messagesTable.id, row.id));

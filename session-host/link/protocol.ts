@@ -217,6 +217,8 @@ export const sendParams = z.object({
     .array(z.string().regex(/^\d{5,20}$/))
     .max(256)
     .optional(),
+  /** A URL in the text gets WhatsApp's preview card (title, description, thumbnail) unless false. */
+  linkPreview: z.boolean().optional(),
   /** The edge's id for this send: the host never sends the same outbox id twice. */
   outboxId: z.string().max(100).optional(),
   /** Show "typing…" for this long before sending. */
@@ -240,6 +242,9 @@ export const methods = {
   'device.disconnect': { params: z.object({ id: deviceId }), result: deviceState },
   'device.logout': { params: z.object({ id: deviceId }), result: deviceState },
   'message.send': { params: sendParams, result: sendResult },
+  // Changes to a message this device sent (`id`: its WhatsApp id); the result is the change's own message.
+  'message.edit': { params: z.object({ deviceId, id: z.string().min(1).max(128), text: z.string().min(1).max(65_536) }), result: sendResult },
+  'message.revoke': { params: z.object({ deviceId, id: z.string().min(1).max(128) }), result: sendResult },
   'groups.list': { params: z.object({ deviceId }), result: z.object({ groups: z.array(waGroup) }) },
   /** A status change only the edge sees (queued, failed before sending, cancelled), for the device's webhook. */
   'webhook.status': {

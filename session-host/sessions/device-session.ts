@@ -369,6 +369,16 @@ export class DeviceSession {
     return this.sender.send(params);
   }
 
+  /** Edits a text this device sent; resolves once WhatsApp acknowledged the edit. */
+  edit(id: string, text: string): Promise<SendResult> {
+    return this.sender.edit(id, text);
+  }
+
+  /** Deletes a message this device sent for everyone; resolves once WhatsApp acknowledged it. */
+  revoke(id: string): Promise<SendResult> {
+    return this.sender.revoke(id);
+  }
+
   /** A status change only the edge sees (queued, cancelled), for the device's webhook. */
   statusWebhook(change: Parameters<Sender['statusWebhook']>[0]): Promise<void> {
     return this.sender.statusWebhook(change);

@@ -4,6 +4,7 @@ import type { UserFacingSocketConfig, WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
 import { LinkError, type DeviceSettings, type DeviceState, type EventData, type EventName } from '../link/protocol.ts';
 import { hasCreds } from '../store/auth-state.ts';
+import type { LinkPreviews } from '../link-preview.ts';
 import type { SharedMedia } from '../shared-media.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceSession, type StoredSettings } from './device-session.ts';
@@ -40,6 +41,8 @@ export interface SessionDeps {
   store: Store;
   /** Files downloaded once for all the sends of one request. */
   sharedMedia: SharedMedia;
+  /** Link preview cards, made once per URL for a while. */
+  linkPreviews: LinkPreviews;
   logger: Logger;
   baileysLogger: Logger;
   socketFactory: SocketFactory;

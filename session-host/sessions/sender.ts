@@ -48,6 +48,11 @@ interface Pending {
   to: string;
   content: AnyMessageContent;
   outboxId?: string;
+  /**
+   * An edit or revoke of a message already sent: acknowledged like any message, but no new message
+   * of its own (no counter, no status report, no record: its receipts are nobody's concern).
+   */
+  change?: boolean;
   /** The socket it was last written to, and that write (the ack can beat its completion). */
   socket?: WASocket;
   written?: Promise<unknown>;
@@ -157,21 +162,56 @@ export class Sender {
         await new Promise((resolve) => setTimeout(resolve, params.typingMs));
         await sock.sendPresenceUpdate('paused', params.to);
       }
-      pending = this.track(messageId, params, content);
-      // Nothing has been written while there is no socket: that is a sure "not sent".
-      const sock = this.ctx.socket();
-      if (!sock) {
-        this.untrack(pending);
-        throw new LinkError('not_connected', 'Device is not connected');
-      }
-      // Not awaited: the answer waits for WhatsApp's ack, and a write into a dead connection can
-      // hang until the connection is found dead (a refusal rejects the pending message itself).
-      void this.write(pending, sock).catch(() => undefined);
+      pending = this.start(messageId, { to: params.to, content, outboxId: params.outboxId });
     }
     return this.settle(pending);
   }
 
-  private track(id: string, params: SendParams, content: AnyMessageContent): Pending {
+  /** Edits the text of a message this device sent; resolves once WhatsApp acknowledged the edit. */
+  async edit(id: string, text: string): Promise<SendResult> {
+    const sent = await this.sentMessage(id);
+    if (sent.message?.conversation == null && !sent.message?.extendedTextMessage) throw new LinkError('bad_request', `message ${id} is not a text: only a text can be edited`);
+    // WhatsApp's edit is the whole new message, so a link in the new text gets its card too.
+    const linkPreview = (await this.ctx.deps.linkPreviews.forText(text)) ?? null;
+    return this.sendChange(sent.to, { text, edit: sent.key, linkPreview });
+  }
+
+  /** Deletes a message this device sent for everyone in the chat (WhatsApp's revoke). */
+  async revoke(id: string): Promise<SendResult> {
+    const sent = await this.sentMessage(id);
+    return this.sendChange(sent.to, { delete: sent.key });
+  }
+
+  /** The record of a message this device sent, kept for the retention: the chat it went to names its key. */
+  private async sentMessage(id: string): Promise<{ to: string; key: proto.IMessageKey; message?: proto.IMessage }> {
+    const raw = await this.store.get(`recent:${this.ctx.id}:${id}`);
+    if (!raw) throw new LinkError('not_found', `this device sent no message ${id} (within the retention)`);
+    const { to, message } = JSON.parse(raw) as { to: string; message?: object };
+    return { to, key: { remoteJid: to, fromMe: true, id }, message: message && proto.Message.fromObject(message) };
+  }
+
+  /** An edit or revoke goes out as a message of its own, under its own id: done once WhatsApp acknowledged it. */
+  private sendChange(to: string, content: AnyMessageContent): Promise<SendResult> {
+    const id = generateMessageIDV2(this.requireSocket().user?.id);
+    return this.settle(this.start(id, { to, content, change: true }));
+  }
+
+  /** Tracks a message and writes it to the current socket; throws if there is none. */
+  private start(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'change'>): Pending {
+    const pending = this.track(id, message);
+    // Nothing has been written while there is no socket: that is a sure "not sent".
+    const sock = this.ctx.socket();
+    if (!sock) {
+      this.untrack(pending);
+      throw new LinkError('not_connected', 'Device is not connected');
+    }
+    // Not awaited: the answer waits for WhatsApp's ack, and a write into a dead connection can
+    // hang until the connection is found dead (a refusal rejects the pending message itself).
+    void this.write(pending, sock).catch(() => undefined);
+    return pending;
+  }
+
+  private track(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'change'>): Pending {
     let resolve!: Pending['resolve'];
     let reject!: Pending['reject'];
     const acked = new Promise<SendResult>((res, rej) => {
@@ -180,7 +220,7 @@ export class Sender {
     });
     // Settled without a waiter when the answer went out before the ack did.
     acked.catch(() => undefined);
-    const pending: Pending = { id, to: params.to, content, outboxId: params.outboxId, acked, resolve, reject };
+    const pending: Pending = { id, ...message, acked, resolve, reject };
     this.pending.set(id, pending);
     return pending;
   }
@@ -252,6 +292,10 @@ export class Sender {
       return;
     }
     const timestamp = Number(node.attrs.t) || Math.floor(Date.now() / 1000);
+    if (pending.change) {
+      pending.resolve({ id: pending.id, timestamp, to: pending.to });
+      return;
+    }
     this.recording.set(pending.id, pending.outboxId);
     void this.confirmed(pending, timestamp)
       .catch((error) => this.ctx.log.error({ err: error, id: pending.id }, 'could not record an acknowledged message'))
@@ -318,7 +362,9 @@ export class Sender {
     if (params.reaction) return { react: { text: params.reaction.emoji, key: await this.keyOf(params.reaction.messageId) } };
     if (!params.media) {
       if (!params.text) throw new LinkError('bad_request', 'message: a text or a media URL is required');
-      return { text: params.text };
+      // Always set: left undefined, Baileys would fetch the page itself, past the guarded fetcher.
+      const linkPreview = params.linkPreview === false ? null : ((await this.ctx.deps.linkPreviews.forText(params.text)) ?? null);
+      return { text: params.text, linkPreview };
     }
     const { type, url, fileName, shared } = params.media;
     const { media } = this.ctx.deps.options;

@@ -97,6 +97,8 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'device.logout': async ({ id }) => connected(id),
     'device.pairingCode': notHere,
     'groups.list': notHere,
+    'message.edit': notHere,
+    'message.revoke': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

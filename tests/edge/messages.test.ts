@@ -55,6 +55,8 @@ describe('GET /api/messages', () => {
       deliveredAt: null,
       readAt: null,
       failedAt: null,
+      editedAt: null,
+      deletedAt: null,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });

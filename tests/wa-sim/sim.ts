@@ -63,6 +63,8 @@ export interface OutgoingMessage {
   media?: ReceivedMedia;
   /** Why the recipient could not read it, if it could not. */
   error?: string;
+  /** The stanza's `edit` attribute: WhatsApp's kind of change to an earlier message (1 edit, 7 revoke, 8 admin revoke). */
+  edit?: string;
 }
 
 export interface IncomingOptions {
@@ -700,6 +702,7 @@ export class WaSim implements ConnectionHandler {
     const id = stanza.attrs.id!;
     const senderAddress = new ProtocolAddress(sender.owner.phone, sender.deviceId);
     const outgoing: OutgoingMessage = { id, to, from: sender.jid, type: stanza.attrs.type ?? 'text', at: Date.now(), participants: [] };
+    if (stanza.attrs.edit) outgoing.edit = stanza.attrs.edit;
     const isGroup = to.endsWith('@g.us');
     const groupId = to.replace(/@g\.us$/, '');
     const copies: { jid: string; enc: BinaryNode }[] = [];
