@@ -39,6 +39,8 @@ export class GroupServer {
   private readonly leftRecently = new Set<string>();
   /** Profile pictures by phone: a URL, or null for one its owner hides (absent: none at all). */
   readonly profilePictures = new Map<string, string | null>();
+  /** Every `w:gp2` notification sent: to which linked device, about which group, what changed. */
+  readonly notifications: { to: string; group: string; change: string; actor: string }[] = [];
   private notificationCounter = 0;
   private readonly deps: GroupServerDeps;
 
@@ -107,7 +109,7 @@ export class GroupServer {
       addressingMode: 'lid',
     });
     const created = this.deps.groupNode(group);
-    this.notify(group, creator, created, group.participants);
+    this.notify(group, creator, node('create', {}, [created]));
     return [created];
   }
 
@@ -259,7 +261,10 @@ export class GroupServer {
       ...(group.addressingMode === 'lid' ? { participant_pn: by.jid } : {}),
     };
     for (const phone of new Set(to)) {
-      for (const companion of this.sim.people.get(phone)?.companions.values() ?? []) this.deps.deliver(companion, node('notification', attrs, [content]));
+      for (const companion of this.sim.people.get(phone)?.companions.values() ?? []) {
+        this.notifications.push({ to: companion.jid, group: attrs.from, change: content.tag, actor });
+        this.deps.deliver(companion, node('notification', attrs, [content]));
+      }
     }
   }
 }

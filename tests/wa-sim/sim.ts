@@ -331,7 +331,8 @@ export class WaSim implements ConnectionHandler {
         return; // the client acknowledging our notifications and receipts
       case 'presence':
       case 'chatstate':
-        this.presences.push({ from: conn.label, tag: stanza.tag, attrs: { ...stanza.attrs, state: childNodes(stanza)[0]?.tag ?? '' } });
+        // The state's own attributes too: recording is `<composing media='audio'/>`.
+        this.presences.push({ from: conn.label, tag: stanza.tag, attrs: { ...stanza.attrs, ...childNodes(stanza)[0]?.attrs, state: childNodes(stanza)[0]?.tag ?? '' } });
         this.events.emit('presence');
         return;
       case 'ib':
