@@ -106,11 +106,14 @@ export class Chats {
       const query = new USyncQuery().withContactProtocol().withLIDProtocol();
       for (const number of missing) query.withUser(new USyncUser().withPhone(`+${number}`));
       const result = await this.ask('number', (sock) => sock.executeUSyncQuery(query));
-      const found = new Map((result?.list ?? []).map((entry) => [digitsOf(entry.id), entry]));
+      const list = result?.list ?? [];
+      const found = new Map(list.map((entry) => [digitsOf(entry.id), entry]));
       const changes: Record<string, string> = {};
       const expiresAt: Record<string, number> = {};
-      for (const number of missing) {
-        const entry = found.get(number);
+      for (const [i, number] of missing.entries()) {
+        // WhatsApp may answer under its own form of a number (Brazil's extra 9, say): then by
+        // position, as it answers users in the order asked.
+        const entry = found.get(number) ?? (list.length === missing.length ? list[i] : undefined);
         const exists = entry?.contact === true;
         const check = { exists, jid: exists ? (entry!.id ?? null) : null, lid: exists && typeof entry!.lid === 'string' ? entry!.lid : null };
         known.set(number, { number, ...check });
