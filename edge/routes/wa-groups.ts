@@ -16,7 +16,7 @@ const INVITE_BASE = 'https://chat.whatsapp.com/';
 
 /** `:groupId` as WhatsApp addresses it; the path may leave out `@g.us`. */
 function groupJid(param: string): string {
-  const id = decodeURIComponent(param).replace(/@g\.us$/, '');
+  const id = param.replace(/@g\.us$/, '');
   if (!/^[\d-]{5,40}$/.test(id)) throw new HTTPException(400, { message: `groupId: must be a WhatsApp group id like 120363025246125888@g.us, got ${JSON.stringify(param.slice(0, 60))}` });
   return `${id}@g.us`;
 }

@@ -85,6 +85,9 @@ describe('chat operations', () => {
       ['6281300000001', true],
     ]);
     expect(sim.contactQueries).toBe(before + 1); // nothing asked of WhatsApp
+    const byAdmin = await call('POST', `/api/devices/${shop.id}/check-numbers`, { key: admin(), json: { numbers: ['6281300000001'] } });
+    expect(byAdmin.json.results).toEqual([first.json.results[0]]);
+    expect(sim.contactQueries).toBe(before + 1);
 
     // Only the number not seen yet goes to WhatsApp.
     const mixed = await call('POST', `/api/devices/${shop.id}/check-numbers`, { key: bearer(shop), json: { numbers: ['6281300000001', '6281300000003'] } });
@@ -179,7 +182,7 @@ describe('WhatsApp groups', () => {
   });
 
   it('shows subject, description and participants with their roles (the id with or without @g.us)', async () => {
-    for (const id of [groupId, groupId.replace(/@g\.us$/, '')]) {
+    for (const id of [groupId, encodeURIComponent(groupId), groupId.replace(/@g\.us$/, '')]) {
       const res = await call('GET', groupPath(id), { key: bearer(shop) });
       expect(res.status).toBe(200);
       expect(res.json.id).toBe(groupId);
@@ -191,9 +194,11 @@ describe('WhatsApp groups', () => {
     }
     const missing = await call('GET', groupPath('120363999999999999'), { key: bearer(shop) });
     expect(missing.status).toBe(404);
-    const bad = await call('GET', groupPath('not-a-group'), { key: bearer(shop) });
-    expect(bad.status).toBe(400);
-    expect(bad.json.error).toMatch(/^groupId: /);
+    for (const id of ['not-a-group', '%25']) {
+      const bad = await call('GET', groupPath(id), { key: bearer(shop) });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error).toMatch(/^groupId: /);
+    }
   });
 
   it('changes subject and description', async () => {
