@@ -153,10 +153,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return registry.get(params.deviceId).send(params);
     },
     'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
-    'webhook.status': async ({ deviceId, messageId, ...change }) => {
-      await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
-      return { queued: true };
-    },
     // Chat operations and WhatsApp groups (sessions/chats.ts).
     'chat.checkNumbers': async ({ deviceId, numbers }) => ({ results: await chatsOf(deviceId).checkNumbers(numbers) }),
     'chat.read': async ({ deviceId, ...request }) => ({ read: await chatsOf(deviceId).read(request) }),
@@ -175,6 +171,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     'group.leave': async ({ deviceId, groupId }) => {
       await chatsOf(deviceId).leave(groupId);
       return { left: true };
+    },
+    'webhook.status': async ({ deviceId, messageId, ...change }) => {
+      await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
+      return { queued: true };
     },
   };
   link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });

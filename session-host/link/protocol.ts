@@ -300,12 +300,12 @@ export const methods = {
   'device.logout': { params: z.object({ id: deviceId }), result: deviceState },
   'message.send': { params: sendParams, result: sendResult },
   'groups.list': { params: z.object({ deviceId }), result: z.object({ groups: z.array(waGroup) }) },
+  ...chatMethods,
   /** A status change only the edge sees (queued, failed before sending, cancelled), for the device's webhook. */
   'webhook.status': {
     params: z.object({ deviceId, messageId: z.string(), to: z.string(), status: z.enum(['queued', 'failed']), reason: z.string().nullable(), timestamp: z.number().int() }),
     result: z.object({ queued: z.boolean() }),
   },
-  ...chatMethods,
 } as const;
 
 export type Method = keyof typeof methods;
