@@ -37,6 +37,7 @@ export const relayStatus: Record<ErrorCode, ContentfulStatusCode> = {
   timeout: 504,
   send_failed: 502,
   internal: 500,
+  forbidden: 403,
 };
 
 // The host's own words where they help the client (what was wrong with the media, why WhatsApp

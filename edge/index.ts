@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
+import { chats } from './routes/chats.ts';
 import { contacts } from './routes/contacts.ts';
 import { demo } from './routes/demo.ts';
 import { devices } from './routes/devices.ts';
@@ -14,6 +15,7 @@ import { messages } from './routes/messages.ts';
 import { openApi } from './routes/openapi.ts';
 import { send } from './routes/send.ts';
 import { status } from './routes/status.ts';
+import { waGroups } from './routes/wa-groups.ts';
 import { serverTiming, timedD1 } from './timing.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,6 +41,9 @@ app.route('/send', send);
 app.route('/api', messages);
 app.route('/api/status', status);
 app.route('/api/devices', devices);
+// A device's chats and WhatsApp groups, live from its session.
+app.route('/api/devices', chats);
+app.route('/api/devices', waGroups);
 app.route('/api/contacts', contacts);
 app.route('/api/groups', groups);
 app.route('/api/hosts', hosts);

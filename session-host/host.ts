@@ -127,6 +127,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   });
 
+  /** A device's chat operations; a device this host does not have is, to a client, not connected (a 404 means the group or chat). */
+  const chatsOf = (deviceId: string) => {
+    try {
+      return registry.get(deviceId).chats();
+    } catch (error) {
+      if (error instanceof LinkError && error.code === 'not_found') throw new LinkError('not_connected', 'Device is not connected');
+      throw error;
+    }
+  };
+
   // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {
     'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
@@ -154,6 +164,25 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return registry.get(deviceId).revoke(id);
     },
     'groups.list': async ({ deviceId }) => ({ groups: await registry.get(deviceId).groups() }),
+    // Chat operations and WhatsApp groups (sessions/chats.ts).
+    'chat.checkNumbers': async ({ deviceId, numbers }) => ({ results: await chatsOf(deviceId).checkNumbers(numbers) }),
+    'chat.read': async ({ deviceId, ...request }) => ({ read: await chatsOf(deviceId).read(request) }),
+    'chat.presence': async ({ deviceId, to, state }) => {
+      await chatsOf(deviceId).presence(to, state);
+      return { sent: true };
+    },
+    'chat.profilePicture': async ({ deviceId, jid }) => ({ url: await chatsOf(deviceId).profilePicture(jid) }),
+    'group.create': async ({ deviceId, subject, participants }) => chatsOf(deviceId).createGroup(subject, participants),
+    'group.get': async ({ deviceId, groupId }) => chatsOf(deviceId).group(groupId),
+    'group.update': async ({ deviceId, groupId, ...changes }) => chatsOf(deviceId).updateGroup(groupId, changes),
+    'group.participants': async ({ deviceId, groupId, action, participants }) => ({ results: await chatsOf(deviceId).participants(groupId, action, participants) }),
+    'group.inviteLink': async ({ deviceId, groupId }) => ({ code: await chatsOf(deviceId).inviteCode(groupId, false) }),
+    'group.revokeInvite': async ({ deviceId, groupId }) => ({ code: await chatsOf(deviceId).inviteCode(groupId, true) }),
+    'group.join': async ({ deviceId, code }) => ({ id: await chatsOf(deviceId).join(code) }),
+    'group.leave': async ({ deviceId, groupId }) => {
+      await chatsOf(deviceId).leave(groupId);
+      return { left: true };
+    },
     'webhook.status': async ({ deviceId, messageId, ...change }) => {
       await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
       return { queued: true };

@@ -231,6 +231,65 @@ export type SendResult = z.infer<typeof sendResult>;
 
 export const waGroup = z.object({ id: z.string(), name: z.string() });
 
+// ───────────── chat operations and WhatsApp groups ─────────────
+
+/** A person's WhatsApp address: `<digits>@s.whatsapp.net`. */
+const personJid = z.string().regex(/^\d{5,20}@s\.whatsapp\.net$/, 'a phone JID (digits@s.whatsapp.net)');
+const groupJid = z.string().regex(/^[\d-]{5,40}@g\.us$/, 'a group JID (id@g.us)');
+const groupRef = z.object({ deviceId, groupId: groupJid });
+
+export const presenceState = z.enum(['composing', 'recording', 'paused', 'available', 'unavailable']);
+export const groupRole = z.enum(['superadmin', 'admin', 'member']);
+export const groupAction = z.enum(['add', 'remove', 'promote', 'demote']);
+
+/** A WhatsApp group as the device sees it; numbers are digits with country code. */
+export const waGroupInfo = z.object({
+  id: z.string(),
+  subject: z.string(),
+  description: z.string().nullable(),
+  /** The creator's number, when WhatsApp tells it. */
+  owner: z.string().nullable(),
+  /** Unix seconds. */
+  creation: z.number().int().nullable(),
+  /** `number` is null for a member WhatsApp shows only by LID (a hidden number). */
+  participants: z.array(z.object({ number: z.string().nullable(), lid: z.string().nullable(), role: groupRole })),
+});
+export type WaGroupInfo = z.infer<typeof waGroupInfo>;
+
+export const numberCheck = z.object({ number: z.string(), exists: z.boolean(), jid: z.string().nullable(), lid: z.string().nullable() });
+export type NumberCheck = z.infer<typeof numberCheck>;
+
+const chatMethods = {
+  /** Which numbers are on WhatsApp; each answer is cached on the host for a day. */
+  'chat.checkNumbers': {
+    params: z.object({
+      deviceId,
+      numbers: z
+        .array(z.string().regex(/^\d{5,20}$/))
+        .min(1)
+        .max(50),
+    }),
+    result: z.object({ results: z.array(numberCheck) }),
+  },
+  /** Blue ticks for messages this device received (within the retention). */
+  'chat.read': { params: z.object({ deviceId, chat: recipientJid, messageIds: z.array(z.string().min(1).max(128)).min(1).max(100) }), result: z.object({ read: z.number().int() }) },
+  'chat.presence': { params: z.object({ deviceId, to: recipientJid, state: presenceState }), result: z.object({ sent: z.boolean() }) },
+  /** Null when there is none, or its owner hides it. */
+  'chat.profilePicture': { params: z.object({ deviceId, jid: recipientJid }), result: z.object({ url: z.string().nullable() }) },
+  'group.create': { params: z.object({ deviceId, subject: z.string().min(1).max(100), participants: z.array(personJid).min(1).max(1024) }), result: waGroupInfo },
+  'group.get': { params: groupRef, result: waGroupInfo },
+  'group.update': { params: groupRef.extend({ subject: z.string().min(1).max(100).optional(), description: z.string().max(2048).optional() }), result: waGroupInfo },
+  /** WhatsApp answers per participant: 200 done, else its code (403, 404, 408, 409 …). */
+  'group.participants': {
+    params: groupRef.extend({ action: groupAction, participants: z.array(personJid).min(1).max(1024) }),
+    result: z.object({ results: z.array(z.object({ number: z.string(), status: z.number().int() })) }),
+  },
+  'group.inviteLink': { params: groupRef, result: z.object({ code: z.string() }) },
+  'group.revokeInvite': { params: groupRef, result: z.object({ code: z.string() }) },
+  'group.join': { params: z.object({ deviceId, code: z.string().regex(/^[A-Za-z0-9_-]{6,64}$/) }), result: z.object({ id: z.string() }) },
+  'group.leave': { params: groupRef, result: z.object({ left: z.boolean() }) },
+} as const;
+
 // ───────────── requests: method → params and result ─────────────
 
 export const methods = {
@@ -246,6 +305,7 @@ export const methods = {
   'message.edit': { params: z.object({ deviceId, id: z.string().min(1).max(128), text: z.string().min(1).max(65_536) }), result: sendResult },
   'message.revoke': { params: z.object({ deviceId, id: z.string().min(1).max(128) }), result: sendResult },
   'groups.list': { params: z.object({ deviceId }), result: z.object({ groups: z.array(waGroup) }) },
+  ...chatMethods,
   /** A status change only the edge sees (queued, failed before sending, cancelled), for the device's webhook. */
   'webhook.status': {
     params: z.object({ deviceId, messageId: z.string(), to: z.string(), status: z.enum(['queued', 'failed']), reason: z.string().nullable(), timestamp: z.number().int() }),
@@ -276,8 +336,9 @@ export type EventData<E extends EventName> = z.infer<(typeof events)[E]>;
 /**
  * Error codes a request can fail with; the edge maps them to HTTP statuses. `store_unavailable`:
  * the host's store (Redis) is down, so the host refused before doing anything; safe to retry.
+ * `forbidden`: WhatsApp refused for lack of a right (not a group admin, not in the group).
  */
-export const errorCode = z.enum(['bad_request', 'not_found', 'not_connected', 'media_error', 'send_failed', 'timeout', 'host_offline', 'store_unavailable', 'internal']);
+export const errorCode = z.enum(['bad_request', 'not_found', 'not_connected', 'media_error', 'send_failed', 'timeout', 'host_offline', 'store_unavailable', 'internal', 'forbidden']);
 export type ErrorCode = z.infer<typeof errorCode>;
 
 export const requestFrame = z.object({ id: z.string().min(1).max(100), method: z.string(), params: z.unknown() });

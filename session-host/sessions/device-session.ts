@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import { LinkError, type DeviceSettings, type DeviceState, type DeviceStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
+import { Chats } from './chats.ts';
 import { EventChain } from './event-chain.ts';
 import type { ConnectionPayload } from './payloads.ts';
 import { Receiver } from './receiver.ts';
@@ -37,6 +38,7 @@ export class DeviceSession {
   private readonly log: Logger;
   private readonly sender: Sender;
   private readonly receiver: Receiver;
+  private readonly chatOps: Chats;
 
   private sock?: WASocket;
   private status: DeviceStatus = 'DISCONNECTED';
@@ -73,6 +75,7 @@ export class DeviceSession {
     const account = () => this.sock?.authState.creds.me;
     const phoneOfLid = async (lid: string) => (await this.sock?.signalRepository.lidMapping.getPNForLID(lid)) ?? null;
     this.receiver = new Receiver({ id: this.id, deps, log: this.log, sender: this.sender, phoneNumber, account, phoneOfLid, webhook });
+    this.chatOps = new Chats({ id: this.id, store: deps.store, socket: () => (this.status === 'CONNECTED' ? this.sock : undefined) });
   }
 
   private get store(): Store {
@@ -325,7 +328,7 @@ export class DeviceSession {
   async destroy(): Promise<void> {
     clearTimeout(this.counterTimer);
     await this.logout();
-    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `received:${this.id}:`, `outbox:${this.id}:`]) await this.store.deletePrefix(prefix);
+    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `received:${this.id}:`, `outbox:${this.id}:`, `checked:${this.id}:`]) await this.store.deletePrefix(prefix);
   }
 
   /** Asks WhatsApp for a pairing code for `phone`, to be typed on the phone instead of scanning. */
@@ -392,6 +395,11 @@ export class DeviceSession {
     this.requireConnected();
     const groups = await this.sock!.groupFetchAllParticipating();
     return Object.values(groups).map((g) => ({ id: g.id, name: g.subject }));
+  }
+
+  /** Number checks, read receipts, presence, profile pictures and group management (chats.ts). */
+  chats(): Chats {
+    return this.chatOps;
   }
 
   /** Queues a webhook, unless the device has nowhere to send it (which is then not worth a write). */

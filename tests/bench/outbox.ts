@@ -99,6 +99,19 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'groups.list': notHere,
     'message.edit': notHere,
     'message.revoke': notHere,
+    // Chat operations and WhatsApp groups.
+    'chat.checkNumbers': notHere,
+    'chat.read': notHere,
+    'chat.presence': notHere,
+    'chat.profilePicture': notHere,
+    'group.create': notHere,
+    'group.get': notHere,
+    'group.update': notHere,
+    'group.participants': notHere,
+    'group.inviteLink': notHere,
+    'group.revokeInvite': notHere,
+    'group.join': notHere,
+    'group.leave': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

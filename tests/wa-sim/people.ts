@@ -101,6 +101,8 @@ export interface Group {
   participants: string[]; // phones
   admins: string[]; // phones
   description?: string;
+  /** The description's id, which a change names as `prev` (WhatsApp's guard against stale edits). */
+  descriptionId?: string;
   addressingMode: 'pn' | 'lid';
 }
 

@@ -12,6 +12,7 @@ import { handleControl } from './control.ts';
 import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia } from './media.ts';
 import { hkdf } from './noise.ts';
 import { bytesOf, child, childNodes, children, describe, node, nowSeconds, textOf, uintBE, type BinaryNode } from './nodes.ts';
+import { GroupServer, IqError } from './groups.ts';
 import { Companion, LID_SERVER, Person, PN_SERVER, type Group } from './people.ts';
 import { ProtocolAddress, stripPrefix, verifySignature } from './signal.ts';
 import { encryptPollVote } from './poll-vote.ts';
@@ -124,6 +125,14 @@ export class WaSim implements ConnectionHandler {
   private readonly events = new EventEmitter();
   private readonly iqHandlers = new Map<string, IqHandler>();
   private readonly failures = new Map<string, { code: number; text: string }>();
+  // ── chat operations: number checks, profile pictures, groups (see groups.ts) ──
+  /** Phone numbers that are not on WhatsApp: usync answers `out` for them and groups refuse them. */
+  readonly offWhatsApp = new Set<string>();
+  /** How many usync queries asked "is this number on WhatsApp?" (the `contact` protocol). */
+  contactQueries = 0;
+  /** Group management and profile pictures. */
+  readonly groupServer: GroupServer;
+
   private nextPhone = 15550000001;
   private messageCounter = 0;
 
@@ -145,6 +154,18 @@ export class WaSim implements ConnectionHandler {
     this.idleDevices = options.idleDevices ?? false;
     this.events.setMaxListeners(0);
     this.registerIqHandlers();
+    // Also answers `w:g2 query` (one group) and `w:profile:picture`.
+    this.groupServer = new GroupServer({ sim: this, on: (key, handler) => this.iqHandlers.set(key, handler), groupNode: (g) => this.groupNode(g), deliver: (c, s) => this.deliver(c, s) });
+  }
+
+  /** Marks a number as not on WhatsApp. */
+  notOnWhatsApp(phone: string): void {
+    this.offWhatsApp.add(phone);
+  }
+
+  /** Sets a contact's profile picture URL; null: they have one but hide it from everyone. */
+  setProfilePicture(phone: string, url: string | null): void {
+    this.groupServer.profilePictures.set(phone, url);
   }
 
   static async start(options: StartOptions = {}): Promise<WaSim> {
@@ -314,7 +335,8 @@ export class WaSim implements ConnectionHandler {
         return; // the client acknowledging our notifications and receipts
       case 'presence':
       case 'chatstate':
-        this.presences.push({ from: conn.label, tag: stanza.tag, attrs: { ...stanza.attrs, state: childNodes(stanza)[0]?.tag ?? '' } });
+        // The state's own attributes too: recording is `<composing media='audio'/>`.
+        this.presences.push({ from: conn.label, tag: stanza.tag, attrs: { ...stanza.attrs, ...childNodes(stanza)[0]?.attrs, state: childNodes(stanza)[0]?.tag ?? '' } });
         this.events.emit('presence');
         return;
       case 'ib':
@@ -359,8 +381,9 @@ export class WaSim implements ConnectionHandler {
     try {
       reply((await handler(conn, iq)) ?? undefined);
     } catch (error) {
-      this.log(`${conn.label}: IQ ${describe(iq)} failed: ${(error as Error).message}`);
-      reply([node('error', { code: '500', text: (error as Error).message })], 'error');
+      const code = error instanceof IqError ? error.code : 500;
+      if (code === 500) this.log(`${conn.label}: IQ ${describe(iq)} failed: ${(error as Error).message}`);
+      reply([node('error', { code: String(code), text: (error as Error).message })], 'error');
     }
   }
 
@@ -405,18 +428,10 @@ export class WaSim implements ConnectionHandler {
         this.groupsOf(conn).map((g) => this.groupNode(g)),
       ),
     ]);
-    on('w:g2 query', (_conn, iq) => {
-      const group = this.groups.get((iq.attrs.to ?? '').replace(/@g\.us$/, ''));
-      if (!group) throw new Error('item-not-found');
-      return [this.groupNode(group)];
-    });
     on('md remove-companion-device', (conn) => {
       if (conn.companion) this.unlink(conn.companion);
     });
     on('md link_code_companion_reg', (conn, iq) => this.onLinkCodeStage(conn, iq));
-    on('w:profile:picture picture', () => {
-      throw new Error('item-not-found');
-    });
     on('status *', () => undefined);
   }
 
@@ -467,12 +482,14 @@ export class WaSim implements ConnectionHandler {
   private usync(_conn: Connection, iq: BinaryNode): BinaryNode[] {
     const usync = child(iq, 'usync')!;
     const protocols = childNodes(child(usync, 'query')).map((q) => q.tag);
+    if (protocols.includes('contact')) this.contactQueries++;
     const users: BinaryNode[] = [];
     for (const user of children(child(usync, 'list'), 'user')) {
       const contactQuery = textOf(child(user, 'contact'));
       const jid = user.attrs.jid ?? `${(contactQuery ?? '').replace(/\D/g, '')}@${PN_SERVER}`;
       // Any phone number asked about is a WhatsApp user: gateways send to numbers nobody declared.
-      const person = this.personOf(jid) ?? (jidDecode(jid)?.server === PN_SERVER ? this.addContact({ phone: jidDecode(jid)!.user }) : undefined);
+      const off = jidDecode(jid)?.server === PN_SERVER && this.offWhatsApp.has(jidDecode(jid)!.user);
+      const person = off ? undefined : (this.personOf(jid) ?? (jidDecode(jid)?.server === PN_SERVER ? this.addContact({ phone: jidDecode(jid)!.user }) : undefined));
       const content: BinaryNode[] = [];
       for (const protocol of protocols) {
         if (protocol === 'devices') content.push(node('devices', {}, [node('device-list', {}, person ? this.deviceList(person) : [])]));
@@ -505,7 +522,7 @@ export class WaSim implements ConnectionHandler {
       return node('participant', attrs);
     });
     const content = [...participants];
-    if (group.description) content.push(node('description', { id: 'desc1', t: String(group.creation) }, [node('body', {}, Buffer.from(group.description))]));
+    if (group.description) content.push(node('description', { id: group.descriptionId ?? 'desc1', t: String(group.creation) }, [node('body', {}, Buffer.from(group.description))]));
     const creator = this.people.get(group.creator)!.jid;
     return node(
       'group',
