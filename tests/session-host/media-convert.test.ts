@@ -1,0 +1,78 @@
+// The conversions themselves, with the ffmpeg and sharp the host ships with: fast cases only (the
+// end-to-end test sends the results through WhatsApp's simulator).
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { ConvertError, isOggOpus, prepareMedia, VOICE_MIMETYPE } from '../../session-host/media-convert.ts';
+import { png, wav } from '../support/fixtures.ts';
+
+const media = (bytes: Buffer, mimetype: string, fileName = 'file') => ({ bytes, mimetype, fileName });
+
+describe('voice notes', () => {
+  it('encodes a WAV as mono Ogg/Opus with its length in seconds and 64 waveform bars', async () => {
+    const voice = await prepareMedia('voice', media(wav(1.6), 'audio/wav', 'halo.wav'));
+    expect(voice).toMatchObject({ mimetype: VOICE_MIMETYPE, fileName: 'halo.ogg', seconds: 2 });
+    expect(isOggOpus(voice.bytes)).toBe(true);
+    expect(voice.waveform).toBeInstanceOf(Uint8Array);
+    expect(voice.waveform).toHaveLength(64);
+    // The fixture swells linearly from silence, so the bars rise.
+    const bars = [...voice.waveform!];
+    expect(bars[0]).toBeLessThan(10);
+    expect(bars[63]).toBe(100);
+    expect(bars.every((bar, i) => i === 0 || bar >= bars[i - 1]! - 2)).toBe(true);
+  });
+
+  it('keeps a file that is already Ogg/Opus byte for byte', async () => {
+    const first = await prepareMedia('voice', media(wav(1), 'audio/wav'));
+    const again = await prepareMedia('voice', media(first.bytes, 'audio/ogg', 'note.opus'));
+    expect(again.bytes).toBe(first.bytes);
+    expect(again).toMatchObject({ seconds: 1, fileName: 'note.ogg' });
+  });
+
+  it('draws silence as flat zero bars', async () => {
+    const silent = await prepareMedia('voice', media(wav(1, { peak: 0 }), 'audio/wav'));
+    expect([...silent.waveform!]).toEqual(new Array(64).fill(0));
+  });
+
+  it('refuses what ffmpeg cannot read as audio, saying why', async () => {
+    await expect(prepareMedia('voice', media(Buffer.from('not a sound at all, just words'), 'audio/mpeg'))).rejects.toThrow(new ConvertError('is not audio that can be decoded'));
+    await expect(prepareMedia('audio', media(png(8, 8), 'audio/mpeg'))).rejects.toThrow(new ConvertError('has no audio in it'));
+  });
+
+  it('gives up on a conversion that takes too long', async () => {
+    await expect(prepareMedia('voice', media(wav(30), 'audio/wav'), { timeoutMs: 1 })).rejects.toThrow(/took longer than/);
+  });
+});
+
+describe('audio', () => {
+  it('keeps the file and its type, adding its length', async () => {
+    const file = wav(2.2);
+    const audio = await prepareMedia('audio', media(file, 'audio/wav', 'a.wav'));
+    expect(audio).toEqual({ bytes: file, mimetype: 'audio/wav', fileName: 'a.wav', seconds: 2 });
+  });
+});
+
+describe('stickers', () => {
+  it('fits an image into a transparent 512×512 WebP', async () => {
+    const sticker = await prepareMedia('sticker', media(png(200, 50), 'image/png', 'logo.png'));
+    expect(sticker).toMatchObject({ mimetype: 'image/webp', fileName: 'logo.webp', animated: false });
+    expect(await sharp(sticker.bytes).metadata()).toMatchObject({ format: 'webp', width: 512, height: 512, hasAlpha: true });
+  });
+
+  it('keeps a WebP that is already 512×512', async () => {
+    const webp = await sharp({ create: { width: 512, height: 512, channels: 4, background: 'red' } })
+      .webp()
+      .toBuffer();
+    expect((await prepareMedia('sticker', media(webp, 'image/webp'))).bytes).toBe(webp);
+  });
+
+  it('refuses bytes that are no image', async () => {
+    await expect(prepareMedia('sticker', media(Buffer.from('GIF89a but nothing else'), 'image/gif'))).rejects.toBeInstanceOf(ConvertError);
+  });
+});
+
+describe('other types', () => {
+  it('pass unchanged', async () => {
+    const image = media(png(), 'image/png');
+    expect(await prepareMedia('image', image)).toBe(image);
+  });
+});
