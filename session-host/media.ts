@@ -44,11 +44,24 @@ const KINDS: Record<Exclude<MediaType, 'document'>, { accepts: (mimetype: string
 };
 
 function isAudio(mimetype: string): boolean {
-  return mimetype.startsWith('audio/') || mimetype === 'application/ogg';
+  return mimetype.startsWith('audio/');
 }
 
 // Servers label whatever they do not know as one of these; the bytes or the name say more.
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/unknown']);
+
+// Names servers use besides the registered one, which is what WhatsApp's apps expect.
+const ALIASES: Record<string, string> = {
+  'application/ogg': 'audio/ogg',
+  'audio/mp3': 'audio/mpeg',
+  'audio/x-mp3': 'audio/mpeg',
+  'audio/x-wav': 'audio/wav',
+  'audio/wave': 'audio/wav',
+  'audio/vnd.wave': 'audio/wav',
+  'audio/x-m4a': 'audio/mp4',
+  'audio/m4a': 'audio/mp4',
+  'image/jpg': 'image/jpeg',
+};
 
 const EXTENSIONS: Record<string, string> = {
   'image/jpeg': 'jpg',
@@ -102,7 +115,7 @@ export async function fetchMedia(url: string, options: FetchMediaOptions): Promi
 
   const declared = (response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const named = contentDispositionName(response.headers['content-disposition']) ?? lastPathSegment(response.url);
-  const mimetype = GENERIC.has(declared) ? guessType(response.body, named) : declared;
+  const mimetype = GENERIC.has(declared) ? guessType(response.body, named) : (ALIASES[declared] ?? declared);
 
   // A web page where a file was expected is nearly always a login, error or "share" page.
   if (mimetype === 'text/html' || mimetype === 'application/xhtml+xml') {

@@ -41,7 +41,7 @@ export class WaSendTest extends LitElement {
         <label>Message <textarea name="message" ?required=${!this.withMedia} placeholder="Hello from WA Gateway"></textarea></label>
         <div class="row">
           <label
-            >Media URL <span class="hint">Optional: a public image, video or document; the message becomes its caption.</span>
+            >Media URL <span class="hint">Optional: a public image, video, document or audio file; the message becomes its caption (voice notes, audio and stickers take none).</span>
             <input name="mediaUrl" type="url" placeholder="https://placehold.co/600x400.png" />
           </label>
           <label
@@ -50,6 +50,9 @@ export class WaSendTest extends LitElement {
               <option value="image">Image</option>
               <option value="video">Video</option>
               <option value="document">Document</option>
+              <option value="voice">Voice note</option>
+              <option value="audio">Audio</option>
+              <option value="sticker">Sticker</option>
             </select>
           </label>
         </div>

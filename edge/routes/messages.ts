@@ -39,7 +39,7 @@ export const sendMedia = z
   .object({
     to: recipientField,
     url: httpUrl.meta({ description: 'A public URL of the file', examples: ['https://placehold.co/600x400.png'] }),
-    caption: z.string().max(65_536).optional().meta({ description: 'Shown under an image, video or document' }),
+    caption: z.string().max(65_536).optional().meta({ description: 'Shown under an image, video or document (audio, voice notes and stickers have none)' }),
     type: z
       .enum(mediaTypes, { error: seedMessage(unsupportedMediaType) })
       .default('image')
@@ -54,7 +54,12 @@ export const sendMedia = z
     deviceId,
     queue,
   })
-  .refine((m) => !m.viewOnce || m.type === 'image' || m.type === 'video', { path: ['viewOnce'], message: 'only an image or a video can be sent view once' });
+  .refine((m) => !m.viewOnce || m.type === 'image' || m.type === 'video', { path: ['viewOnce'], message: 'only an image or a video can be sent view once' })
+  // Baileys wraps a view-once message before it adds the quote and the mentions, and the wrapper
+  // has no place for them: they would be lost without a word.
+  .refine((m) => !m.viewOnce || (!m.quotedId && !m.mentions?.length), { path: ['viewOnce'], message: 'a view-once message cannot quote or mention' })
+  // WhatsApp shows no caption on these; refused rather than silently lost.
+  .refine((m) => !m.caption || !['audio', 'voice', 'sticker'].includes(m.type), { path: ['caption'], message: 'audio, voice notes and stickers have no caption' });
 
 const latitude = z.number({ error: 'must be a number' }).min(-90, 'must be between -90 and 90').max(90, 'must be between -90 and 90');
 const longitude = z.number({ error: 'must be a number' }).min(-180, 'must be between -180 and 180').max(180, 'must be between -180 and 180');

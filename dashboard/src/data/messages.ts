@@ -1,6 +1,6 @@
 import { api } from './session.ts';
 
-export type MediaType = 'image' | 'video' | 'document';
+export type MediaType = 'image' | 'video' | 'document' | 'audio' | 'voice' | 'sticker';
 
 export interface TestMessage {
   deviceId: string;
