@@ -4,7 +4,6 @@
 //
 // Conversions are CPU work on a host that serves hundreds of devices, so they run a few at a
 // time (the rest wait their turn) and each ffmpeg is single-threaded and killed after a timeout.
-import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -34,6 +33,10 @@ const PCM_RATE = 16_000;
 /** Loudness is kept per 10 ms of sound, so an hour of audio is 360,000 numbers, not its PCM. */
 const BLOCK_SAMPLES = PCM_RATE / 100;
 const TIMEOUT_MS = 60_000;
+
+/** Loaded on first use: a host on a platform without the binary still sends every other type. */
+let ffmpegPath: Promise<string> | undefined;
+const ffmpegBinary = () => (ffmpegPath ??= import('@ffmpeg-installer/ffmpeg').then((m) => m.default.path));
 
 export interface ConvertOptions {
   /** An ffmpeg run longer than this is killed and the file refused. */
@@ -84,7 +87,7 @@ async function decode(bytes: Buffer, encode: boolean, options: ConvertOptions): 
     const opus = encode ? ['-map', '0:a:0', '-ac', '1', '-ar', '48000', '-c:a', 'libopus', '-b:a', '32k', '-application', 'voip', '-f', 'ogg', 'pipe:1'] : [];
     const pcm = ['-map', '0:a:0', '-ac', '1', '-ar', String(PCM_RATE), '-f', 's16le', 'pipe:3'];
     const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-threads', '1', '-i', input, ...opus, ...pcm];
-    const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(await ffmpegBinary(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -201,6 +204,11 @@ async function toSticker(media: Media): Promise<PreparedMedia> {
 const SLOTS = Math.min(4, availableParallelism());
 let running = 0;
 const waiting: (() => void)[] = [];
+
+/** Conversions running and waiting now, out of how many may run at once. */
+export function conversionLoad(): { running: number; waiting: number; slots: number } {
+  return { running, waiting: waiting.length, slots: SLOTS };
+}
 
 async function turn<T>(work: () => Promise<T>): Promise<T> {
   if (running >= SLOTS) await new Promise<void>((resolve) => waiting.push(resolve));

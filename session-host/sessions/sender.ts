@@ -16,7 +16,7 @@ import type { Logger } from '../logger.ts';
 import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { fetchMedia } from '../media.ts';
 import { ConvertError, prepareMedia, type PreparedMedia } from '../media-convert.ts';
-import { displayUrl } from '../net/safe-request.ts';
+import { displayUrl, RequestError } from '../net/safe-request.ts';
 import type { StatusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
 
@@ -330,8 +330,10 @@ export class Sender {
     try {
       prepared = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url}`, prepare) : prepare());
     } catch (error) {
-      const why = error instanceof ConvertError ? `media at ${displayUrl(url)} ${error.message}` : (error as Error).message;
-      throw new LinkError('media_error', `url: ${why}`);
+      // The file's fault (or its server's) is the caller's to fix; anything else is ours.
+      if (error instanceof ConvertError) throw new LinkError('media_error', `url: media at ${displayUrl(url)} ${error.message}`);
+      if (error instanceof RequestError) throw new LinkError('media_error', `url: ${error.message}`);
+      throw error;
     }
     const { bytes, mimetype, seconds, waveform, animated } = prepared;
     const caption = params.text || undefined;

@@ -2,7 +2,7 @@
 // end-to-end test sends the results through WhatsApp's simulator).
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { ConvertError, isOggOpus, prepareMedia, VOICE_MIMETYPE } from '../../session-host/media-convert.ts';
+import { ConvertError, conversionLoad, isOggOpus, prepareMedia, VOICE_MIMETYPE } from '../../session-host/media-convert.ts';
 import { png, wav } from '../support/fixtures.ts';
 
 const media = (bytes: Buffer, mimetype: string, fileName = 'file') => ({ bytes, mimetype, fileName });
@@ -67,6 +67,23 @@ describe('stickers', () => {
 
   it('refuses bytes that are no image', async () => {
     await expect(prepareMedia('sticker', media(Buffer.from('GIF89a but nothing else'), 'image/gif'))).rejects.toBeInstanceOf(ConvertError);
+  });
+});
+
+describe('taking turns', () => {
+  it('runs at most one conversion per slot; the others wait and then all finish', async () => {
+    const { slots } = conversionLoad();
+    const seen: { running: number; waiting: number }[] = [];
+    const watch = setInterval(() => seen.push(conversionLoad()), 2);
+    try {
+      const all = await Promise.all(Array.from({ length: slots * 3 }, () => prepareMedia('voice', media(wav(1), 'audio/wav'))));
+      expect(all.every((voice) => voice.seconds === 1)).toBe(true);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(Math.max(...seen.map((s) => s.running))).toBe(slots);
+    expect(Math.max(...seen.map((s) => s.waiting))).toBeGreaterThan(0);
+    expect(conversionLoad()).toEqual({ running: 0, waiting: 0, slots });
   });
 });
 
