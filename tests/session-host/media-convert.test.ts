@@ -1,5 +1,10 @@
 // The conversions themselves, with the ffmpeg and sharp the host ships with: fast cases only (the
 // end-to-end test sends the results through WhatsApp's simulator).
+import ffmpeg from '@ffmpeg-installer/ffmpeg';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { ConvertError, conversionLoad, isOggOpus, prepareMedia, VOICE_MIMETYPE } from '../../session-host/media-convert.ts';
@@ -19,6 +24,22 @@ describe('voice notes', () => {
     expect(bars[0]).toBeLessThan(10);
     expect(bars[63]).toBe(100);
     expect(bars.every((bar, i) => i === 0 || bar >= bars[i - 1]! - 2)).toBe(true);
+  });
+
+  it('converts an m4a whose index comes last (as most encoders write it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'm4a-'));
+    try {
+      writeFileSync(join(dir, 'in.wav'), wav(2.4));
+      // Written to a file, ffmpeg puts the index (moov) after the audio: a reader must seek back.
+      execFileSync(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-i', join(dir, 'in.wav'), '-c:a', 'aac', join(dir, 'out.m4a')]);
+      const m4a = readFileSync(join(dir, 'out.m4a'));
+      expect(m4a.indexOf('moov')).toBeGreaterThan(m4a.indexOf('mdat'));
+      const voice = await prepareMedia('voice', media(m4a, 'audio/mp4', 'rekaman.m4a'));
+      expect(voice).toMatchObject({ mimetype: VOICE_MIMETYPE, fileName: 'rekaman.ogg', seconds: 2 });
+      expect(isOggOpus(voice.bytes)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps a file that is already Ogg/Opus byte for byte', async () => {
