@@ -188,11 +188,16 @@ async function toSticker(media: Media): Promise<PreparedMedia> {
     return { bytes: media.bytes, mimetype: 'image/webp', fileName, animated };
   }
   try {
-    const bytes = await sharp(media.bytes, { animated: true })
-      .resize(STICKER_SIZE, STICKER_SIZE, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } })
-      .webp()
-      .toBuffer();
-    return { bytes, mimetype: 'image/webp', fileName, animated };
+    const square = sharp(media.bytes, { animated: true }).resize(STICKER_SIZE, STICKER_SIZE, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } });
+    // WhatsApp's sticker limits: 100 KB, 500 KB animated. A detailed picture steps down in
+    // quality until it fits; the smallest is sent if none does.
+    const limit = animated ? 500 * 1024 : 100 * 1024;
+    let bytes: Buffer | undefined;
+    for (const quality of [80, 60, 40, 20]) {
+      bytes = await square.clone().webp({ quality }).toBuffer();
+      if (bytes.length <= limit) break;
+    }
+    return { bytes: bytes!, mimetype: 'image/webp', fileName, animated };
   } catch {
     throw new ConvertError('is not an image that can be converted to a sticker');
   }

@@ -2,6 +2,7 @@
 // end-to-end test sends the results through WhatsApp's simulator).
 import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,29 @@ describe('stickers', () => {
     const sticker = await prepareMedia('sticker', media(png(200, 50), 'image/png', 'logo.png'));
     expect(sticker).toMatchObject({ mimetype: 'image/webp', fileName: 'logo.webp', animated: false });
     expect(await sharp(sticker.bytes).metadata()).toMatchObject({ format: 'webp', width: 512, height: 512, hasAlpha: true });
+  });
+
+  it('lowers the quality of a detailed picture until it fits in WhatsApp’s 100 KB', async () => {
+    const noise = await sharp(randomBytes(400 * 400 * 3), { raw: { width: 400, height: 400, channels: 3 } })
+      .png()
+      .toBuffer();
+    const full = await sharp(noise).resize(512, 512).webp({ quality: 80 }).toBuffer();
+    expect(full.length).toBeGreaterThan(100 * 1024);
+    const sticker = await prepareMedia('sticker', media(noise, 'image/png'));
+    expect(sticker.bytes.length).toBeLessThanOrEqual(100 * 1024);
+    expect(await sharp(sticker.bytes).metadata()).toMatchObject({ width: 512, height: 512 });
+  });
+
+  it('pads a JPEG (which has no transparency) with a transparent background', async () => {
+    const jpeg = await sharp({ create: { width: 300, height: 150, channels: 3, background: 'orange' } })
+      .jpeg()
+      .toBuffer();
+    const sticker = await prepareMedia('sticker', media(jpeg, 'image/jpeg', 'foto.jpg'));
+    const { data, info } = await sharp(sticker.bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([512, 512]);
+    const alphaAt = (x: number, y: number) => data[(y * 512 + x) * 4 + 3];
+    expect(alphaAt(0, 0)).toBe(0);
+    expect(alphaAt(256, 256)).toBe(255);
   });
 
   it('keeps a WebP that is already 512×512', async () => {
