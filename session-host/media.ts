@@ -3,7 +3,7 @@
 // answer is checked to be the kind of file the caller asked to send.
 import { RequestError, displayUrl, safeRequest } from './net/safe-request.ts';
 
-export type MediaType = 'image' | 'video' | 'document';
+export type MediaType = 'image' | 'video' | 'document' | 'audio' | 'voice' | 'sticker';
 
 export interface FetchMediaOptions {
   type: MediaType;
@@ -31,10 +31,37 @@ export class BadStatusError extends RequestError {
   }
 }
 
-const ACCEPT: Record<MediaType, string> = { image: 'image/*', video: 'video/*', document: '*/*' };
+const ACCEPT: Record<MediaType, string> = { image: 'image/*', video: 'video/*', document: '*/*', audio: 'audio/*', voice: 'audio/*', sticker: 'image/*' };
+
+/** What each type must be, and how an error names it. A voice note is converted from any audio. */
+const KINDS: Record<Exclude<MediaType, 'document'>, { accepts: (mimetype: string) => boolean; noun: string }> = {
+  image: { accepts: (m) => m.startsWith('image/'), noun: 'an image' },
+  video: { accepts: (m) => m.startsWith('video/'), noun: 'a video' },
+  audio: { accepts: isAudio, noun: 'audio' },
+  voice: { accepts: isAudio, noun: 'audio' },
+  // The formats a sticker is converted from; others (SVG above all) are not handed to the converter.
+  sticker: { accepts: (m) => ['image/png', 'image/jpeg', 'image/gif', 'image/webp'].includes(m), noun: 'a png, jpeg, gif or webp image' },
+};
+
+function isAudio(mimetype: string): boolean {
+  return mimetype.startsWith('audio/');
+}
 
 // Servers label whatever they do not know as one of these; the bytes or the name say more.
 const GENERIC = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'application/unknown']);
+
+// Names servers use besides the registered one, which is what WhatsApp's apps expect.
+const ALIASES: Record<string, string> = {
+  'application/ogg': 'audio/ogg',
+  'audio/mp3': 'audio/mpeg',
+  'audio/x-mp3': 'audio/mpeg',
+  'audio/x-wav': 'audio/wav',
+  'audio/wave': 'audio/wav',
+  'audio/vnd.wave': 'audio/wav',
+  'audio/x-m4a': 'audio/mp4',
+  'audio/m4a': 'audio/mp4',
+  'image/jpg': 'image/jpeg',
+};
 
 const EXTENSIONS: Record<string, string> = {
   'image/jpeg': 'jpg',
@@ -45,6 +72,12 @@ const EXTENSIONS: Record<string, string> = {
   'video/quicktime': 'mov',
   'video/3gpp': '3gp',
   'audio/mp4': 'm4a',
+  'audio/mpeg': 'mp3',
+  'audio/ogg': 'ogg',
+  'audio/wav': 'wav',
+  'audio/aac': 'aac',
+  'audio/amr': 'amr',
+  'audio/flac': 'flac',
   'application/pdf': 'pdf',
   'application/zip': 'zip',
   'text/plain': 'txt',
@@ -58,7 +91,7 @@ const EXTENSIONS: Record<string, string> = {
   'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'pptx',
 };
 const MIME_BY_EXTENSION = Object.fromEntries(Object.entries(EXTENSIONS).map(([mime, ext]) => [ext, mime]));
-Object.assign(MIME_BY_EXTENSION, { jpeg: 'image/jpeg', mpeg4: 'video/mp4' });
+Object.assign(MIME_BY_EXTENSION, { jpeg: 'image/jpeg', mpeg4: 'video/mp4', opus: 'audio/ogg', oga: 'audio/ogg' });
 
 /**
  * Downloads `url` as media of `type`. Throws a `RequestError` whose message names the problem:
@@ -82,15 +115,15 @@ export async function fetchMedia(url: string, options: FetchMediaOptions): Promi
 
   const declared = (response.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const named = contentDispositionName(response.headers['content-disposition']) ?? lastPathSegment(response.url);
-  const mimetype = GENERIC.has(declared) ? guessType(response.body, named) : declared;
+  const mimetype = GENERIC.has(declared) ? guessType(response.body, named) : (ALIASES[declared] ?? declared);
 
   // A web page where a file was expected is nearly always a login, error or "share" page.
   if (mimetype === 'text/html' || mimetype === 'application/xhtml+xml') {
-    throw new MediaError(`media at ${shown} is a web page (${mimetype}), not ${type === 'image' ? 'an image' : `a ${type}`}; link the file itself`);
+    throw new MediaError(`media at ${shown} is a web page (${mimetype}), not ${type === 'document' ? 'a document' : KINDS[type].noun}; link the file itself`);
   }
-  if (type !== 'document' && !mimetype.startsWith(`${type}/`)) {
+  if (type !== 'document' && !KINDS[type].accepts(mimetype)) {
     const what = mimetype === 'application/octet-stream' ? 'of unknown type' : mimetype;
-    throw new MediaError(`media at ${shown} is ${what}, not ${type === 'image' ? 'an image' : 'a video'}`);
+    throw new MediaError(`media at ${shown} is ${what}, not ${KINDS[type].noun}`);
   }
   return { bytes: response.body, mimetype, fileName: fileName(named, type, mimetype) };
 }
@@ -110,6 +143,14 @@ function sniff(bytes: Buffer): string | undefined {
   if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
   if (ascii(0, 6) === 'GIF87a' || ascii(0, 6) === 'GIF89a') return 'image/gif';
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'image/webp';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WAVE') return 'audio/wav';
+  if (ascii(0, 4) === 'OggS') return 'audio/ogg';
+  if (ascii(0, 4) === 'fLaC') return 'audio/flac';
+  if (ascii(0, 5) === '#!AMR') return 'audio/amr';
+  // An MP3 starts with its ID3 tag or straight with a frame (11 sync bits); AAC's ADTS frames too.
+  if (ascii(0, 3) === 'ID3') return 'audio/mpeg';
+  if (bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xf6) === 0xf0) return 'audio/aac';
+  if (bytes[0] === 0xff && ((bytes[1] ?? 0) & 0xe0) === 0xe0) return 'audio/mpeg';
   if (ascii(4, 8) === 'ftyp') {
     const brand = ascii(8, 12);
     if (brand === 'qt  ') return 'video/quicktime';

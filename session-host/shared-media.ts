@@ -2,7 +2,7 @@
 // them with a shared key so the host downloads the file once, not once per target (50 targets
 // used to mean 50 downloads at once). The file is kept briefly for the sends still to come (the
 // outbox may spread them over minutes), within a byte budget, oldest dropped first.
-import type { Media } from './media.ts';
+import type { PreparedMedia } from './media-convert.ts';
 
 export interface SharedMediaOptions {
   /** How long a file stays after its last use. */
@@ -12,7 +12,7 @@ export interface SharedMediaOptions {
 }
 
 interface Entry {
-  media: Promise<Media>;
+  media: Promise<PreparedMedia>;
   bytes: number;
   usedAt: number;
 }
@@ -27,7 +27,7 @@ export class SharedMedia {
   }
 
   /** The file under `key`, fetched by `fetch` only if no send of the same request has (or is doing it). */
-  get(key: string, fetch: () => Promise<Media>): Promise<Media> {
+  get(key: string, fetch: () => Promise<PreparedMedia>): Promise<PreparedMedia> {
     this.expire();
     const hit = this.entries.get(key);
     if (hit) {

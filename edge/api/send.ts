@@ -13,8 +13,8 @@ import { claimedMessageId, currentClaim, rerunFrom } from './idempotency.ts';
 import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
-export const mediaTypes = ['image', 'video', 'document'] as const satisfies readonly MediaType[];
-export type Media = { type: MediaType; url: string; fileName?: string; shared?: string };
+export const mediaTypes = ['image', 'video', 'document', 'audio', 'voice', 'sticker'] as const satisfies readonly MediaType[];
+export type Media = { type: MediaType; url: string; fileName?: string; shared?: string; viewOnce?: boolean };
 /** What a message is when it is neither a text nor media, and whom it replies to and mentions. */
 export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction' | 'quotedId' | 'mentions'>;
 /**

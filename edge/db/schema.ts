@@ -60,7 +60,7 @@ export const contactsTable = sqliteTable('contacts', {
   groupId: text('group_id').references(() => contactGroupsTable.id, { onDelete: 'set null' }),
 });
 
-export const messageTypes = ['text', 'image', 'video', 'document', 'location', 'contact', 'poll', 'reaction'] as const;
+export const messageTypes = ['text', 'image', 'video', 'document', 'audio', 'voice', 'sticker', 'location', 'contact', 'poll', 'reaction'] as const;
 export type MessageType = (typeof messageTypes)[number];
 export const messageStatuses = ['queued', 'sent', 'delivered', 'read', 'failed'] as const;
 

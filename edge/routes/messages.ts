@@ -33,17 +33,34 @@ export const sendMessage = z.object({
   queue,
 });
 
-export const sendMedia = z.object({
-  to: recipientField,
-  url: httpUrl.meta({ description: 'A public URL of the file', examples: ['https://placehold.co/600x400.png'] }),
-  caption: z.string().max(65_536).optional(),
-  type: z.enum(mediaTypes, { error: seedMessage("Unsupported media type. Use: 'image', 'video', 'document'") }).default('image'),
-  fileName: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
-  quotedId,
-  mentions,
-  deviceId,
-  queue,
-});
+// The seed's wording, listing every type this gateway sends.
+const unsupportedMediaType = `Unsupported media type. Use: ${mediaTypes.map((t) => `'${t}'`).join(', ')}`;
+
+export const sendMedia = z
+  .object({
+    to: recipientField,
+    url: httpUrl.meta({ description: 'A public URL of the file', examples: ['https://placehold.co/600x400.png'] }),
+    caption: z.string().max(65_536).optional().meta({ description: 'Shown under an image, video or document (audio, voice notes and stickers have none)' }),
+    type: z
+      .enum(mediaTypes, { error: seedMessage(unsupportedMediaType) })
+      .default('image')
+      .meta({
+        description:
+          '`audio` is sent as it is (mp3, m4a, ogg…); `voice` is a voice note, converted to Ogg/Opus from mp3, m4a, wav or ogg, with its length and waveform; `sticker` is converted to a 512×512 WebP from png, jpeg, gif (animated stays animated) or webp',
+      }),
+    fileName: z.string().max(255).optional().meta({ description: 'The file name a document is shown with' }),
+    viewOnce: z.boolean({ error: 'must be true or false' }).optional().meta({ description: 'An image or video the recipient can open only once' }),
+    quotedId,
+    mentions,
+    deviceId,
+    queue,
+  })
+  .refine((m) => !m.viewOnce || m.type === 'image' || m.type === 'video', { path: ['viewOnce'], message: 'only an image or a video can be sent view once' })
+  // Baileys wraps a view-once message before it adds the quote and the mentions, and the wrapper
+  // has no place for them: they would be lost without a word.
+  .refine((m) => !m.viewOnce || (!m.quotedId && !m.mentions?.length), { path: ['viewOnce'], message: 'a view-once message cannot quote or mention' })
+  // WhatsApp shows no caption on these; refused rather than silently lost.
+  .refine((m) => !m.caption || !['audio', 'voice', 'sticker'].includes(m.type), { path: ['caption'], message: 'audio, voice notes and stickers have no caption' });
 
 const latitude = z.number({ error: 'must be a number' }).min(-90, 'must be between -90 and 90').max(90, 'must be between -90 and 90');
 const longitude = z.number({ error: 'must be a number' }).min(-180, 'must be between -180 and 180').max(180, 'must be between -180 and 180');
@@ -297,16 +314,16 @@ export const messages = new Hono<AppEnv>()
   .post(
     '/send-media',
     endpoint({
-      summary: 'Send an image, video or document from a public URL',
+      summary: 'Send an image, video, document, audio, voice note or sticker from a public URL',
       auth: 'sender',
       responses: { 200: z.union([dispatched('image message dispatched successfully'), queuedAnswer]) },
-      errors: { ...sendErrors, 400: "Invalid request, e.g. Unsupported media type. Use: 'image', 'video', 'document'" },
+      errors: { ...sendErrors, 400: `Invalid request, e.g. ${unsupportedMediaType}; or the URL is not a file of that type` },
     }),
     idempotent,
     body(sendMedia),
     async (c) => {
-      const { to, url, caption, type, fileName, quotedId, mentions, deviceId, queue } = c.req.valid('json');
-      const media = { type, url, fileName };
+      const { to, url, caption, type, fileName, viewOnce, quotedId, mentions, deviceId, queue } = c.req.valid('json');
+      const media = { type, url, fileName, viewOnce };
       return answer(c, await sendOne(c, deviceId, { to, text: caption, media, rich: { quotedId, mentions } }, 'Failed to send media', queue), `${type} message`);
     },
   )

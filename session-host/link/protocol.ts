@@ -179,7 +179,7 @@ export const deviceSettings = z.object({
 });
 export type DeviceSettings = z.infer<typeof deviceSettings>;
 
-export const mediaType = z.enum(['image', 'video', 'document']);
+export const mediaType = z.enum(['image', 'video', 'document', 'audio', 'voice', 'sticker']);
 export type MediaType = z.infer<typeof mediaType>;
 
 /** A recipient as WhatsApp addresses it: `<digits>@s.whatsapp.net` or a group `<id>@g.us`. */
@@ -196,6 +196,8 @@ export const sendParams = z.object({
       fileName: z.string().max(255).optional(),
       /** Sends of one request carry the same key: the host downloads the file once for all of them. */
       shared: z.string().max(100).optional(),
+      /** An image or video the recipient can open once. */
+      viewOnce: z.boolean().optional(),
     })
     .optional(),
   /** A pin on the map instead of a text. */

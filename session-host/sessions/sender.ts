@@ -15,6 +15,8 @@ import { generateMessageIDV2, jidNormalizedUser, proto, S_WHATSAPP_NET, type Any
 import type { Logger } from '../logger.ts';
 import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { fetchMedia } from '../media.ts';
+import { ConvertError, prepareMedia, type PreparedMedia } from '../media-convert.ts';
+import { displayUrl, RequestError } from '../net/safe-request.ts';
 import type { StatusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
 
@@ -366,19 +368,29 @@ export class Sender {
       const linkPreview = params.linkPreview === false ? null : ((await this.ctx.deps.linkPreviews.forText(params.text)) ?? null);
       return { text: params.text, linkPreview };
     }
-    const { type, url, fileName, shared } = params.media;
+    const { type, url, fileName, shared, viewOnce } = params.media;
     const { media } = this.ctx.deps.options;
-    const download = () => fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
-    let fetched: Awaited<ReturnType<typeof fetchMedia>>;
+    // Fetched and converted once for all the sends of a request.
+    const prepare = async () => prepareMedia(type, await fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks }));
+    let prepared: PreparedMedia;
     try {
-      fetched = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url}`, download) : download());
+      prepared = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url}`, prepare) : prepare());
     } catch (error) {
-      throw new LinkError('media_error', (error as Error).message);
+      // The file's fault (or its server's) is the caller's to fix; anything else is ours.
+      if (error instanceof ConvertError) throw new LinkError('media_error', `url: media at ${displayUrl(url)} ${error.message}`);
+      if (error instanceof RequestError) throw new LinkError('media_error', `url: ${error.message}`);
+      throw error;
     }
+    const { bytes, mimetype, seconds, waveform, animated } = prepared;
     const caption = params.text || undefined;
-    if (type === 'image') return { image: fetched.bytes, caption, mimetype: fetched.mimetype };
-    if (type === 'video') return { video: fetched.bytes, caption, mimetype: fetched.mimetype };
-    return { document: fetched.bytes, caption, mimetype: fetched.mimetype, fileName: fileName ?? fetched.fileName };
+    if (type === 'image') return { image: bytes, caption, mimetype, viewOnce };
+    if (type === 'video') return { video: bytes, caption, mimetype, viewOnce };
+    // Baileys copies `waveform` into the message as it is; passing it (and `seconds`) spares it
+    // trying optional packages to compute them.
+    if (type === 'voice') return { audio: bytes, mimetype, ptt: true, seconds, waveform } as AnyMessageContent;
+    if (type === 'audio') return { audio: bytes, mimetype, ptt: false, seconds };
+    if (type === 'sticker') return { sticker: bytes, mimetype, isAnimated: animated, width: 512, height: 512 };
+    return { document: bytes, caption, mimetype, fileName: fileName ?? prepared.fileName };
   }
 
   /** An incoming message, remembered for the retention so a reaction or a reply can name it. */

@@ -108,7 +108,13 @@ describe('GET /api/openapi.json', () => {
     expect(sendMessage.properties.to).toMatchObject({ type: 'string', description: expect.stringContaining('@g.us') });
 
     const sendMedia = op('post', '/api/send-media').requestBody!.content['application/json']!.schema;
-    expect(sendMedia.properties.type).toEqual({ default: 'image', type: 'string', enum: ['image', 'video', 'document'] });
+    expect(sendMedia.properties.type).toEqual({
+      default: 'image',
+      type: 'string',
+      enum: ['image', 'video', 'document', 'audio', 'voice', 'sticker'],
+      description: expect.stringContaining('voice note'),
+    });
+    expect(sendMedia.properties.viewOnce).toMatchObject({ type: 'boolean' });
     expect(sendMedia.required).toEqual(['to', 'url']);
 
     const fonnte = op('post', '/send').requestBody!.content;

@@ -302,10 +302,42 @@ describe('POST /api/send-media', () => {
     ]);
   });
 
-  it('refuses an unsupported type with the seed message', async () => {
-    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.gif', type: 'sticker' })).toEqual({
+  it('sends audio, voice notes and stickers, and view-once images and videos', async () => {
+    const sent = whatsapp();
+    expect((await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.mp3', type: 'voice' })).body.message).toBe('voice message dispatched successfully');
+    expect((await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.mp3', type: 'audio' })).body.message).toBe('audio message dispatched successfully');
+    expect((await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', type: 'sticker' })).body.message).toBe('sticker message dispatched successfully');
+    expect((await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', viewOnce: true })).status).toBe(200);
+    expect(sent().map((p) => p.media)).toEqual([
+      { type: 'voice', url: 'https://cdn.example.com/a.mp3' },
+      { type: 'audio', url: 'https://cdn.example.com/a.mp3' },
+      { type: 'sticker', url: 'https://cdn.example.com/a.png' },
+      { type: 'image', url: 'https://cdn.example.com/a.png', viewOnce: true },
+    ]);
+  });
+
+  it('refuses view once on anything but an image or a video, and a caption WhatsApp would not show', async () => {
+    const sent = whatsapp();
+    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/d.pdf', type: 'document', viewOnce: true })).toEqual({
       status: 400,
-      body: { error: "Unsupported media type. Use: 'image', 'video', 'document'" },
+      body: { error: 'viewOnce: only an image or a video can be sent view once' },
+    });
+    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', viewOnce: 'yes' })).toEqual({ status: 400, body: { error: 'viewOnce: must be true or false' } });
+    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', viewOnce: true, mentions: ['628123456780'] })).toEqual({
+      status: 400,
+      body: { error: 'viewOnce: a view-once message cannot quote or mention' },
+    });
+    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.mp3', type: 'voice', caption: 'Dengar' })).toEqual({
+      status: 400,
+      body: { error: 'caption: audio, voice notes and stickers have no caption' },
+    });
+    expect(sent()).toEqual([]);
+  });
+
+  it('refuses an unsupported type with the seed message', async () => {
+    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.gif', type: 'gif' })).toEqual({
+      status: 400,
+      body: { error: "Unsupported media type. Use: 'image', 'video', 'document', 'audio', 'voice', 'sticker'" },
     });
     expect(await sendMedia({ to: '628123456789', url: 'not a url' })).toEqual({ status: 400, body: { error: 'url: must be an http(s) URL' } });
   });

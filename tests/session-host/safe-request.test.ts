@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchMedia, type FetchMediaOptions } from '../../session-host/media.ts';
 import { RequestError, safeRequest, unsafeAddressKind } from '../../session-host/net/safe-request.ts';
-import { mp4, pdf, png } from '../support/fixtures.ts';
+import { mp4, pdf, png, wav } from '../support/fixtures.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -311,6 +311,13 @@ describe('content checks', () => {
     expect((await refusal(() => fetchMedia(blobUrl, { type: 'image', ...open }))).message).toBe(`media at ${blobUrl} is of unknown type, not an image`);
   });
 
+  it('refuses a picture as a voice note, and an SVG as a sticker', async () => {
+    const imageUrl = route('/type/voice.png', serve(png(), { 'content-type': 'image/png' }));
+    expect((await refusal(() => fetchMedia(imageUrl, { type: 'voice', ...open }))).message).toBe(`media at ${imageUrl} is image/png, not audio`);
+    const svgUrl = route('/type/logo.svg', serve('<svg xmlns="http://www.w3.org/2000/svg"/>', { 'content-type': 'image/svg+xml' }));
+    expect((await refusal(() => fetchMedia(svgUrl, { type: 'sticker', ...open }))).message).toBe(`media at ${svgUrl} is image/svg+xml, not a png, jpeg, gif or webp image`);
+  });
+
   it('refuses an empty file', async () => {
     const url = route('/type/empty.png', serve('', { 'content-type': 'image/png' }));
     expect((await refusal(() => fetchMedia(url, { type: 'image', ...open }))).message).toBe(`media at ${url} is empty`);
@@ -357,6 +364,14 @@ describe('file names and types', () => {
       'passwd.pdf',
     ],
     ['falls back on a badly encoded path', '/n/%E0%A4%A', pdf(), { 'content-type': 'application/pdf' }, 'document', 'application/pdf', 'document.pdf'],
+    ['sniffs MP3 by its ID3 tag', '/n/song', Buffer.from('ID3\x04\x00\x00\x00\x00\x00\x00', 'latin1'), { 'content-type': 'application/octet-stream' }, 'audio', 'audio/mpeg', 'song.mp3'],
+    ['sniffs MP3 by its first frame', '/n/bare', Buffer.from([0xff, 0xfb, 0x90, 0x64, 0, 0]), {}, 'voice', 'audio/mpeg', 'bare.mp3'],
+    ['sniffs AAC frames apart from MP3', '/n/raw', Buffer.from([0xff, 0xf1, 0x50, 0x80, 0, 0]), {}, 'audio', 'audio/aac', 'raw.aac'],
+    ['sniffs WAV', '/n/memo', wav(0.01), { 'content-type': 'application/octet-stream' }, 'voice', 'audio/wav', 'memo.wav'],
+    ['sniffs Ogg', '/n/note', Buffer.from('OggS\x00\x02', 'latin1'), {}, 'voice', 'audio/ogg', 'note.ogg'],
+    ['types Ogg labelled application/ogg as audio', '/n/x', Buffer.from('OggS\x00\x02', 'latin1'), { 'content-type': 'application/ogg' }, 'audio', 'audio/ogg', 'x.ogg'],
+    ['types MP3 labelled audio/mp3 as WhatsApp names it', '/n/y', Buffer.from('ID3\x04', 'latin1'), { 'content-type': 'audio/mp3' }, 'audio', 'audio/mpeg', 'y.mp3'],
+    ['takes a WebP for a sticker', '/n/s', webp, {}, 'sticker', 'image/webp', 's.webp'],
   ])('%s', async (_name, path, body, headers, type, mimetype, fileName) => {
     const url = route(path, serve(body, headers));
     const media = await fetchMedia(url, { type, ...open });

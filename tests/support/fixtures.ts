@@ -41,3 +41,27 @@ export function mp4(size = 4096): Buffer {
   for (let i = 16; i < size; i++) out[i] = (i * 31) & 255;
   return out;
 }
+
+/**
+ * A mono 16-bit PCM WAV file: a tone whose loudness rises from silence to `peak` (so its
+ * waveform is not flat).
+ */
+export function wav(seconds: number, { rate = 16_000, hz = 440, peak = 0.5 } = {}): Buffer {
+  const samples = Math.round(seconds * rate);
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 32767 * peak * (i / samples)), i * 2);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8, 'ascii');
+  header.writeUInt32LE(16, 16); // the format chunk's size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // bytes per second
+  header.writeUInt16LE(2, 32); // bytes per sample frame
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(data.length, 40);
+  return Buffer.concat([header, data]);
+}

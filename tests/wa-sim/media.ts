@@ -17,9 +17,17 @@ export interface ReceivedMedia {
   mimetype?: string;
   fileName?: string;
   caption?: string;
+  /** Audio: a voice note (push to talk), its length in seconds and its waveform bars. */
+  ptt?: boolean;
+  seconds?: number;
+  waveform?: Buffer;
+  /** Stickers: animated. */
+  animated?: boolean;
+  /** An image or video the recipient opens once (wrapped, or flagged on the media). */
+  viewOnce?: boolean;
 }
 
-type MediaMessage = proto.Message.IImageMessage & proto.Message.IVideoMessage & proto.Message.IDocumentMessage & proto.Message.IAudioMessage;
+type MediaMessage = proto.Message.IImageMessage & proto.Message.IVideoMessage & proto.Message.IDocumentMessage & proto.Message.IAudioMessage & proto.Message.IStickerMessage;
 
 const KEY_INFO: Record<MediaType, string> = {
   image: 'Image',
@@ -107,7 +115,11 @@ export class MediaHost {
     if (media.fileLength != null && Number(media.fileLength) !== bytes.length) {
       throw new Error(`fileLength ${media.fileLength} but ${bytes.length} bytes decrypted`);
     }
-    return { type, bytes, mimetype: media.mimetype ?? undefined, fileName: media.fileName ?? undefined, caption: media.caption ?? undefined };
+    const received: ReceivedMedia = { type, bytes, mimetype: media.mimetype ?? undefined, fileName: media.fileName ?? undefined, caption: media.caption ?? undefined };
+    if (type === 'audio') Object.assign(received, { ptt: !!media.ptt, seconds: media.seconds ?? undefined, waveform: media.waveform ? Buffer.from(media.waveform) : undefined });
+    if (type === 'sticker') received.animated = !!media.isAnimated;
+    if (media.viewOnce) received.viewOnce = true;
+    return received;
   }
 
   async stop(): Promise<void> {

@@ -797,6 +797,12 @@ export class WaSim implements ConnectionHandler {
   }
 
   private mediaOf(message: proto.IMessage): ReceivedMedia | undefined {
+    // A view-once image or video comes wrapped; the recipient opens what is inside.
+    const viewOnce = message.viewOnceMessage ?? message.viewOnceMessageV2 ?? message.viewOnceMessageV2Extension;
+    if (viewOnce?.message) {
+      const inner = this.mediaOf(viewOnce.message);
+      return inner && { ...inner, viewOnce: true };
+    }
     for (const type of MEDIA_TYPES) {
       const media = (message as Record<string, unknown>)[`${type}Message`] ?? (type === 'document' ? message.documentWithCaptionMessage?.message?.documentMessage : undefined);
       if (media) return this.media.open(type as MediaType, media as never);

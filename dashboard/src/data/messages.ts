@@ -7,9 +7,17 @@ interface Addressed {
   to: string;
 }
 
+interface TextOrMedia {
+  kind: 'message';
+  message: string;
+  /** A public URL: sent as media, with `message` as its caption. */
+  mediaUrl?: string;
+  type?: MediaType;
+}
+
 /** What Send Test Message can send: a text (or media with it as caption), a pin, or a poll. */
 export type TestMessage =
-  | (Addressed & { kind: 'message'; message: string /** A public URL: sent as media, with `message` as its caption. */; mediaUrl?: string; type?: MediaType })
+  | (Addressed & TextOrMedia)
   | (Addressed & { kind: 'location'; latitude: number; longitude: number; name?: string; address?: string })
   | (Addressed & { kind: 'poll'; name: string; options: string[]; multiple: boolean });
 
