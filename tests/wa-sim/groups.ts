@@ -250,15 +250,17 @@ export class GroupServer {
    * Tells every linked device of the group's participants (or of `to`) about a change, as
    * WhatsApp does with a `w:gp2` notification: `content` says what changed, `actor` who did it.
    */
-  notify(group: Group, actor: string, content: BinaryNode, to: string[] = group.participants): void {
+  notify(group: Group, actor: string, content: BinaryNode, to: string[] = group.participants): { id: string } {
     const by = this.sim.people.get(actor)!;
+    // The actor by the group's addressing, and by the other kind of id beside it.
+    const lid = group.addressingMode === 'lid';
     const attrs = {
       from: `${group.id}@g.us`,
       type: 'w:gp2',
       id: `gp2-${++this.notificationCounter}`,
       t: String(nowSeconds()),
-      participant: group.addressingMode === 'lid' ? by.lidJid : by.jid,
-      ...(group.addressingMode === 'lid' ? { participant_pn: by.jid } : {}),
+      participant: lid ? by.lidJid : by.jid,
+      ...(lid ? { participant_pn: by.jid } : { participant_lid: by.lidJid }),
     };
     for (const phone of new Set(to)) {
       for (const companion of this.sim.people.get(phone)?.companions.values() ?? []) {
@@ -266,5 +268,6 @@ export class GroupServer {
         this.deps.deliver(companion, node('notification', attrs, [content]));
       }
     }
+    return { id: attrs.id };
   }
 }

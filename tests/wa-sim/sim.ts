@@ -1026,12 +1026,7 @@ export class WaSim implements ConnectionHandler {
         people.map((p) => node('participant', lid ? { jid: p.lidJid, phone_number: p.jid } : { jid: p.jid, lid: p.lidJid })),
       );
     }
-    const id = String(randomInt(10 ** 9, 10 ** 10 - 1));
-    const attrs = { from: `${group.id}@g.us`, type: 'w:gp2', id, t, participant: jidOf(author), ...(lid ? { participant_pn: author.jid } : { participant_lid: author.lidJid }) };
-    for (const phone of told) {
-      for (const companion of this.people.get(phone)?.companions.values() ?? []) this.deliver(companion, node('notification', attrs, [body]));
-    }
-    return { id };
+    return this.groupServer.notify(group, author.phone, body, [...told]);
   }
 
   // ───────────────────────── faults ─────────────────────────
