@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { renderMetrics } from './metrics.ts';
 import { LinkPreviews } from './link-preview.ts';
 import { SharedMedia } from './shared-media.ts';
+import { placeContext } from './sessions/sender.ts';
 import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type SocketFactory } from './sessions/registry.ts';
 import { StoreMonitor } from './store/health.ts';
 import { openStore, RedisStore } from './store/index.ts';
@@ -67,6 +68,8 @@ export function defaultSocketFactory(config: Config, overrides: Partial<UserFaci
       markOnlineOnConnect: false,
       // Baileys' default (30 s) notices an idle connection's death only after up to 65 s.
       keepAliveIntervalMs: 10_000,
+      // A poll's or a view-once message's reply context and mentions, where WhatsApp reads them.
+      patchMessageBeforeSending: placeContext,
       ...overrides,
     });
 }

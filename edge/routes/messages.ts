@@ -58,7 +58,6 @@ export const sendMedia = z
   .refine((m) => !m.viewOnce || m.type === 'image' || m.type === 'video', { path: ['viewOnce'], message: 'only an image or a video can be sent view once' })
   // Baileys wraps a view-once message before it adds the quote and the mentions, and the wrapper
   // has no place for them: they would be lost without a word.
-  .refine((m) => !m.viewOnce || (!m.quotedId && !m.mentions?.length), { path: ['viewOnce'], message: 'a view-once message cannot quote or mention' })
   // WhatsApp shows no caption on these; refused rather than silently lost.
   .refine((m) => !m.caption || !['audio', 'voice', 'sticker'].includes(m.type), { path: ['caption'], message: 'audio, voice notes and stickers have no caption' });
 
@@ -118,6 +117,8 @@ export const sendPoll = z.object({
     .refine((options) => new Set(options).size === options.length, 'must all differ')
     .meta({ examples: [['09:00', '13:00', '16:00']] }),
   multiple: z.boolean({ error: 'must be true or false' }).default(false).meta({ description: 'Whether a voter may pick more than one option' }),
+  quotedId,
+  mentions,
   deviceId,
   queue,
 });
@@ -360,9 +361,8 @@ export const messages = new Hono<AppEnv>()
     idempotent,
     body(sendPoll),
     async (c) => {
-      const { to, name, options, multiple, deviceId, queue } = c.req.valid('json');
-      // No quotedId or mentions: Baileys puts a poll's context where WhatsApp does not read it.
-      const message = { to, rich: { poll: { name, options, multiple } }, type: 'poll' as const, preview: name };
+      const { to, name, options, multiple, quotedId, mentions, deviceId, queue } = c.req.valid('json');
+      const message = { to, rich: { poll: { name, options, multiple }, quotedId, mentions }, type: 'poll' as const, preview: name };
       return answer(c, await sendOne(c, deviceId, message, 'Failed to send poll', queue), 'Poll');
     },
   )

@@ -11,7 +11,7 @@
 // `recent:<device>:<waId>`, the message as written (for a recipient's retry request) and its
 // outbox id. A receipt is ours if that record exists, so any message inside the retention moves
 // forward, not only the last few hundred; nothing per message is kept in memory once acknowledged.
-import { generateMessageIDV2, jidNormalizedUser, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import { generateMessageIDV2, getContentType, jidNormalizedUser, proto, S_WHATSAPP_NET, type AnyMessageContent, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
 import { LinkError, type MessageStatus, type SendParams, type SendResult } from '../link/protocol.ts';
 import { fetchMedia } from '../media.ts';
@@ -459,6 +459,40 @@ export class Sender {
     await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
     this.ctx.deps.emit('message.status', { deviceId: this.ctx.id, id, outboxId, to, status, timestamp });
   }
+}
+
+/** Where Baileys leaves a reply's context and mentions when the message's first field is not its content. */
+const STRAY_CONTEXT_HOLDERS = ['messageContextInfo', 'viewOnceMessage', 'viewOnceMessageV2'] as const;
+
+/**
+ * Baileys writes a reply's context and the mentions onto the first field of the message it
+ * builds. For a poll that field is `messageContextInfo` (its vote secret), for a view-once
+ * message the wrapper: neither has a place for them, so they would be dropped when the message is
+ * encoded. This moves them onto the content (the poll, the wrapped image), where WhatsApp reads
+ * them. Given to Baileys as `patchMessageBeforeSending`; it returns copies, because Baileys hands
+ * it the recipient's message and the copy for the account's own devices sharing parts.
+ */
+export function placeContext(message: proto.IMessage): proto.IMessage {
+  const own = message.deviceSentMessage;
+  if (own?.message) return { ...message, deviceSentMessage: { ...own, message: placeContext(own.message) } };
+  let stray: proto.IContextInfo | undefined;
+  const placed: Record<string, unknown> = { ...message };
+  for (const field of STRAY_CONTEXT_HOLDERS) {
+    const holder = message[field] as ({ contextInfo?: proto.IContextInfo } & object) | null | undefined;
+    if (!holder?.contextInfo) continue;
+    const { contextInfo, ...rest } = holder;
+    stray = { ...stray, ...contextInfo };
+    placed[field] = rest;
+  }
+  if (!stray) return message;
+  const wrapper = placed.viewOnceMessage ? 'viewOnceMessage' : placed.viewOnceMessageV2 ? 'viewOnceMessageV2' : undefined;
+  const content = (wrapper ? (placed[wrapper] as proto.Message.IFutureProofMessage).message : placed) as Record<string, { contextInfo?: proto.IContextInfo } | undefined>;
+  const type = getContentType(content as proto.IMessage);
+  if (!type || typeof content[type] !== 'object') return message;
+  const withContext = { ...content, [type]: { ...content[type], contextInfo: { ...content[type]!.contextInfo, ...stray } } };
+  if (wrapper) placed[wrapper] = { ...(placed[wrapper] as object), message: withContext };
+  else Object.assign(placed, withContext);
+  return placed as proto.IMessage;
 }
 
 /** A contact card as WhatsApp shows it: the number is also its WhatsApp id (`waid`). */

@@ -208,7 +208,7 @@ describe('the gateway, end to end', () => {
     expect((await sim.waitForOutgoing((m) => m.id === undone.json.id)).message?.reactionMessage).toMatchObject({ text: '', key: { id: theirs } });
   });
 
-  it('replies to a message it received, quoting it, with a mention; and to one it sent', async () => {
+  it('replies to a message it received, quoting it, with a mention; and to one it sent; a poll too', async () => {
     const key = `Bearer ${deviceA.apiKey}`;
     const { id: asked } = await sim.sendIncoming(phoneA, '6281234567014', 'Ada warna merah?');
     const json = { to: '6281234567014', message: 'Ada, @6281234567014!', quotedId: asked, mentions: ['6281234567014'] };
@@ -226,6 +226,15 @@ describe('the gateway, end to end', () => {
     const quoted = (await sim.waitForOutgoing((m) => m.id === pin.json.id)).message!.locationMessage?.contextInfo;
     expect(quoted).toMatchObject({ stanzaId: reply.json.id, participant: `${phoneA}@s.whatsapp.net` });
     expect(quoted?.quotedMessage?.extendedTextMessage?.text).toBe('Ada, @6281234567014!');
+
+    // A poll carries its quote and mentions on the poll itself (its first field is the vote secret).
+    const poll = await call('POST', '/api/send-poll', { key, json: { to: '6281234567014', name: 'Merah atau biru?', options: ['Merah', 'Biru'], quotedId: asked, mentions: ['6281234567014'] } });
+    expect(poll.status).toBe(200);
+    const created = (await sim.waitForOutgoing((m) => m.id === poll.json.id)).message!;
+    const pollContext = (created.pollCreationMessageV3 ?? created.pollCreationMessage)?.contextInfo;
+    expect(pollContext).toMatchObject({ stanzaId: asked, participant: '6281234567014@s.whatsapp.net', mentionedJid: ['6281234567014@s.whatsapp.net'] });
+    expect(pollContext?.quotedMessage?.conversation ?? pollContext?.quotedMessage?.extendedTextMessage?.text).toBe('Ada warna merah?');
+    expect(created.messageContextInfo?.messageSecret?.length).toBe(32);
   });
 
   it('refuses bad rich messages with a 400 that names the field, and sends nothing', async () => {

@@ -148,9 +148,13 @@ describe('sending audio, voice notes, stickers and view-once media', () => {
     expect(meta).toMatchObject({ format: 'webp', width: 512, pageHeight: 512, pages: 3 });
   });
 
-  it('sends an image view once, with its caption', async () => {
-    const out = await delivered({ url: `${filesUrl}/photo.png`, type: 'image', viewOnce: true, caption: 'sekali lihat' });
-    expect(out.message?.viewOnceMessage?.message?.imageMessage ?? out.message?.viewOnceMessageV2?.message?.imageMessage).toBeTruthy();
+  it('sends an image view once, with its caption, as a reply with a mention', async () => {
+    const earlier = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '6281355500001', message: 'Foto menyusul' } });
+    const out = await delivered({ url: `${filesUrl}/photo.png`, type: 'image', viewOnce: true, caption: 'sekali lihat', quotedId: earlier.json.id, mentions: ['6281355500001'] });
+    const image = out.message?.viewOnceMessage?.message?.imageMessage ?? out.message?.viewOnceMessageV2?.message?.imageMessage;
+    // On the image itself, where WhatsApp reads them, not on the view-once wrapper.
+    expect(image?.contextInfo).toMatchObject({ stanzaId: earlier.json.id, mentionedJid: ['6281355500001@s.whatsapp.net'] });
+    expect(image?.contextInfo?.quotedMessage?.conversation ?? image?.contextInfo?.quotedMessage?.extendedTextMessage?.text).toBe('Foto menyusul');
     expect(out.media).toMatchObject({ type: 'image', viewOnce: true, caption: 'sekali lihat' });
     expect(out.media!.bytes.equals(fixtures['/photo.png']![1])).toBe(true);
   });

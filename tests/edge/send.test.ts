@@ -323,10 +323,6 @@ describe('POST /api/send-media', () => {
       body: { error: 'viewOnce: only an image or a video can be sent view once' },
     });
     expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', viewOnce: 'yes' })).toEqual({ status: 400, body: { error: 'viewOnce: must be true or false' } });
-    expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.png', viewOnce: true, mentions: ['628123456780'] })).toEqual({
-      status: 400,
-      body: { error: 'viewOnce: a view-once message cannot quote or mention' },
-    });
     expect(await sendMedia({ to: '628123456789', url: 'https://cdn.example.com/a.mp3', type: 'voice', caption: 'Dengar' })).toEqual({
       status: 400,
       body: { error: 'caption: audio, voice notes and stickers have no caption' },
