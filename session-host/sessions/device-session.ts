@@ -372,6 +372,11 @@ export class DeviceSession {
     return this.sender.statusWebhook(change);
   }
 
+  /** A message this device received within the retention, for downloading its media. */
+  receivedMessage(id: string): ReturnType<Sender['receivedMessage']> {
+    return this.sender.receivedMessage(id);
+  }
+
   private requireConnected(): void {
     if (this.status !== 'CONNECTED' || !this.sock) throw new LinkError('not_connected', 'Device is not connected');
   }

@@ -20,7 +20,10 @@ export interface IncomingPayload {
   name: string;
   message: string;
   type: IncomingType;
-  media: { mimetype: string | null; fileName: string | null; size: number | null; sha256: string | null } | null;
+  /** `url`: a signed link on the edge that downloads the file (null when the edge's URL is unknown); set at delivery. */
+  media: { mimetype: string | null; fileName: string | null; size: number | null; sha256: string | null; url: string | null } | null;
+  /** Fonnte's field for an attachment's link: the same as `media.url`; null without media. */
+  url: string | null;
   quotedId: string | null;
   timestamp: number;
 }
@@ -114,8 +117,10 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
             fileName: media.fileName ?? null,
             size: media.fileLength == null ? null : Number(media.fileLength),
             sha256: media.fileSha256 ? Buffer.from(media.fileSha256).toString('hex') : null,
+            url: null,
           }
         : null,
+    url: null,
     quotedId: quoted ?? null,
     timestamp: Number(message.messageTimestamp ?? Math.floor(Date.now() / 1000)),
   };

@@ -359,6 +359,13 @@ export class Sender {
     return raw ? proto.Message.fromObject(JSON.parse(raw).message) : undefined;
   }
 
+  /** A message this device received within the retention (its media can be downloaded from it). */
+  async receivedMessage(id: string): Promise<proto.IMessage | undefined> {
+    const raw = await this.store.get(`received:${this.ctx.id}:${id}`);
+    const record = raw ? (JSON.parse(raw) as { message?: object }) : undefined;
+    return record?.message ? proto.Message.fromObject(record.message) : undefined;
+  }
+
   /** A receipt of a sent message (delivered, read, played) from WhatsApp. */
   async onReceipt(id: string, to: string, code: number): Promise<void> {
     const status = RECEIPT_STATUS[code];

@@ -97,6 +97,7 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'device.logout': async ({ id }) => connected(id),
     'device.pairingCode': notHere,
     'groups.list': notHere,
+    'media.download': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

@@ -67,6 +67,7 @@ describe('GET /api/openapi.json', () => {
         'GET /api/demo',
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
+        'GET /api/media/{deviceId}/{messageId}',
       ].sort(),
     );
   });

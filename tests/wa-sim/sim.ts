@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { makeNoiseIdentity, makeTlsIdentity, type NoiseIdentity, type TlsIdentity } from './certs.ts';
 import { Connection, type ConnectionHandler, type Registration } from './connection.ts';
 import { handleControl } from './control.ts';
-import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia } from './media.ts';
+import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia, type UploadedMedia } from './media.ts';
 import { hkdf } from './noise.ts';
 import { bytesOf, child, childNodes, children, describe, node, nowSeconds, textOf, uintBE, type BinaryNode } from './nodes.ts';
 import { Companion, LID_SERVER, Person, PN_SERVER, type Group } from './people.ts';
@@ -917,6 +917,16 @@ export class WaSim implements ConnectionHandler {
     const person = this.people.get(phone);
     if (!person) throw new Error(`no contact ${phone}`);
     for (const device of person.devices.values()) device.forgetSessions();
+  }
+
+  // ───────────────────────── media a contact sends ─────────────────────────
+
+  /**
+   * Uploads a file as a contact's phone does before sending it: encrypted on the media host, the
+   * returned fields go into the media message (`sendIncoming(to, from, { imageMessage: {...fields} })`).
+   */
+  uploadMedia(type: MediaType, bytes: Buffer, details: { mimetype?: string; fileName?: string } = {}): UploadedMedia {
+    return this.media.store(type, bytes, details);
   }
 
   // ───────────────────────── faults ─────────────────────────
