@@ -90,6 +90,14 @@ describe('GET /api/openapi.json', () => {
     expect(op('get', '/api/openapi.json').security).toEqual([]);
   });
 
+  it('documents the media download as a file, with a key or a signed link instead', () => {
+    const download = op('get', '/api/media/{deviceId}/{messageId}');
+    expect(download.security).toEqual([{ deviceKey: [] }, { adminKey: [] }, {}]);
+    expect(Object.keys(download.responses['200']!.content)).toEqual(['*/*']);
+    expect(download.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(['path deviceId', 'path messageId', 'query expires', 'query sig']);
+    expect(Object.keys(download.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '502']));
+  });
+
   it('describes request bodies with the schemas that validate them', () => {
     const sendMessage = op('post', '/api/send-message').requestBody!.content['application/json']!.schema;
     expect(sendMessage.required).toEqual(['to', 'message']);
