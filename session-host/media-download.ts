@@ -8,7 +8,7 @@
 // cost WhatsApp a request per chunk. So a download opens one decrypting stream from WhatsApp and
 // keeps it, paused, between chunks: the edge's next chunk continues it where the last one ended.
 // A request at any other offset (a resumed download, a second reader) opens a ranged stream there.
-// Held per open cursor: about one chunk plus the stream's buffers; cursors idle for IDLE_MS are
+// Held per idle cursor: the paused stream's buffers (tens of KB); cursors idle for IDLE_MS are
 // closed, and at most MAX_CURSORS are open at once (the least recently used goes first).
 // Also here: the signed link to the file that a `message` webhook carries (`mediaLinker`).
 import { downloadContentFromMessage, getContentType, normalizeMessageContent, type MediaType, type proto } from '@whiskeysockets/baileys';
@@ -57,17 +57,24 @@ export interface MediaDownloadsOptions {
   /** The incoming message with this id, as remembered for the retention; undefined if unknown. */
   lookup: (deviceId: string, messageId: string) => Promise<proto.IMessage | undefined>;
   logger: Logger;
+  /** Defaults IDLE_MS and MAX_CURSORS (tests lower them). */
+  idleMs?: number;
+  maxCursors?: number;
 }
 
 export class MediaDownloads {
   private readonly lookup: MediaDownloadsOptions['lookup'];
   private readonly log: Logger;
+  private readonly idleMs: number;
+  private readonly maxCursors: number;
   /** Idle cursors by device, message and position; a cursor in use is not here. Oldest first. */
   private readonly idle = new Map<string, Cursor>();
 
   constructor(options: MediaDownloadsOptions) {
     this.lookup = options.lookup;
     this.log = options.logger;
+    this.idleMs = options.idleMs ?? IDLE_MS;
+    this.maxCursors = options.maxCursors ?? MAX_CURSORS;
   }
 
   async chunk({ deviceId, messageId, offset, length }: Params<'media.download'>): Promise<Result<'media.download'>> {
@@ -121,21 +128,35 @@ export class MediaDownloads {
 
   private park(cursor: Cursor): void {
     const at = `${cursor.key} ${cursor.position}`;
-    this.idle.get(at)?.close(); // a twin from a parallel reader: one is enough
+    this.drop(at); // a twin from a parallel reader of the same file: one is enough
     this.idle.set(at, cursor);
-    cursor.idle = setTimeout(() => this.idle.get(at) === cursor && (this.idle.delete(at), cursor.close()), IDLE_MS).unref();
-    for (const [oldest, stale] of this.idle) {
-      if (this.idle.size <= MAX_CURSORS) break;
-      this.idle.delete(oldest);
-      stale.close();
+    cursor.idle = setTimeout(() => this.drop(at, cursor), this.idleMs).unref();
+    for (const oldest of this.idle.keys()) {
+      if (this.idle.size <= this.maxCursors) break;
+      this.drop(oldest);
     }
+  }
+
+  /** Closes the idle cursor at `at` (only if it is still `which`, when given). */
+  private drop(at: string, which?: Cursor): void {
+    const cursor = this.idle.get(at);
+    if (!cursor || (which && cursor !== which)) return;
+    this.idle.delete(at);
+    clearTimeout(cursor.idle);
+    cursor.close();
   }
 
   private async open(key: string, media: Media, offset: number): Promise<Cursor> {
     // Baileys decrypts a range only with an end (it drops everything without one); without a known
     // size the stream starts at 0 and the bytes before `offset` are skipped.
     const range = media.total === null ? {} : { startByte: offset, endByte: media.total };
-    const stream = await within(downloadContentFromMessage(media.message, media.type, range), `opening the media of ${key.split(' ')[1]}`).catch((error) => {
+    const opening = downloadContentFromMessage(media.message, media.type, range);
+    const stream = await within(opening, `opening the media of ${key.split(' ')[1]}`).catch((error) => {
+      // Given up on: a stream that opens after all is closed at once.
+      void opening.then(
+        (late) => late.destroy(),
+        () => undefined,
+      );
       throw asLinkError(error);
     });
     // A failing stream is reported by the read that meets it; this only keeps it from being unhandled.
@@ -149,7 +170,10 @@ export class MediaDownloads {
       close: () => stream.destroy(),
     };
     if (cursor.position < offset) {
-      await this.read(cursor, offset - cursor.position);
+      await this.read(cursor, offset - cursor.position).catch((error) => {
+        cursor.close();
+        throw error;
+      });
     }
     return cursor;
   }

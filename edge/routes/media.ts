@@ -133,6 +133,7 @@ export const media = new Hono<AppEnv>().get(
   query(signedLink),
   async (c) => {
     const { deviceId, messageId } = c.req.param();
+    if (messageId.length > 128) throw new HTTPException(400, { message: 'messageId: at most 128 characters (a WhatsApp message id)' });
     const { expires, sig } = c.req.valid('query');
     const device = sig === undefined ? await deviceFor(c.var.db, c.var.caller, deviceId) : await signedDevice(c.var.db, c.env, deviceId, messageId, expires!, sig);
     return streamed(c.env, device, messageId);

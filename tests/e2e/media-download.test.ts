@@ -149,12 +149,15 @@ describe('incoming media through the edge', () => {
     expect((await download(`${route(documentId)}?expires=${future}&sig=${sig}`)).res.status).toBe(403);
   });
 
-  it('names the field of a malformed link', async () => {
+  it('names the field of a malformed link or message id', async () => {
     const noExpiry = await download(`${route(imageId)}?sig=${'a'.repeat(64)}`);
     expect(noExpiry.res.status).toBe(400);
     expect(JSON.parse(noExpiry.text()).error).toBe('expires: required with sig');
     const shortSig = await download(`${route(imageId)}?expires=1&sig=abc`);
     expect(shortSig.res.status).toBe(400);
     expect(JSON.parse(shortSig.text()).error).toMatch(/^sig: /);
+    const longId = await download(route('X'.repeat(129)), device.apiKey);
+    expect(longId.res.status).toBe(400);
+    expect(JSON.parse(longId.text()).error).toMatch(/^messageId: /);
   });
 });

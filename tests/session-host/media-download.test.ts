@@ -79,6 +79,28 @@ describe('media downloads on the host', () => {
     expect(later.bytes.equals(file.subarray(650_000))).toBe(true);
   });
 
+  it('keeps at most maxCursors streams open, and none past idleMs: a later chunk then opens a ranged one', async () => {
+    const bounded = new MediaDownloads({ lookup: async (_device, id) => messages.get(id), logger: pino({ level: 'silent' }), maxCursors: 2, idleMs: 300 });
+    const ids = ['D1', 'D2', 'D3'].map((id) => received(id, host.store('document', file)));
+    const next = async (id: string) => {
+      const before = host.downloads;
+      const { data } = await bounded.chunk({ deviceId: 'shop', messageId: id, offset: 1000, length: 1000 });
+      expect(Buffer.from(data, 'base64').equals(file.subarray(1000, 2000))).toBe(true);
+      return host.downloads - before;
+    };
+    for (const id of ids) await bounded.chunk({ deviceId: 'shop', messageId: id, offset: 0, length: 1000 });
+    // D1's stream was the oldest of three: closed. D3's is still open, and continues.
+    expect(await next(ids[0]!)).toBe(1);
+    expect(await next(ids[2]!)).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Idle past idleMs: D3's stream was closed too.
+    const before = host.downloads;
+    const late = await bounded.chunk({ deviceId: 'shop', messageId: ids[2]!, offset: 2000, length: 10 });
+    expect(Buffer.from(late.data, 'base64').equals(file.subarray(2000, 2010))).toBe(true);
+    expect(host.downloads - before).toBe(1);
+    bounded.close();
+  });
+
   it('says not found for a message without media, and for a file the media host no longer has', async () => {
     messages.set('text', { conversation: 'hello' });
     await expect(part('text', 0, 10)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/no media/) });
