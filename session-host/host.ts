@@ -126,7 +126,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   });
 
-  const mediaDownloads = new MediaDownloads({ lookup: (deviceId, messageId) => registry.get(deviceId).receivedMessage(messageId), logger });
+  const mediaDownloads = new MediaDownloads({
+    lookup: (deviceId, messageId) => registry.get(deviceId).receivedMessage(messageId),
+    reupload: (deviceId, messageId) => registry.get(deviceId).reuploadReceived(messageId),
+    logger,
+  });
 
   // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {

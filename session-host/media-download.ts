@@ -56,6 +56,11 @@ interface Cursor {
 export interface MediaDownloadsOptions {
   /** The incoming message with this id, as remembered for the retention; undefined if unknown. */
   lookup: (deviceId: string, messageId: string) => Promise<proto.IMessage | undefined>;
+  /**
+   * Asks the sender's phone to upload a file again that WhatsApp's media hosts no longer have
+   * (they keep files for a limited time); resolves with the message pointing at the new upload.
+   */
+  reupload?: (deviceId: string, messageId: string) => Promise<proto.IMessage>;
   logger: Logger;
   /** Defaults IDLE_MS and MAX_CURSORS (tests lower them). */
   idleMs?: number;
@@ -64,6 +69,7 @@ export interface MediaDownloadsOptions {
 
 export class MediaDownloads {
   private readonly lookup: MediaDownloadsOptions['lookup'];
+  private readonly reupload: MediaDownloadsOptions['reupload'];
   private readonly log: Logger;
   private readonly idleMs: number;
   private readonly maxCursors: number;
@@ -72,17 +78,30 @@ export class MediaDownloads {
 
   constructor(options: MediaDownloadsOptions) {
     this.lookup = options.lookup;
+    this.reupload = options.reupload;
     this.log = options.logger;
     this.idleMs = options.idleMs ?? IDLE_MS;
     this.maxCursors = options.maxCursors ?? MAX_CURSORS;
   }
 
   async chunk({ deviceId, messageId, offset, length }: Params<'media.download'>): Promise<Result<'media.download'>> {
-    const media = await this.media(deviceId, messageId);
+    let media = mediaOf(await this.lookup(deviceId, messageId), messageId);
     const described = { total: media.total, mimetype: media.mimetype, fileName: media.fileName };
     if (media.total !== null && offset >= media.total) return { ...described, data: '' };
     const key = `${deviceId} ${messageId}`;
-    const cursor = this.take(`${key} ${offset}`) ?? (await this.open(key, media, offset));
+    let cursor = this.take(`${key} ${offset}`);
+    if (!cursor) {
+      try {
+        cursor = await this.open(key, media, offset);
+      } catch (error) {
+        if (!this.reupload || !isGone(error)) throw asLinkError(error);
+        this.log.info({ deviceId, messageId }, "media gone from WhatsApp's media host: asking the sender's phone to upload it again");
+        media = mediaOf(await within(this.reupload(deviceId, messageId), "the sender's phone uploading the media again"), messageId);
+        cursor = await this.open(key, media, offset).catch((again) => {
+          throw asLinkError(again);
+        });
+      }
+    }
     try {
       const data = await this.read(cursor, media.total === null ? length : Math.min(length, media.total - offset));
       if ((cursor.ended && !cursor.rest.length) || cursor.position === media.total) cursor.close();
@@ -98,24 +117,6 @@ export class MediaDownloads {
   close(): void {
     for (const cursor of this.idle.values()) cursor.close();
     this.idle.clear();
-  }
-
-  private async media(deviceId: string, messageId: string): Promise<Media> {
-    const stored = await this.lookup(deviceId, messageId);
-    const content = normalizeMessageContent(stored);
-    const contentType = content ? getContentType(content) : undefined;
-    const type = contentType ? MEDIA_TYPES[contentType] : undefined;
-    const message = type && ((content as Record<string, unknown>)[contentType!] as MediaMessage | undefined);
-    if (!type || !message?.mediaKey || !(message.directPath || message.url)) {
-      throw new LinkError('not_found', `no media in a message ${messageId} this device received (within the retention)`);
-    }
-    return {
-      type,
-      message,
-      total: message.fileLength == null ? null : Number(message.fileLength),
-      mimetype: message.mimetype || 'application/octet-stream',
-      fileName: message.fileName || null,
-    };
   }
 
   private take(at: string): Cursor | undefined {
@@ -157,7 +158,7 @@ export class MediaDownloads {
         (late) => late.destroy(),
         () => undefined,
       );
-      throw asLinkError(error);
+      throw error;
     });
     // A failing stream is reported by the read that meets it; this only keeps it from being unhandled.
     stream.on('error', (error) => this.log.debug({ err: error }, 'media stream failed'));
@@ -200,6 +201,27 @@ export class MediaDownloads {
   }
 }
 
+/** The downloadable media of a stored message, or not_found. */
+function mediaOf(stored: proto.IMessage | undefined, messageId: string): Media {
+  const content = normalizeMessageContent(stored);
+  const contentType = content ? getContentType(content) : undefined;
+  const type = contentType ? MEDIA_TYPES[contentType] : undefined;
+  const message = type && ((content as Record<string, unknown>)[contentType!] as MediaMessage | undefined);
+  if (!type || !message?.mediaKey || !(message.directPath || message.url)) {
+    throw new LinkError('not_found', `no media in a message ${messageId} this device received (within the retention)`);
+  }
+  return {
+    type,
+    message,
+    total: message.fileLength == null ? null : Number(message.fileLength),
+    mimetype: message.mimetype || 'application/octet-stream',
+    fileName: message.fileName || null,
+  };
+}
+
+/** WhatsApp's media host no longer has the file (it keeps files for a limited time). */
+const isGone = (error: unknown) => [404, 410].includes((error as { output?: { statusCode?: number } }).output?.statusCode ?? 0);
+
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -211,8 +233,7 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
 /** WhatsApp's answer as the edge should see it: gone (404/410) is a 404, anything else a failed fetch. */
 function asLinkError(error: unknown): LinkError {
   if (error instanceof LinkError) return error;
-  const status = (error as { output?: { statusCode?: number } }).output?.statusCode;
-  if (status === 404 || status === 410) return new LinkError('not_found', 'media no longer on WhatsApp (it expired or was deleted; ask the sender to send it again)');
+  if (isGone(error)) return new LinkError('not_found', 'media no longer on WhatsApp (it expired or was deleted; ask the sender to send it again)');
   return new LinkError('media_error', `could not download the media from WhatsApp: ${(error as Error).message}`);
 }
 

@@ -377,6 +377,11 @@ export class DeviceSession {
     return this.sender.receivedMessage(id);
   }
 
+  /** Asks the sender's phone to upload a received file again (see Sender.reuploadReceived). */
+  reuploadReceived(id: string): ReturnType<Sender['reuploadReceived']> {
+    return this.sender.reuploadReceived(id);
+  }
+
   private requireConnected(): void {
     if (this.status !== 'CONNECTED' || !this.sock) throw new LinkError('not_connected', 'Device is not connected');
   }

@@ -116,7 +116,20 @@ describe('incoming media through the edge', () => {
     expect(JSON.parse(otherKey.text()).error).toMatch(/another device/);
   });
 
-  it('answers 404 for a message without media and for a file WhatsApp no longer has', async () => {
+  it("has the sender's phone upload a file again that WhatsApp's media host dropped", async () => {
+    const photo = png(64, 40, 3);
+    const { id, directPath } = await contactSends('image', photo, { mimetype: 'image/png' });
+    sim.media.expire(directPath);
+    const again = await download(route(id), device.apiKey);
+    expect(again.res.status, again.text()).toBe(200);
+    expect(sha(again.bytes)).toBe(sha(photo));
+    expect(sim.media.reuploads).toBe(1);
+    // The new upload is remembered: the next download goes straight to it.
+    expect(sha((await download(route(id), device.apiKey)).bytes)).toBe(sha(photo));
+    expect(sim.media.reuploads).toBe(1);
+  });
+
+  it('answers 404 for a message without media, and for a file neither WhatsApp nor the sender has any more', async () => {
     const { id: textId } = await sim.sendIncoming(phone, '6281277700001', 'tanpa lampiran');
     await receiver.waitFor((r) => r.json.id === textId);
     const text = await download(route(textId), device.apiKey);
@@ -125,7 +138,7 @@ describe('incoming media through the edge', () => {
     expect((await download(route('3EB0NOSUCHMESSAGE'), device.apiKey)).res.status).toBe(404);
 
     const { id, directPath } = await contactSends('image', png(30, 30, 9), { mimetype: 'image/png' });
-    sim.media.expire(directPath);
+    sim.media.expire(directPath, { fromPhone: true });
     const gone = await download(route(id), device.apiKey);
     expect(gone.res.status).toBe(404);
     expect(JSON.parse(gone.text()).error).toMatch(/no longer on WhatsApp/);

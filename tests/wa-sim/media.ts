@@ -54,6 +54,9 @@ export class MediaHost {
   private readonly blobs = new Map<string, Buffer>();
   readonly authToken = randomBytes(16).toString('base64url');
   uploads = 0;
+  /** Files the media host dropped that their senders' phones still have, by their old direct path. */
+  private readonly onPhones = new Map<string, Buffer>();
+  reuploads = 0;
   /** GETs of stored media, and of those the ones with a Range header. */
   downloads = 0;
   rangeDownloads = 0;
@@ -160,9 +163,26 @@ export class MediaHost {
     return { url: `https://${this.host}${directPath}`, directPath, mediaKey, fileEncSha256, fileSha256, fileLength: bytes.length, ...details };
   }
 
-  /** WhatsApp's media hosts drop files after a while: later downloads of this one get a 404. */
-  expire(directPath: string): void {
+  /**
+   * WhatsApp's media hosts drop files after a while: later downloads of this one get a 404. The
+   * sender's phone keeps its copy (and uploads it again when asked, see `reupload`) unless
+   * `fromPhone` says it was deleted there too.
+   */
+  expire(directPath: string, { fromPhone = false } = {}): void {
+    const body = this.blobs.get(directPath);
     this.blobs.delete(directPath);
+    if (body && !fromPhone) this.onPhones.set(directPath, body);
+  }
+
+  /** The sender's phone uploads an expired file again: its new direct path, or undefined if the phone has it no more. */
+  reupload(directPath: string): string | undefined {
+    const body = this.onPhones.get(directPath);
+    if (!body) return undefined;
+    this.onPhones.delete(directPath);
+    const fresh = `/v/t62.7118-24/${b64url(randomBytes(16))}.enc`;
+    this.blobs.set(fresh, body);
+    this.reuploads++;
+    return fresh;
   }
 
   async stop(): Promise<void> {
