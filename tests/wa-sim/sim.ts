@@ -934,9 +934,10 @@ export class WaSim implements ConnectionHandler {
   }
 
   /**
-   * A client asks for a file WhatsApp's media host dropped (a `server-error` receipt, PROTOCOL.md
-   * §6): the sender's phone uploads it again, and the client is told the new direct path in a
-   * `mediaretry` notification, encrypted under a key derived from the file's media key.
+   * A client asks for a file WhatsApp's media host dropped (a `server-error` receipt: Baileys'
+   * `updateMediaMessage`, `encryptMediaRetryRequest` in `lib/Utils/messages-media.js`): the sender's
+   * phone uploads it again, and the client learns the new direct path from a `mediaretry`
+   * notification, AES-GCM under a key derived from the file's media key, the message id as AAD.
    */
   private answerMediaRetry(conn: Connection, stanza: BinaryNode): void {
     const id = stanza.attrs.id!;
