@@ -19,8 +19,8 @@ import type { IncomingPayload } from './sessions/payloads.ts';
 
 const IDLE_MS = 30_000;
 const MAX_CURSORS = 64;
-/** WhatsApp's media host must deliver each chunk within this; the edge waits a little longer. */
-const CHUNK_TIMEOUT_MS = 15_000;
+/** Each step (opening the file, each chunk of it, a re-upload) must finish within this; the edge waits a little longer. */
+const STEP_TIMEOUT_MS = 15_000;
 
 /** Message content keys of downloadable media, and the key type Baileys derives them with. */
 const MEDIA_TYPES: Record<string, MediaType> = {
@@ -96,7 +96,7 @@ export class MediaDownloads {
       } catch (error) {
         if (!this.reupload || !isGone(error)) throw asLinkError(error);
         this.log.info({ deviceId, messageId }, "media gone from WhatsApp's media host: asking the sender's phone to upload it again");
-        media = mediaOf(await within(this.reupload(deviceId, messageId), "the sender's phone uploading the media again"), messageId);
+        media = mediaOf(await within(this.reupload(deviceId, messageId), "the sender's phone uploading the file again"), messageId);
         cursor = await this.open(key, media, offset).catch((again) => {
           throw asLinkError(again);
         });
@@ -152,7 +152,7 @@ export class MediaDownloads {
     // size the stream starts at 0 and the bytes before `offset` are skipped.
     const range = media.total === null ? {} : { startByte: offset, endByte: media.total };
     const opening = downloadContentFromMessage(media.message, media.type, range);
-    const stream = await within(opening, `opening the media of ${key.split(' ')[1]}`).catch((error) => {
+    const stream = await within(opening, "WhatsApp's media host answering").catch((error) => {
       // Given up on: a stream that opens after all is closed at once.
       void opening.then(
         (late) => late.destroy(),
@@ -184,7 +184,7 @@ export class MediaDownloads {
     const parts = [cursor.rest];
     let have = cursor.rest.length;
     while (have < length && !cursor.ended) {
-      const next = await within(cursor.chunks.next(), 'reading media').catch((error) => {
+      const next = await within(cursor.chunks.next(), "WhatsApp's media host sending the file").catch((error) => {
         throw asLinkError(error);
       });
       if (next.done) cursor.ended = true;
@@ -222,10 +222,11 @@ function mediaOf(stored: proto.IMessage | undefined, messageId: string): Media {
 /** WhatsApp's media host no longer has the file (it keeps files for a limited time). */
 const isGone = (error: unknown) => [404, 410].includes((error as { output?: { statusCode?: number } }).output?.statusCode ?? 0);
 
+/** `promise`, or a timeout error naming `what` took too long. */
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LinkError('timeout', `WhatsApp's media host did not answer within ${CHUNK_TIMEOUT_MS / 1000} s (${what})`)), CHUNK_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new LinkError('timeout', `${what} took longer than ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

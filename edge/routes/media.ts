@@ -16,8 +16,12 @@ import { relay } from '../link/relay.ts';
 
 /** Per link round trip: small enough for one frame, large enough that a 3 MB file is a dozen trips. */
 export const CHUNK_BYTES = 256 * 1024;
-/** The host gives WhatsApp's media host 15 s per chunk; this leaves room for the link. */
+/**
+ * The host gives each step with WhatsApp 15 s: a chunk is one step, the first up to three (open,
+ * ask the sender's phone to upload a dropped file again, open that); this leaves room for the link.
+ */
 const CHUNK_TIMEOUT_MS = 20_000;
+const FIRST_CHUNK_TIMEOUT_MS = 50_000;
 
 const signedLink = z
   .object({
@@ -67,7 +71,30 @@ function bytesOf(base64: string): Uint8Array {
 /** `filename*` carries any name (RFC 6266); the plain `filename` a safe ASCII fallback for old clients. */
 function disposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+  let utf8 = '';
+  try {
+    utf8 = `; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+  } catch {
+    // A name that is not valid Unicode (a lone surrogate): the ASCII fallback alone.
+  }
+  return `attachment; filename="${ascii}"${utf8}`;
+}
+
+/**
+ * The sender chose the mimetype: anything that is not a plain `type/subtype` (with parameters)
+ * goes out as bytes, and a sandbox keeps a file a browser would render (HTML, SVG) from running
+ * scripts on the gateway's origin.
+ */
+function fileHeaders(mimetype: string, fileName: string | null): Record<string, string> {
+  const type = /^[\w.+-]+\/[\w.+-]+(\s*;[\x20-\x7e]*)?$/.test(mimetype) ? mimetype : 'application/octet-stream';
+  const headers: Record<string, string> = {
+    'content-type': type,
+    'content-security-policy': "default-src 'none'; sandbox",
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'private, no-store',
+  };
+  if (fileName) headers['content-disposition'] = disposition(fileName);
+  return headers;
 }
 
 /**
@@ -76,7 +103,7 @@ function disposition(fileName: string): string {
  * is fetched before answering, so a missing file is a clean 404, not a broken stream.
  */
 async function streamed(env: Env, device: DeviceRef, messageId: string): Promise<Response> {
-  const chunk = (offset: number) => relay(env, device.hostId, 'media.download', { deviceId: device.id, messageId, offset, length: CHUNK_BYTES }, CHUNK_TIMEOUT_MS);
+  const chunk = (offset: number) => relay(env, device.hostId, 'media.download', { deviceId: device.id, messageId, offset, length: CHUNK_BYTES }, offset ? CHUNK_TIMEOUT_MS : FIRST_CHUNK_TIMEOUT_MS);
   const first = await chunk(0).catch((error) => {
     throw downloadFailure(error);
   });
@@ -103,8 +130,7 @@ async function streamed(env: Env, device: DeviceRef, messageId: string): Promise
       push(controller, next.data);
     },
   });
-  const headers: Record<string, string> = { 'content-type': mimetype, 'cache-control': 'private, no-store', 'x-content-type-options': 'nosniff' };
-  if (fileName) headers['content-disposition'] = disposition(fileName);
+  const headers = fileHeaders(mimetype, fileName);
   if (total === null) return new Response(body, { headers });
   // A FixedLengthStream is how a Worker answers with a Content-Length while streaming.
   const { readable, writable } = new FixedLengthStream(total);

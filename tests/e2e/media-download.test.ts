@@ -116,6 +116,21 @@ describe('incoming media through the edge', () => {
     expect(JSON.parse(otherKey.text()).error).toMatch(/another device/);
   });
 
+  it("keeps a sender's HTML from running on the gateway's origin, and serves a malformed mimetype as bytes", async () => {
+    const html = Buffer.from('<script>alert(document.cookie)</script>');
+    const page = await contactSends('document', html, { mimetype: 'text/html', fileName: 'promo.html' });
+    const served = await download(route(page.id), device.apiKey);
+    expect(served.res.headers.get('content-type')).toBe('text/html');
+    expect(served.res.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
+    expect(sha(served.bytes)).toBe(sha(html));
+
+    const odd = await contactSends('document', Buffer.from('data'), { mimetype: 'text/plain\r\nset-cookie: a=b', fileName: 'odd.txt' });
+    const bytes = await download(route(odd.id), device.apiKey);
+    expect(bytes.res.status).toBe(200);
+    expect(bytes.res.headers.get('content-type')).toBe('application/octet-stream');
+    expect(bytes.res.headers.get('set-cookie')).toBeNull();
+  });
+
   it("has the sender's phone upload a file again that WhatsApp's media host dropped", async () => {
     const photo = png(64, 40, 3);
     const { id, directPath } = await contactSends('image', photo, { mimetype: 'image/png' });
