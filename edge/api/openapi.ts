@@ -149,7 +149,7 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
 
   const responses: Record<string, object> = {};
   for (const [status, schema] of Object.entries(spec.responses)) {
-    const content = spec.produces ? { [spec.produces]: { schema: { type: 'string', contentMediaType: spec.produces, description: schema.description } } } : json(schema);
+    const content = spec.produces ? { [spec.produces]: { schema: { type: 'string', format: 'binary' } } } : json(schema);
     responses[status] = { description: schema.description ?? 'Success', content };
   }
   for (const [status, description] of Object.entries(errors)) {
