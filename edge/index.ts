@@ -11,6 +11,7 @@ import { devices } from './routes/devices.ts';
 import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
 import { hosts } from './routes/hosts.ts';
+import { media } from './routes/media.ts';
 import { messages } from './routes/messages.ts';
 import { openApi } from './routes/openapi.ts';
 import { send } from './routes/send.ts';
@@ -47,6 +48,7 @@ app.route('/api/devices', waGroups);
 app.route('/api/contacts', contacts);
 app.route('/api/groups', groups);
 app.route('/api/hosts', hosts);
+app.route('/api/media', media);
 app.route('/api/demo', demo);
 app.route('/api/openapi.json', openApi(app));
 

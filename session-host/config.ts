@@ -27,6 +27,7 @@ const schema = z
       .default(64 * 1024 * 1024),
     MEDIA_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     PUBLIC_URL: z.string().url().optional(),
+    EDGE_URL: z.string().url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     STORE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
     // Fractions allowed (0.0001 is about 9 s), so tests and benchmarks can see records expire.
@@ -46,6 +47,8 @@ export type Config = {
   mediaMaxBytes: number;
   mediaTimeoutMs: number;
   publicUrl?: string;
+  /** The edge's public base URL: links to incoming media in webhooks point there (else the edge says per device). */
+  edgeUrl?: string;
   logLevel: string;
   /** How often the store's health and sentinel are checked (it is also checked on a Redis reconnect). */
   storeCheckMs: number;
@@ -76,6 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mediaMaxBytes: c.MEDIA_MAX_BYTES,
     mediaTimeoutMs: c.MEDIA_TIMEOUT_MS,
     publicUrl: c.PUBLIC_URL,
+    edgeUrl: c.EDGE_URL,
     logLevel: c.LOG_LEVEL,
     storeCheckMs: c.STORE_CHECK_MS,
     retentionMs: Math.round(c.RETENTION_DAYS * 86_400_000),

@@ -8,6 +8,7 @@ import { EventJournal } from './link/journal.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
 import { LINK_PATHS, LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { MediaDownloads, mediaLinker } from './media-download.ts';
 import { renderMetrics } from './metrics.ts';
 import { LinkPreviews } from './link-preview.ts';
 import { SharedMedia } from './shared-media.ts';
@@ -108,6 +109,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     target: (deviceId) => registry.webhookTarget(deviceId),
     allowPrivateNetworks: config.mediaAllowPrivateNetworks,
     retry: options.webhookRetry,
+    prepare: mediaLinker(config.hostSecret, (deviceId) => config.edgeUrl ?? registry.edgeUrlOf(deviceId)),
   });
   registry = new SessionRegistry({
     store,
@@ -139,6 +141,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       throw error;
     }
   };
+  const mediaDownloads = new MediaDownloads({
+    lookup: (deviceId, messageId) => registry.get(deviceId).receivedMessage(messageId),
+    reupload: (deviceId, messageId) => registry.get(deviceId).reuploadReceived(messageId),
+    logger,
+  });
 
   // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {
@@ -190,6 +197,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
       return { queued: true };
     },
+    'media.download': (params) => mediaDownloads.chunk(params),
   };
   link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });
 
@@ -234,6 +242,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     (stopping ??= (async () => {
       logger.info('stopping: closing WhatsApp sockets (devices stay logged in)');
       registry.shutdown();
+      mediaDownloads.close();
       storeHealth.stop();
       link!.close();
       server.closeAllConnections();

@@ -123,16 +123,23 @@ export async function regenerateKey(db: DB, id: string) {
   return { device, apiKey };
 }
 
-export const settingsOf = (d: Device) => ({ id: d.id, name: d.name, webhookUrl: d.webhookUrl, webhookSecret: d.webhookSecret });
+/**
+ * What the host keeps of a device. `edgeUrl`: the origin the admin API was called through, which
+ * is where the host's links to incoming media point (unless the host has its own EDGE_URL).
+ */
+export const settingsOf = (d: Device, edgeUrl?: string) => ({ id: d.id, name: d.name, webhookUrl: d.webhookUrl, webhookSecret: d.webhookSecret, ...(edgeUrl && { edgeUrl }) });
+
+/** The edge's public origin as a request reached it. */
+export const edgeOrigin = (request: Request) => new URL(request.url).origin;
 
 /**
  * Tells the device's host about a change, if it can be reached now. D1 holds the truth: the
  * HostLink pushes every device's settings whenever the link (re)connects, so a host that is
  * offline now catches up then, and the change itself must not fail for it.
  */
-export async function tellHost(env: Env, device: Device, change: 'upsert' | 'delete'): Promise<void> {
+export async function tellHost(env: Env, device: Device, change: 'upsert' | 'delete', edgeUrl?: string): Promise<void> {
   try {
-    if (change === 'upsert') await relay(env, device.hostId, 'device.upsert', settingsOf(device), 5_000);
+    if (change === 'upsert') await relay(env, device.hostId, 'device.upsert', settingsOf(device, edgeUrl), 5_000);
     else await relay(env, device.hostId, 'device.delete', { id: device.id }, 10_000);
   } catch (error) {
     console.warn(`device ${device.id}: the host was not told (${change}): ${(error as Error).message}`);

@@ -18,6 +18,10 @@ export type EndpointSpec = {
   /** Success responses, and errors the route adds to the usual ones, with what they mean. */
   responses: Record<number, z.ZodType>;
   errors?: Record<number, string>;
+  /** Success responses are a file of this media type, not JSON (a wildcard type for any file). */
+  produces?: string;
+  /** A signed link (query `sig`, checked by the handler) may stand in for the key. */
+  signedLink?: boolean;
 };
 type InputSpec = { body?: z.ZodType; forms?: boolean; query?: z.ZodType; headers?: { name: string; description: string }[] };
 
@@ -32,7 +36,8 @@ export function withHeader<T extends object>(handler: T, name: string, descripti
 }
 
 export function endpoint(spec: EndpointSpec): MiddlewareHandler<AppEnv> {
-  const guard: MiddlewareHandler<AppEnv> = spec.auth === 'none' ? (_c, next) => next() : requireKey(spec.auth);
+  const keyCheck: MiddlewareHandler<AppEnv> = spec.auth === 'none' ? (_c, next) => next() : requireKey(spec.auth);
+  const guard: MiddlewareHandler<AppEnv> = spec.signedLink ? (c, next) => (c.req.query('sig') === undefined ? keyCheck(c, next) : next()) : keyCheck;
   return documented((c, next) => guard(c, next), { endpoint: spec });
 }
 
@@ -144,7 +149,8 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
 
   const responses: Record<string, object> = {};
   for (const [status, schema] of Object.entries(spec.responses)) {
-    responses[status] = { description: schema.description ?? 'Success', content: json(schema) };
+    const content = spec.produces ? { [spec.produces]: { schema: { type: 'string', format: 'binary' } } } : json(schema);
+    responses[status] = { description: schema.description ?? 'Success', content };
   }
   for (const [status, description] of Object.entries(errors)) {
     responses[status] = { description, content: json(isFonnte(path) ? fonnteError : apiError) };
@@ -153,7 +159,8 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
   return {
     summary: spec.summary,
     ...(spec.description && { description: spec.description }),
-    security: spec.auth === 'none' ? [] : spec.auth === 'admin' ? [{ adminKey: [] }] : [{ deviceKey: [] }, { adminKey: [] }],
+    // An empty requirement: no key at all, for a signed link (its query parameters say how).
+    security: spec.auth === 'none' ? [] : [...(spec.auth === 'admin' ? [{ adminKey: [] }] : [{ deviceKey: [] }, { adminKey: [] }]), ...(spec.signedLink ? [{}] : [])],
     ...(parameters.length && { parameters }),
     ...(bodySchema && {
       requestBody: {

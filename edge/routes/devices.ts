@@ -3,7 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { adminDevice, adminView, createDevice, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, tellHost, webhookUrl } from '../api/devices.ts';
+import { adminDevice, adminView, createDevice, edgeOrigin, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, tellHost, webhookUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { phoneField } from '../api/phone.ts';
 import { deviceFor } from '../auth.ts';
@@ -49,7 +49,7 @@ export const devices = new Hono<AppEnv>()
     async (c) => {
       const { device, apiKey } = await createDevice(c.var.db, c.req.valid('json'));
       await keepKey(c.env, device, 'set');
-      await tellHost(c.env, device, 'upsert');
+      await tellHost(c.env, device, 'upsert', edgeOrigin(c.req.raw));
       return c.json({ ...adminView(device), apiKey }, 201);
     },
   )
@@ -61,7 +61,7 @@ export const devices = new Hono<AppEnv>()
     const changes = c.req.valid('json');
     const [device] = Object.keys(changes).length ? await c.var.db.update(devicesTable).set(changes).where(eq(devicesTable.id, id)).returning() : [await findDevice(c.var.db, id)];
     if (!device) throw new HTTPException(404, { message: `Device not found: ${id}` });
-    await tellHost(c.env, device, 'upsert');
+    await tellHost(c.env, device, 'upsert', edgeOrigin(c.req.raw));
     return c.json(adminView(device));
   })
   .delete(
@@ -103,7 +103,7 @@ export const devices = new Hono<AppEnv>()
     async (c) => {
       const device = await findDevice(c.var.db, c.req.param('id'));
       // Settings first: a host that just came up may not have had them pushed yet.
-      await relay(c.env, device.hostId, 'device.upsert', settingsOf(device)).catch(rethrow);
+      await relay(c.env, device.hostId, 'device.upsert', settingsOf(device, edgeOrigin(c.req.raw))).catch(rethrow);
       const state = await relay(c.env, device.hostId, 'device.connect', { id: device.id }).catch(rethrow);
       return c.json(adminView(device, state));
     },
@@ -135,7 +135,7 @@ export const devices = new Hono<AppEnv>()
     async (c) => {
       const device = await findDevice(c.var.db, c.req.param('id'));
       const { phone } = c.req.valid('json');
-      await relay(c.env, device.hostId, 'device.upsert', settingsOf(device)).catch(rethrow);
+      await relay(c.env, device.hostId, 'device.upsert', settingsOf(device, edgeOrigin(c.req.raw))).catch(rethrow);
       // The host first waits for WhatsApp's handshake, up to 20 s.
       const { code } = await relay(c.env, device.hostId, 'device.pairingCode', { id: device.id, phone }, 30_000).catch(rethrow);
       return c.json({ code });

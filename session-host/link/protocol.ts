@@ -94,16 +94,16 @@ export class Challenges {
 
 // Web Crypto, which Node and the Workers runtime both have, so both sides run the same code.
 const encoder = new TextEncoder();
-const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+export const toHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 const randomHex = (bytes: number) => toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 
-async function hmac(secret: string, message: string): Promise<Uint8Array> {
+export async function hmac(secret: string, message: string): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   return new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(message)));
 }
 
 /** Compares an HMAC with a hex signature in time that depends on neither's content. */
-function sameMac(mac: Uint8Array, hex: string): boolean {
+export function sameMac(mac: Uint8Array, hex: string): boolean {
   if (!/^[0-9a-f]{64}$/.test(hex) || mac.length !== 32) return false;
   let diff = 0;
   for (let i = 0; i < 32; i++) diff |= mac[i]! ^ Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
@@ -176,6 +176,8 @@ export const deviceSettings = z.object({
   name: z.string().max(100).optional(),
   webhookUrl: z.string().url().or(z.literal('')).optional(),
   webhookSecret: z.string().min(16).optional(),
+  /** The edge's public base URL, for links in webhooks (incoming media); the host's EDGE_URL wins. */
+  edgeUrl: z.string().url().optional(),
 });
 export type DeviceSettings = z.infer<typeof deviceSettings>;
 
@@ -312,6 +314,23 @@ export const methods = {
   'webhook.status': {
     params: z.object({ deviceId, messageId: z.string(), to: z.string(), status: z.enum(['queued', 'failed']), reason: z.string().nullable(), timestamp: z.number().int() }),
     result: z.object({ queued: z.boolean() }),
+  },
+  /**
+   * Part of an incoming media file, decrypted: `length` bytes from `offset` (fewer at the end).
+   * `total` is the whole file's size (null when WhatsApp did not say); `data` is base64.
+   */
+  'media.download': {
+    params: z.object({
+      deviceId,
+      messageId: z.string().min(1).max(128),
+      offset: z.number().int().nonnegative(),
+      length: z
+        .number()
+        .int()
+        .positive()
+        .max(512 * 1024),
+    }),
+    result: z.object({ total: z.number().int().nonnegative().nullable(), mimetype: z.string(), fileName: z.string().nullable(), data: z.string() }),
   },
 } as const;
 

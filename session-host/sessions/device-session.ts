@@ -387,6 +387,16 @@ export class DeviceSession {
     return this.sender.statusWebhook(change);
   }
 
+  /** A message this device received within the retention, for downloading its media. */
+  receivedMessage(id: string): ReturnType<Sender['receivedMessage']> {
+    return this.sender.receivedMessage(id);
+  }
+
+  /** Asks the sender's phone to upload a received file again (see Sender.reuploadReceived). */
+  reuploadReceived(id: string): ReturnType<Sender['reuploadReceived']> {
+    return this.sender.reuploadReceived(id);
+  }
+
   private requireConnected(): void {
     if (this.status !== 'CONNECTED' || !this.sock) throw new LinkError('not_connected', 'Device is not connected');
   }

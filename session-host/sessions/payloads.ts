@@ -18,6 +18,8 @@ export interface IncomingMedia {
   seconds: number | null;
   /** A voice note (push to talk) rather than an audio file. */
   ptt: boolean;
+  /** A signed link on the edge that downloads the file (null when the edge's URL is unknown); set at delivery. */
+  url: string | null;
 }
 
 interface IncomingBase {
@@ -35,6 +37,8 @@ interface IncomingBase {
   /** What a person reads: the text or caption, an emoji, a place or poll name, chosen options, an edit's new text. */
   message: string;
   media: IncomingMedia | null;
+  /** Fonnte's field for an attachment's link: the same as `media.url`; null without media. */
+  url: string | null;
   /** The message this one replies to. */
   quotedId: string | null;
   /** Numbers (or LIDs, when WhatsApp hides the number) @mentioned in the message. */
@@ -246,6 +250,7 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
           sha256: inner.fileSha256 ? Buffer.from(inner.fileSha256).toString('hex') : null,
           seconds: inner.seconds ?? null,
           ptt: !!inner.ptt,
+          url: null,
         }
       : null;
   const senderNumber = user(pn) ?? user(lid) ?? '';
@@ -266,6 +271,7 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
     message: text,
     type,
     media,
+    url: null,
     quotedId: context?.stanzaId ?? null,
     mentions: (context?.mentionedJid ?? []).map((jid) => user(jid) ?? jid),
     viewOnce: isViewOnce(message.message, inner),

@@ -114,6 +114,11 @@ export class SessionRegistry {
     return settings?.webhookUrl && settings.webhookSecret ? { url: settings.webhookUrl, secret: settings.webhookSecret } : undefined;
   }
 
+  /** The edge's public base URL as the edge last told it for this device (links in webhooks point there). */
+  edgeUrlOf(deviceId: string): string | undefined {
+    return this.sessions.get(deviceId)?.settings.edgeUrl;
+  }
+
   /** Loads every stored device (settings, counters), without connecting anything yet. */
   async load(): Promise<void> {
     const keys = await this.deps.store.keys('device:');

@@ -430,6 +430,37 @@ export class Sender {
     return { message: proto.Message.fromObject(record.message), fromMe: !!sent, chat: record.to ?? record.chat ?? '', participant: record.participant };
   }
 
+  /** A message this device received within the retention (its media can be downloaded from it). */
+  async receivedMessage(id: string): Promise<proto.IMessage | undefined> {
+    const raw = await this.store.get(`received:${this.ctx.id}:${id}`);
+    const record = raw ? (JSON.parse(raw) as { message?: object }) : undefined;
+    return record?.message ? proto.Message.fromObject(record.message) : undefined;
+  }
+
+  /**
+   * Asks the phone that sent a received file to upload it again (WhatsApp's media hosts dropped
+   * it) and remembers where the new upload is; the message as it is now.
+   */
+  async reuploadReceived(id: string): Promise<proto.IMessage> {
+    const sock = this.requireSocket();
+    const key = `received:${this.ctx.id}:${id}`;
+    const raw = await this.store.get(key);
+    const record = raw ? (JSON.parse(raw) as { chat: string; participant?: string; message?: object }) : undefined;
+    if (!record?.message) throw new LinkError('not_found', `this device received no message ${id} (within the retention)`);
+    const message = { key: { remoteJid: record.chat, fromMe: false, id, participant: record.participant }, message: proto.Message.fromObject(record.message) };
+    try {
+      // Baileys points the message's media at the new upload, on the media host it last heard of
+      // from WhatsApp: asked now, so that is the current one rather than a built-in default.
+      await sock.refreshMediaConn();
+      await sock.updateMediaMessage(message);
+    } catch (error) {
+      throw new LinkError('not_found', `media no longer on WhatsApp, and the sender's phone did not upload it again (${(error as Error).message})`);
+    }
+    const updated = proto.Message.toObject(proto.Message.fromObject(message.message), { bytes: String });
+    await this.store.write({ [key]: JSON.stringify({ ...record, message: updated }) }, { expiresAt: { [key]: this.expiry() } });
+    return message.message;
+  }
+
   /** A receipt of a sent message (delivered, read, played) from WhatsApp. */
   async onReceipt(id: string, to: string, code: number): Promise<void> {
     const status = RECEIPT_STATUS[code];

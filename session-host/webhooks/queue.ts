@@ -51,6 +51,11 @@ export interface WebhookQueueOptions {
   keyPrefix?: string;
   /** Jobs per device held in memory (default 100); more wait in the store. */
   windowPerDevice?: number;
+  /**
+   * The body of one attempt, from the stored payload: what must be fresh when it is posted (a
+   * signed link that expires) is added here, not at enqueue, so a retry an hour later still works.
+   */
+  prepare?: (deviceId: string, type: WebhookEventType, payload: object) => object | Promise<object>;
 }
 
 /** Retry timing, in milliseconds; the defaults suit production, tests shorten them. */
@@ -116,6 +121,7 @@ export class WebhookQueue {
   private readonly stopTimeoutMs: number;
   private readonly prefix: string;
   private readonly windowPerDevice: number;
+  private readonly prepare: NonNullable<WebhookQueueOptions['prepare']>;
 
   /**
    * The window: per device its oldest pending jobs, in `seq` order; the head is the only one that
@@ -163,6 +169,7 @@ export class WebhookQueue {
     this.stopTimeoutMs = options.stopTimeoutMs ?? this.timeoutMs + 5_000;
     this.prefix = options.keyPrefix ?? 'webhook:';
     this.windowPerDevice = Math.max(1, options.windowPerDevice ?? 100);
+    this.prepare = options.prepare ?? ((_deviceId, _type, payload) => payload);
   }
 
   /** Loads the jobs a previous run left in the store and starts delivering. */
@@ -490,7 +497,7 @@ export class WebhookQueue {
 
     // The payload is the whole body, flat as Fonnte-style receivers expect; the delivery's own
     // metadata (id, event, signature) travels in headers.
-    const body = JSON.stringify(job.payload);
+    const body = JSON.stringify(await this.prepare(job.deviceId, job.type, job.payload));
     const timestamp = Math.floor(Date.now() / 1000);
     let reason: string;
     try {

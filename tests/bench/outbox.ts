@@ -112,6 +112,7 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'group.revokeInvite': notHere,
     'group.join': notHere,
     'group.leave': notHere,
+    'media.download': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

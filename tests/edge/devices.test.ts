@@ -69,6 +69,8 @@ describe('devices (admin API)', () => {
       name: 'New name',
       webhookUrl: '',
       webhookSecret: device.webhookSecret,
+      // Where the host's links to incoming media point: the origin the admin API was called through.
+      edgeUrl: 'http://gateway.test',
     });
   });
 

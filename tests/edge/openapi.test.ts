@@ -80,6 +80,7 @@ describe('GET /api/openapi.json', () => {
         'GET /api/demo',
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
+        'GET /api/media/{deviceId}/{messageId}',
       ].sort(),
     );
   });
@@ -100,6 +101,14 @@ describe('GET /api/openapi.json', () => {
     expect(op('post', '/api/devices').security).toEqual([{ adminKey: [] }]);
     expect(op('post', '/api/devices').responses['403']).toBeDefined();
     expect(op('get', '/api/openapi.json').security).toEqual([]);
+  });
+
+  it('documents the media download as a file, with a key or a signed link instead', () => {
+    const download = op('get', '/api/media/{deviceId}/{messageId}');
+    expect(download.security).toEqual([{ deviceKey: [] }, { adminKey: [] }, {}]);
+    expect(download.responses['200']!.content).toEqual({ '*/*': { schema: { type: 'string', format: 'binary' } } });
+    expect(download.parameters!.map((p) => `${p.in} ${p.name}`)).toEqual(['path deviceId', 'path messageId', 'query expires', 'query sig']);
+    expect(Object.keys(download.responses)).toEqual(expect.arrayContaining(['401', '403', '404', '502']));
   });
 
   it('describes request bodies with the schemas that validate them', () => {

@@ -1,7 +1,7 @@
 // The media host: an HTTPS server on 127.0.0.1 that takes Baileys' encrypted uploads and serves
 // them back by direct path, plus the checks a recipient makes on a media message (PROTOCOL.md §6).
 import type { proto } from '@whiskeysockets/baileys';
-import { createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TlsIdentity } from './certs.ts';
@@ -39,11 +39,35 @@ const KEY_INFO: Record<MediaType, string> = {
 
 const b64url = (data: Uint8Array) => Buffer.from(data).toString('base64url');
 
+/** The fields of a media message that point at an upload and let a recipient decrypt it. */
+export interface UploadedMedia {
+  url: string;
+  directPath: string;
+  mediaKey: Buffer;
+  fileEncSha256: Buffer;
+  fileSha256: Buffer;
+  fileLength: number;
+  mimetype?: string;
+  fileName?: string;
+}
+
+/** The IV, cipher key and MAC key a media key expands to (PROTOCOL.md §6). */
+function mediaKeys(type: MediaType, mediaKey: Uint8Array) {
+  const keys = hkdf(mediaKey, 112, Buffer.alloc(0), `WhatsApp ${KEY_INFO[type]} Keys`);
+  return { iv: keys.subarray(0, 16), cipherKey: keys.subarray(16, 48), macKey: keys.subarray(48, 80) };
+}
+
 export class MediaHost {
   /** Encrypted bodies by direct path. */
   private readonly blobs = new Map<string, Buffer>();
   readonly authToken = randomBytes(16).toString('base64url');
   uploads = 0;
+  /** Files the media host dropped that their senders' phones still have, by their old direct path. */
+  private readonly onPhones = new Map<string, Buffer>();
+  reuploads = 0;
+  /** GETs of stored media, and of those the ones with a Range header. */
+  downloads = 0;
+  rangeDownloads = 0;
 
   private readonly server: Server;
   readonly host: string;
@@ -86,6 +110,18 @@ export class MediaHost {
     }
     const blob = req.method === 'GET' ? this.blobs.get(url.pathname) : undefined;
     if (blob) {
+      this.downloads++;
+      // Ranges as a CDN serves them (one `bytes=a-b` or `bytes=a-`, clamped to the end): clients
+      // decrypt a part of a file from the block before it.
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = Number(range[1]);
+        const end = Math.min(range[2] ? Number(range[2]) : blob.length - 1, blob.length - 1);
+        if (start >= blob.length || end < start) return void res.writeHead(416, { 'content-range': `bytes */${blob.length}` }).end();
+        this.rangeDownloads++;
+        res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${blob.length}` }).end(blob.subarray(start, end + 1));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length }).end(blob);
       return;
     }
@@ -102,8 +138,7 @@ export class MediaHost {
     if (!createHash('sha256').update(body).digest().equals(Buffer.from(media.fileEncSha256))) {
       throw new Error('fileEncSha256 does not match the uploaded body');
     }
-    const keys = hkdf(media.mediaKey, 112, Buffer.alloc(0), `WhatsApp ${KEY_INFO[type]} Keys`);
-    const [iv, cipherKey, macKey] = [keys.subarray(0, 16), keys.subarray(16, 48), keys.subarray(48, 80)];
+    const { iv, cipherKey, macKey } = mediaKeys(type, media.mediaKey);
     const ciphertext = body.subarray(0, body.length - 10);
     const mac = createHmac('sha256', macKey).update(iv).update(ciphertext).digest().subarray(0, 10);
     if (!timingSafeEqual(mac, body.subarray(body.length - 10))) throw new Error('media MAC mismatch');
@@ -120,6 +155,46 @@ export class MediaHost {
     if (type === 'sticker') received.animated = !!media.isAnimated;
     if (media.viewOnce) received.viewOnce = true;
     return received;
+  }
+
+  /**
+   * Stores a file as a WhatsApp client uploads it (encrypted under a fresh media key, with its
+   * MAC) and returns the media message's fields, so a contact's media message can point at it.
+   */
+  store(type: MediaType, bytes: Buffer, details: { mimetype?: string; fileName?: string } = {}): UploadedMedia {
+    const mediaKey = randomBytes(32);
+    const { iv, cipherKey, macKey } = mediaKeys(type, mediaKey);
+    const cipher = createCipheriv('aes-256-cbc', cipherKey, iv);
+    const ciphertext = Buffer.concat([cipher.update(bytes), cipher.final()]);
+    const mac = createHmac('sha256', macKey).update(iv).update(ciphertext).digest().subarray(0, 10);
+    const body = Buffer.concat([ciphertext, mac]);
+    const fileEncSha256 = createHash('sha256').update(body).digest();
+    const directPath = `/v/t62.7118-24/${b64url(fileEncSha256)}.enc`;
+    this.blobs.set(directPath, body);
+    const fileSha256 = createHash('sha256').update(bytes).digest();
+    return { url: `https://${this.host}${directPath}`, directPath, mediaKey, fileEncSha256, fileSha256, fileLength: bytes.length, ...details };
+  }
+
+  /**
+   * WhatsApp's media hosts drop files after a while: later downloads of this one get a 404. The
+   * sender's phone keeps its copy (and uploads it again when asked, see `reupload`) unless
+   * `fromPhone` says it was deleted there too.
+   */
+  expire(directPath: string, { fromPhone = false } = {}): void {
+    const body = this.blobs.get(directPath);
+    this.blobs.delete(directPath);
+    if (body && !fromPhone) this.onPhones.set(directPath, body);
+  }
+
+  /** The sender's phone uploads an expired file again: its new direct path, or undefined if the phone has it no more. */
+  reupload(directPath: string): string | undefined {
+    const body = this.onPhones.get(directPath);
+    if (!body) return undefined;
+    this.onPhones.delete(directPath);
+    const fresh = `/v/t62.7118-24/${b64url(randomBytes(16))}.enc`;
+    this.blobs.set(fresh, body);
+    this.reuploads++;
+    return fresh;
   }
 
   async stop(): Promise<void> {

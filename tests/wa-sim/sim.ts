@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { makeNoiseIdentity, makeTlsIdentity, type NoiseIdentity, type TlsIdentity } from './certs.ts';
 import { Connection, type ConnectionHandler, type Registration } from './connection.ts';
 import { handleControl } from './control.ts';
-import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia } from './media.ts';
+import { MEDIA_TYPES, MediaHost, type MediaType, type ReceivedMedia, type UploadedMedia } from './media.ts';
 import { hkdf } from './noise.ts';
 import { bytesOf, child, childNodes, children, describe, node, nowSeconds, textOf, uintBE, type BinaryNode } from './nodes.ts';
 import { GroupServer, IqError } from './groups.ts';
@@ -107,6 +107,8 @@ export class WaSim implements ConnectionHandler {
   readonly clientReceipts: ClientReceipt[] = [];
   /** Every message delivered to a client: to which device, from whom, and how it was encrypted. */
   readonly incoming: { id: string; to: string; from: string; encTypes: string[] }[] = [];
+  /** The media of messages contacts sent, by message id: a client may ask for a dropped file again. */
+  private readonly incomingMedia = new Map<string, { mediaKey?: Uint8Array | null; directPath?: string | null }>();
   /** Every stanza the simulator had no handler for. */
   readonly unhandled: BinaryNode[] = [];
   /** Presence and chat-state updates the clients sent (`composing`, `available`, …). */
@@ -816,6 +818,7 @@ export class WaSim implements ConnectionHandler {
     conn.companion?.unacked.delete(receipt.id);
     conn.send(node('ack', { class: 'receipt', id: receipt.id, from: receipt.to, ...(stanza.attrs.type ? { type: stanza.attrs.type } : {}) }));
     this.events.emit('client-receipt', receipt);
+    if (receipt.type === 'server-error') this.answerMediaRetry(conn, stanza);
   }
 
   /** Sends the client a delivery or read receipt for a message it sent (queued while it is offline). */
@@ -886,6 +889,7 @@ export class WaSim implements ConnectionHandler {
     const id = options.id ?? this.messageId();
     const groupJid = options.group && `${options.group.replace(/@g\.us$/, '')}@g.us`;
     const media = Object.keys(content).find((k) => k.endsWith('Message') && MEDIA_TYPES.some((t) => k === `${t}Message`));
+    if (media) this.incomingMedia.set(id, { ...(content as Record<string, proto.Message.IImageMessage>)[media] });
     const attrs: Record<string, string> = { id, t: String(nowSeconds()), type: media ? 'media' : 'text', notify: sender.name };
     if (groupJid) Object.assign(attrs, { from: groupJid, participant: sender.jid, participant_lid: sender.lidJid });
     else Object.assign(attrs, { from: sender.jid, sender_lid: sender.lidJid });
@@ -1027,6 +1031,40 @@ export class WaSim implements ConnectionHandler {
       );
     }
     return this.groupServer.notify(group, author.phone, body, [...told]);
+  }
+
+  // ───────────────────────── media a contact sends ─────────────────────────
+
+  /**
+   * Uploads a file as a contact's phone does before sending it: encrypted on the media host, the
+   * returned fields go into the media message (`sendIncoming(to, from, { imageMessage: {...fields} })`).
+   */
+  uploadMedia(type: MediaType, bytes: Buffer, details: { mimetype?: string; fileName?: string } = {}): UploadedMedia {
+    return this.media.store(type, bytes, details);
+  }
+
+  /**
+   * A client asks for a file WhatsApp's media host dropped (a `server-error` receipt: Baileys'
+   * `updateMediaMessage`, `encryptMediaRetryRequest` in `lib/Utils/messages-media.js`): the sender's
+   * phone uploads it again, and the client learns the new direct path from a `mediaretry`
+   * notification, AES-GCM under a key derived from the file's media key, the message id as AAD.
+   */
+  private answerMediaRetry(conn: Connection, stanza: BinaryNode): void {
+    const id = stanza.attrs.id!;
+    const media = this.incomingMedia.get(id);
+    const rmr = child(stanza, 'rmr');
+    const notification = (content: BinaryNode[]) => node('notification', { id, type: 'mediaretry', from: PN_SERVER, t: String(nowSeconds()) }, [node('rmr', { ...rmr?.attrs }), ...content]);
+    // NOT_FOUND (2): nobody has the file any more.
+    if (!media?.mediaKey || !media.directPath) return void conn.send(notification([node('error', { code: '2' })]));
+    const directPath = this.media.reupload(media.directPath);
+    if (directPath) media.directPath = directPath;
+    const result = directPath ? proto.MediaRetryNotification.ResultType.SUCCESS : proto.MediaRetryNotification.ResultType.NOT_FOUND;
+    const plaintext = proto.MediaRetryNotification.encode({ stanzaId: id, directPath, result }).finish();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', hkdf(media.mediaKey, 32, Buffer.alloc(0), 'WhatsApp Media Retry Notification'), iv);
+    cipher.setAAD(Buffer.from(id));
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    conn.send(notification([node('encrypt', {}, [node('enc_p', {}, ciphertext), node('enc_iv', {}, iv)])]));
   }
 
   // ───────────────────────── faults ─────────────────────────
