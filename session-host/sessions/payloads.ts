@@ -75,7 +75,7 @@ export type IncomingPayload = IncomingBase &
   (
     | { type: 'text' | 'other' }
     | { type: MediaType; media: IncomingMedia }
-    | { type: 'location'; location: IncomingLocation }
+    | { type: 'location'; location: string; place: IncomingLocation }
     | { type: 'contact'; contacts: IncomingContact[] }
     | { type: 'poll'; poll: Poll }
     | { type: 'poll_vote'; vote: IncomingVote }
@@ -192,7 +192,9 @@ function detailsOf(type: IncomingType, content: proto.IMessage, vote: DecryptedV
   if (type === 'location' && location) {
     const name = content.locationMessage?.name ?? content.liveLocationMessage?.caption ?? null;
     const place = { latitude: location.degreesLatitude ?? 0, longitude: location.degreesLongitude ?? 0, name, address: content.locationMessage?.address ?? null };
-    return { text: name ?? `${place.latitude},${place.longitude}`, fields: { location: place } };
+    // `location` is Fonnte's "lat,long"; `place` says it all.
+    const coordinates = `${place.latitude},${place.longitude}`;
+    return { text: name ?? coordinates, fields: { location: coordinates, place } };
   }
   if (type === 'contact') {
     const cards = content.contactMessage ? [content.contactMessage] : (content.contactsArrayMessage?.contacts ?? []);

@@ -60,12 +60,13 @@ describe('incoming messages', () => {
     expect(await hookOf(id)).toMatchObject({
       type: 'location',
       message: 'Monas',
-      location: { latitude: -6.175392, longitude: 106.827153, name: 'Monas', address: 'Gambir, Jakarta Pusat' },
+      location: '-6.175392,106.827153',
+      place: { latitude: -6.175392, longitude: 106.827153, name: 'Monas', address: 'Gambir, Jakarta Pusat' },
       quotedId: asked,
     });
     // Without a name, the coordinates are what a person reads.
     const bare = await sim.sendIncoming(shop, buyer, { locationMessage: { degreesLatitude: 1.5, degreesLongitude: -2.25 } });
-    expect(await hookOf(bare.id)).toMatchObject({ message: '1.5,-2.25', location: { latitude: 1.5, longitude: -2.25, name: null, address: null } });
+    expect(await hookOf(bare.id)).toMatchObject({ message: '1.5,-2.25', location: '1.5,-2.25', place: { latitude: 1.5, longitude: -2.25, name: null, address: null } });
   });
 
   it('two contact cards with their names and numbers from the vCards', async () => {
