@@ -11,7 +11,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import qrcode from 'qrcode-generator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startStack, type Stack } from '../stack/stack.ts';
-import { png } from '../support/fixtures.ts';
+import { png, wav } from '../support/fixtures.ts';
 import { WaSim } from '../wa-sim/index.ts';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/dashboard');
@@ -24,6 +24,7 @@ let page: Page;
 let files: Server;
 let filesUrl: string;
 const image = png(80, 60, 9);
+const tone = wav(2);
 
 /** Device A, linked by scanning its QR code from the page. */
 const shop = { name: 'Toko Utama', id: '', apiKey: '', phone: '' };
@@ -34,7 +35,12 @@ beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'dashboard-stack-'));
   const caFile = join(dataDir, 'wa-sim-ca.pem');
   writeFileSync(caFile, sim.caCertPem);
-  files = createServer((req, res) => (req.url === '/photo.png' ? res.writeHead(200, { 'content-type': 'image/png' }).end(image) : res.writeHead(404).end()));
+  const served: Record<string, [string, Buffer]> = { '/photo.png': ['image/png', image], '/tone.wav': ['audio/wav', tone] };
+  files = createServer((req, res) => {
+    const file = served[req.url ?? ''];
+    if (file) res.writeHead(200, { 'content-type': file[0] }).end(file[1]);
+    else res.writeHead(404).end();
+  });
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
   filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   [stack, browser] = await Promise.all([
@@ -246,9 +252,18 @@ describe('the dashboard', () => {
     await eventually(() => form.getByRole('alert').textContent()).toContain('Not sent: to:');
   });
 
-  it('sends a location and a poll from Send Test Message, as the recipient decrypts them', async () => {
+  it('sends a voice note, a location and a poll from Send Test Message, as the recipient decrypts them', async () => {
     const form = section('wa-send-test');
     await form.getByLabel('Recipient number').fill('0812-3456-7001');
+    await form.getByLabel('Message', { exact: true }).fill('');
+    await form.getByLabel(/Media URL/).fill(`${filesUrl}/tone.wav`);
+    await form.getByLabel('Media type').selectOption('voice');
+    await form.getByRole('button', { name: 'Send message' }).click();
+    await eventually(() => form.getByRole('status').textContent()).toContain('voice message dispatched successfully');
+    const voice = await sim.waitForOutgoing((m) => m.message?.audioMessage?.ptt === true);
+    expect(voice.message?.audioMessage).toMatchObject({ mimetype: 'audio/ogg; codecs=opus', seconds: 2 });
+    await form.getByLabel(/Media URL/).fill('');
+
     await form.getByLabel('Kind').selectOption('location');
     await form.getByLabel('Latitude').fill('-6.2');
     await form.getByLabel('Longitude').fill('106.816666');

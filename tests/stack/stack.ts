@@ -12,7 +12,19 @@ const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const VITE = join(ROOT, 'node_modules/vite/bin/vite.js');
 
 /** Variables of DESIGN.md that the session host takes from the environment as they are. */
-const HOST_VARIABLES = ['REDIS_URL', 'WA_WS_URL', 'WA_ROOT_KEY', 'MEDIA_ALLOW_PRIVATE_NETWORKS', 'PUBLIC_URL', 'LOG_LEVEL', 'NODE_EXTRA_CA_CERTS', 'MEDIA_MAX_BYTES', 'MEDIA_TIMEOUT_MS'];
+const HOST_VARIABLES = [
+  'REDIS_URL',
+  'WA_WS_URL',
+  'WA_ROOT_KEY',
+  'MEDIA_ALLOW_PRIVATE_NETWORKS',
+  'PUBLIC_URL',
+  'LOG_LEVEL',
+  'NODE_EXTRA_CA_CERTS',
+  'MEDIA_MAX_BYTES',
+  'MEDIA_TIMEOUT_MS',
+  'EDGE_URL',
+  'RETENTION_DAYS',
+];
 
 export interface StackOptions {
   edgePort?: number;
