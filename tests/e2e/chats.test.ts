@@ -1,7 +1,7 @@
 // Chat operations and WhatsApp group management, end to end: the real Worker under `wrangler dev`,
 // the real session host and Baileys, and the simulator showing what WhatsApp got.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, type EdgeCall, linkDevice, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -31,13 +31,9 @@ async function createDevice(name: string): Promise<Device> {
   return { id: json.id, apiKey: json.apiKey, phone: '' };
 }
 
-/** Connects a device and plays its phone scanning the QR code. */
+/** Links a device: the simulator's phone scans its QR code. */
 async function link(device: Device, name: string): Promise<void> {
-  const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: admin() });
-  const statusOf = async () => (await call('GET', '/api/status', { key: admin() })).json.devices.find((d: { id: string }) => d.id === device.id);
-  const qr = json.qr ?? (await until(async () => (await statusOf())?.qr, 'a QR code'));
-  device.phone = (await sim.scanQr(qr, { name })).phone;
-  await until(async () => (await statusOf())?.status === 'CONNECTED', 'CONNECTED', 60_000);
+  device.phone = (await linkDevice(stack, sim, device.id, { name })).phone;
 }
 
 let shop: Device;

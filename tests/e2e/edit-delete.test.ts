@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { proto } from '@whiskeysockets/baileys';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, type EdgeCall, startSimStack } from '../support/e2e.ts';
 import { png } from '../support/fixtures.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -47,7 +47,6 @@ afterAll(async () => {
 });
 
 const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
-const admin = () => `Bearer ${stack.adminKey}`;
 const sendText = async (to: string, message: string, extra: object = {}) => {
   const res = await call('POST', '/api/send-message', { key: device.apiKey, json: { to, message, ...extra } });
   expect(res.status).toBe(200);
@@ -61,11 +60,7 @@ const changeTo = (waId: string, type: proto.Message.ProtocolMessage.Type, after 
 
 describe('edits, deletes and link previews, end to end', () => {
   it('links a device', async () => {
-    device = (await call('POST', '/api/devices', { key: admin(), json: { name: 'Editor' } })).json as typeof device;
-    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: admin() });
-    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-    await sim.scanQr(qr, { name: 'Editor WA' });
-    await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.some((d: any) => d.id === device.id && d.status === 'CONNECTED'), 'the device to be CONNECTED', 60_000);
+    device = await createLinkedDevice(stack, sim, { name: 'Editor' });
   });
 
   it('edits a sent text by log id and by WhatsApp id: the recipient gets WhatsApp’s MESSAGE_EDIT of the original', async () => {

@@ -8,7 +8,7 @@
 // host's replies back and then drop the link: the one way to lose a reply for certain.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, untilConnected, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
 import { freePort, type Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -77,7 +77,6 @@ afterAll(async () => {
 
 const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
-const admin = () => `Bearer ${stack.adminKey}`;
 /** Distinct WhatsApp ids of what the simulator received with this text: a resend under the same id is one message. */
 const copies = (text: string) => new Set(sim.outbox.filter((m) => m.text === text).map((m) => m.id));
 const logged = async (waId: string) => {
@@ -85,26 +84,14 @@ const logged = async (waId: string) => {
   return (json.messages as { waMessageId: string | null; status: string }[]).filter((m) => m.waMessageId === waId);
 };
 
-const connected = () =>
-  until(
-    async () => {
-      const { json } = await call('GET', '/api/status', { key: admin() });
-      return (json.devices as { id: string; status: string }[] | undefined)?.some((d) => d.id === device.id && d.status === 'CONNECTED');
-    },
-    'the device to be CONNECTED',
-    60_000,
-  );
+const connected = () => untilConnected(stack, device.id);
 
 /** Resolves once the host shows "typing…" to someone after `since` presences: the send is under way. */
 const typingAfter = (since: number) => until(() => sim.presences.slice(since).some((p) => p.attrs.state === 'composing'), 'typing…');
 
 describe('exact outcomes, end to end', () => {
   it('links a device', async () => {
-    device = (await call('POST', '/api/devices', { key: admin(), json: { name: 'Exactly once' } })).json as typeof device;
-    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: admin() });
-    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-    await sim.scanQr(qr, { name: 'Exactly once WA' });
-    await connected();
+    device = await createLinkedDevice(stack, sim, { name: 'Exactly once' });
   });
 
   it('never answers 503 for a send whose reply the dropped link lost, and a retry returns the send that went out', async () => {

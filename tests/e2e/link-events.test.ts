@@ -2,7 +2,7 @@
 // again on its persisted state), the real session host process and the WhatsApp simulator. The
 // recipient's receipts arrive while no link is up; once it is back, the message log shows them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -20,8 +20,6 @@ afterAll(async () => {
 
 const call = (method: string, path: string, options?: EdgeCall) => callEdge(stack.edgeUrl, method, path, options);
 
-const admin = () => `Bearer ${stack.adminKey}`;
-
 /** The host's own view: links up, and events waiting for the edge's acknowledgement. */
 async function hostState() {
   const health = (await (await fetch(`${stack.hostUrl}/healthz`)).json()) as { links: number };
@@ -31,11 +29,7 @@ async function hostState() {
 
 describe('host events while the link is down', () => {
   it('reach the message log once the edge is back: a message sent before the edge stopped ends up read', async () => {
-    const device = (await call('POST', '/api/devices', { key: admin(), json: { name: 'Receipts' } })).json as { id: string; apiKey: string };
-    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: admin() });
-    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-    await sim.scanQr(qr, { name: 'Receipts WA' });
-    await until(async () => (await call('GET', '/api/status', { key: admin() })).json.devices.some((d: any) => d.id === device.id && d.status === 'CONNECTED'), 'CONNECTED', 60_000);
+    const device = await createLinkedDevice(stack, sim, { name: 'Receipts' });
 
     const sent = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '6281300000101', message: 'read me later' } });
     expect(sent.status).toBe(200);

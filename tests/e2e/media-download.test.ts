@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signMedia } from '../../session-host/link/media-link.ts';
 import type { Stack } from '../stack/stack.ts';
-import { callEdge, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { png } from '../support/fixtures.ts';
 import { type Received, WebhookReceiver } from '../support/receiver.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -25,16 +25,10 @@ beforeAll(async () => {
   receiver = await new WebhookReceiver().start();
   // The webhook receiver listens on 127.0.0.1.
   ({ sim, stack } = await startSimStack('media-download', { stack: { hostEnv: { MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' } } }));
-  device = (await callEdge(stack.edgeUrl, 'POST', '/api/devices', { key: admin(), json: { name: 'Media', webhookUrl: receiver.url } })).json as typeof device;
+  const linked = await createLinkedDevice(stack, sim, { name: 'Media', webhookUrl: receiver.url });
+  device = linked;
+  phone = linked.phone;
   other = (await callEdge(stack.edgeUrl, 'POST', '/api/devices', { key: admin(), json: { name: 'Other' } })).json as typeof other;
-  const { json } = await callEdge(stack.edgeUrl, 'POST', `/api/devices/${device.id}/connect`, { key: admin() });
-  const qr = json.qr ?? (await until(async () => (await callEdge(stack.edgeUrl, 'GET', '/api/status', { key: admin() })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-  phone = (await sim.scanQr(qr, { name: 'Media WA' })).phone;
-  await until(
-    async () => (await callEdge(stack.edgeUrl, 'GET', '/api/status', { key: admin() })).json.devices.some((d: any) => d.id === device.id && d.status === 'CONNECTED'),
-    'the device to be CONNECTED',
-    60_000,
-  );
 }, 120_000);
 
 afterAll(async () => {

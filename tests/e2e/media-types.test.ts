@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, type EdgeCall, sleep, startSimStack } from '../support/e2e.ts';
 import { png, wav } from '../support/fixtures.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { OutgoingMessage, WaSim } from '../wa-sim/index.ts';
@@ -83,15 +83,7 @@ async function delivered(json: Record<string, unknown>): Promise<OutgoingMessage
 
 describe('sending audio, voice notes, stickers and view-once media', () => {
   it('links a device', async () => {
-    device = (await call('POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Media' } })).json as typeof device;
-    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: `Bearer ${stack.adminKey}` });
-    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-    await sim.scanQr(qr, { name: 'Media WA' });
-    await until(
-      async () => (await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` })).json.devices.some((d: any) => d.id === device.id && d.status === 'CONNECTED'),
-      'the device to be CONNECTED',
-      60_000,
-    );
+    device = await createLinkedDevice(stack, sim, { name: 'Media' });
   }, 90_000);
 
   for (const [from, path, seconds] of [

@@ -2,7 +2,7 @@
 // keeps the queue), the real session host process (killed and restarted), and the WhatsApp
 // simulator, which records every message a client sent.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callEdge, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
+import { callEdge, createLinkedDevice, untilConnected, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
 import type { Stack } from '../stack/stack.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -32,15 +32,7 @@ const sent = (text: string) => sim.outbox.filter((m) => m.text === text);
 /** The statuses the device's webhook reported for one of our messages, in the order received. */
 const statusHooks = (messageId: string) => receiver.received.filter((r) => r.json.event === 'status' && r.json.messageId === messageId).map((r) => r.json.status);
 
-const connected = () =>
-  until(
-    async () => {
-      const { json } = await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` });
-      return (json.devices as { id: string; status: string }[]).some((d) => d.id === device.id && d.status === 'CONNECTED');
-    },
-    'the device to be CONNECTED',
-    60_000,
-  );
+const connected = () => untilConnected(stack, device.id);
 
 async function killHost() {
   stack.host.kill('SIGKILL');
@@ -49,11 +41,7 @@ async function killHost() {
 
 describe('the durable outbox, end to end', () => {
   it('links a device', async () => {
-    device = (await call('POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Outbox', webhookUrl: receiver.url } })).json as typeof device;
-    const { json } = await call('POST', `/api/devices/${device.id}/connect`, { key: `Bearer ${stack.adminKey}` });
-    const qr = json.qr ?? (await until(async () => (await call('GET', '/api/status', { key: `Bearer ${stack.adminKey}` })).json.devices.find((d: any) => d.id === device.id)?.qr, 'a QR'));
-    await sim.scanQr(qr, { name: 'Outbox WA' });
-    await connected();
+    device = await createLinkedDevice(stack, sim, { name: 'Outbox', webhookUrl: receiver.url });
   });
 
   it('moves a message to delivered and read as WhatsApp’s receipts arrive, with timestamps', async () => {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { freePort, type Stack, type StackOptions, startStack } from '../stack/stack.ts';
 import { type StartOptions, WaSim } from '../wa-sim/sim.ts';
 
-export { until } from './until.ts';
+import { until } from './until.ts';
+
+export { until };
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,4 +45,32 @@ export async function callEdge(edgeUrl: string, method: string, path: string, op
   if (options.json !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${edgeUrl}${path}`, { method, headers, body: options.json === undefined ? undefined : JSON.stringify(options.json) });
   return { status: res.status, json: (await res.json()) as Record<string, any> };
+}
+
+/** A device as `/api/status` reports it to the admin. */
+export async function reportedDevice(stack: Stack, deviceId: string): Promise<{ id: string; status: string; qr: string | null } | undefined> {
+  const { json } = await callEdge(stack.edgeUrl, 'GET', '/api/status', { key: `Bearer ${stack.adminKey}` });
+  return (json.devices as { id: string; status: string; qr: string | null }[] | undefined)?.find((d) => d.id === deviceId);
+}
+
+/** Resolves once the device is CONNECTED (after a QR scan, a host restart…). */
+export const untilConnected = (stack: Stack, deviceId: string) => until(async () => (await reportedDevice(stack, deviceId))?.status === 'CONNECTED', `device ${deviceId} CONNECTED`, 60_000);
+
+/**
+ * Connects a device and plays its phone scanning the QR code; resolves once it is CONNECTED, with
+ * the number and linked-device JID the simulator gave it.
+ */
+export async function linkDevice(stack: Stack, sim: WaSim, deviceId: string, account: { name?: string; phone?: string } = {}) {
+  const { json } = await callEdge(stack.edgeUrl, 'POST', `/api/devices/${deviceId}/connect`, { key: `Bearer ${stack.adminKey}` });
+  const qr: string = json.qr ?? (await until(async () => (await reportedDevice(stack, deviceId))?.qr, 'a QR code'));
+  const linked = await sim.scanQr(qr, account);
+  await untilConnected(stack, deviceId);
+  return linked;
+}
+
+/** Creates a device through the admin API (with the settings POST /api/devices takes) and links it. */
+export async function createLinkedDevice(stack: Stack, sim: WaSim, settings: { name: string; webhookUrl?: string }) {
+  const { json } = await callEdge(stack.edgeUrl, 'POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: settings });
+  const { phone, deviceJid } = await linkDevice(stack, sim, json.id, { name: `${settings.name} WA` });
+  return { id: json.id as string, apiKey: json.apiKey as string, phone, deviceJid };
 }
