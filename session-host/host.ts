@@ -106,7 +106,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   webhooks = new WebhookQueue({
     store,
     logger,
-    target: (deviceId) => registry.webhookTarget(deviceId),
+    target: (deviceId, type) => registry.webhookTarget(deviceId, type),
     allowPrivateNetworks: config.mediaAllowPrivateNetworks,
     retry: options.webhookRetry,
     prepare: mediaLinker(config.hostSecret, (deviceId) => config.edgeUrl ?? registry.edgeUrlOf(deviceId)),
@@ -194,7 +194,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return { left: true };
     },
     'webhook.status': async ({ deviceId, messageId, ...change }) => {
-      await registry.get(deviceId).statusWebhook({ id: messageId, messageId, ...change });
+      // Not sent (yet): the only id is the one the API answered.
+      await registry.get(deviceId).statusWebhook({ id: messageId, stateid: null, messageId, ...change });
       return { queued: true };
     },
     'media.download': (params) => mediaDownloads.chunk(params),

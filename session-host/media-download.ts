@@ -249,6 +249,6 @@ export function mediaLinker(secret: string, edgeUrl: (deviceId: string) => strin
     if (type !== 'message' || !media || !id) return payload;
     const base = edgeUrl(deviceId);
     const url = base ? await signedMediaUrl(secret, base, deviceId, id, Math.floor(Date.now() / 1000) + MEDIA_LINK_TTL_SECONDS) : null;
-    return { ...payload, url, media: { ...media, url } };
+    return { ...payload, url: url ?? '', media: { ...media, url } };
   };
 }

@@ -90,6 +90,12 @@ const EXTENSIONS: Record<string, string> = {
   'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
   'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'pptx',
 };
+/** The usual extension of a media type ("" when unknown), its parameters (`; codecs=opus`) ignored. */
+export function extensionOfMime(mimetype: string): string {
+  const bare = mimetype.split(';')[0]!.trim().toLowerCase();
+  return EXTENSIONS[ALIASES[bare] ?? bare] ?? '';
+}
+
 const MIME_BY_EXTENSION = Object.fromEntries(Object.entries(EXTENSIONS).map(([mime, ext]) => [ext, mime]));
 Object.assign(MIME_BY_EXTENSION, { jpeg: 'image/jpeg', mpeg4: 'video/mp4', opus: 'audio/ogg', oga: 'audio/ogg' });
 

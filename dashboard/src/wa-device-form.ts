@@ -1,29 +1,31 @@
 import { LitElement, html } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
-import { createDevice, getDevice, updateDevice, type KeyedDevice } from './data/devices.ts';
+import { createDevice, type DeviceSettings, getDevice, updateDevice, type KeyedDevice } from './data/devices.ts';
 import type { Device } from './data/status.ts';
 import { messageOf } from './data/store.ts';
 import { base } from './styles.ts';
 import './wa-copy-button.ts';
 
 /**
- * Adds a device, or edits one's name and webhook URL. A new device is announced with a
+ * Adds a device, or edits one's name and webhook URLs (one for everything, and optionally
+ * Fonnte-style separate ones for message and device statuses). A new device is announced with a
  * `device-created` event carrying its full API key, for the page to show once.
  */
 export class WaDeviceForm extends LitElement {
-  static properties = { opened: { state: true }, device: { state: true }, webhookSecret: { state: true }, busy: { state: true }, error: { state: true } };
+  static properties = { opened: { state: true }, device: { state: true }, settings: { state: true }, busy: { state: true }, error: { state: true } };
   static styles = [base];
 
   /** Counts the openings: each gets a fresh form, so nothing typed before lingers. */
   opened = 0;
   device?: Device;
-  webhookSecret = '';
+  /** What the status lacks (the webhook secret, the separate URLs): fetched when editing. */
+  settings?: DeviceSettings;
   busy = false;
   error = '';
 
   async open(device?: Device): Promise<void> {
     this.device = device;
-    this.webhookSecret = '';
+    this.settings = undefined;
     this.error = '';
     this.opened++;
     await this.updateComplete;
@@ -31,11 +33,8 @@ export class WaDeviceForm extends LitElement {
     // The secret that signs the webhooks is not in the status: fetched only for the one device.
     if (!device) return;
     const opening = this.opened;
-    const secret = await getDevice(device.id).then(
-      (d) => d.webhookSecret,
-      () => '',
-    );
-    if (this.opened === opening) this.webhookSecret = secret;
+    const settings = await getDevice(device.id).catch(() => undefined);
+    if (this.opened === opening) this.settings = settings;
   }
 
   render() {
@@ -50,11 +49,19 @@ export class WaDeviceForm extends LitElement {
           >Webhook URL <span class="hint">Optional: incoming messages and status changes are posted here.</span>
           <input name="webhookUrl" type="url" placeholder="https://example.com/webhook" value=${this.device?.webhookUrl ?? ''}
         /></label>
+        <label
+          >Message status webhook URL <span class="hint">Optional: sent, delivered, read… go here instead (Fonnte's webhook status).</span>
+          <input name="statusWebhookUrl" type="url" placeholder="Empty: to the webhook URL" value=${this.settings?.statusWebhookUrl ?? ''}
+        /></label>
+        <label
+          >Device status webhook URL <span class="hint">Optional: connect and disconnect go here instead (Fonnte's webhook connect).</span>
+          <input name="connectionWebhookUrl" type="url" placeholder="Empty: to the webhook URL" value=${this.settings?.connectionWebhookUrl ?? ''}
+        /></label>
         ${
-          this.webhookSecret
+          this.settings?.webhookSecret
             ? html`<p class="muted">
-              Webhooks are signed (HMAC-SHA256) with <code>${this.webhookSecret}</code>
-              <wa-copy-button .value=${this.webhookSecret} label="Copy webhook secret"></wa-copy-button>
+              Webhooks are signed (HMAC-SHA256) with <code>${this.settings.webhookSecret}</code>
+              <wa-copy-button .value=${this.settings.webhookSecret} label="Copy webhook secret"></wa-copy-button>
             </p>`
             : ''
         }
@@ -71,7 +78,15 @@ export class WaDeviceForm extends LitElement {
   async #submit(event: SubmitEvent) {
     event.preventDefault();
     const form = new FormData(event.target as HTMLFormElement);
-    const input = { name: String(form.get('name')).trim(), webhookUrl: String(form.get('webhookUrl')).trim() };
+    // An empty separate URL falls back to the webhook URL (null); "" (send none) is set through
+    // the admin API, and kept here while the field stays empty.
+    const own = (field: 'statusWebhookUrl' | 'connectionWebhookUrl') => String(form.get(field)).trim() || (this.settings?.[field] === '' ? '' : null);
+    const input = {
+      name: String(form.get('name')).trim(),
+      webhookUrl: String(form.get('webhookUrl')).trim(),
+      // Left out while an edited device's values are still loading, so saving early keeps them.
+      ...((!this.device || this.settings) && { statusWebhookUrl: own('statusWebhookUrl'), connectionWebhookUrl: own('connectionWebhookUrl') }),
+    };
     this.busy = true;
     this.error = '';
     try {

@@ -12,7 +12,17 @@ import { hostLink, relay } from '../link/relay.ts';
 import { dateTime } from './openapi.ts';
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
-export const webhookUrl = z.union([z.literal(''), httpUrl]).meta({ description: 'Where incoming messages and status changes are posted; empty for none' });
+export const webhookUrl = z.union([z.literal(''), httpUrl]).meta({
+  description: 'Where incoming messages and group changes are posted, and message and device statuses unless they have their own URL; empty for none',
+});
+/** Fonnte's separate URLs: null (the default) falls back to webhookUrl, "" sends none of that kind. */
+const ownWebhookUrl = (what: string) =>
+  z
+    .union([z.literal(''), httpUrl])
+    .nullable()
+    .meta({ description: `Where ${what} are posted; null: to webhookUrl; empty: not posted` });
+export const statusWebhookUrl = ownWebhookUrl('message statuses (sent, delivered, read, failed…)');
+export const connectionWebhookUrl = ownWebhookUrl('device status changes (connect, disconnect)');
 
 /** A device as the seed's `/api/status` shows it. */
 export const statusDevice = z.object({
@@ -32,6 +42,8 @@ export const statusDevice = z.object({
 /** A device as the admin API shows it. */
 export const adminDevice = statusDevice.extend({
   hostId: z.string().nullable().meta({ description: 'Its session host; null for the default host (HOST_URL)' }),
+  statusWebhookUrl,
+  connectionWebhookUrl,
   webhookSecret: z.string().meta({ description: 'Signs its webhooks (HMAC-SHA256), so receivers can verify them' }),
   statusReason: z.string().nullable().meta({ description: 'Why it is not connected, when known' }),
   sendIntervalMs: z.number().int().meta({ description: 'Pacing of queued sends: at least this long between two messages' }),
@@ -66,6 +78,8 @@ export function adminView(device: Device, state?: DeviceState): z.infer<typeof a
   return {
     ...statusView(device, state),
     hostId: device.hostId,
+    statusWebhookUrl: device.statusWebhookUrl,
+    connectionWebhookUrl: device.connectionWebhookUrl,
     webhookSecret: device.webhookSecret,
     statusReason: state ? state.reason : device.statusReason,
     sendIntervalMs: device.sendIntervalMs,
@@ -95,7 +109,7 @@ export async function keepKey(env: Env, device: Device, change: 'set' | 'forget'
   else await stub.forgetDevice(hostId, device.id);
 }
 
-export async function createDevice(db: DB, input: { name: string; webhookUrl?: string; hostId?: string | null }) {
+export async function createDevice(db: DB, input: { name: string; webhookUrl?: string; statusWebhookUrl?: string | null; connectionWebhookUrl?: string | null; hostId?: string | null }) {
   if (input.hostId) {
     const [host] = await db.select({ id: hostsTable.id }).from(hostsTable).where(eq(hostsTable.id, input.hostId));
     if (!host) throw new HTTPException(400, { message: `hostId: no session host with id ${JSON.stringify(input.hostId)}` });
@@ -107,6 +121,8 @@ export async function createDevice(db: DB, input: { name: string; webhookUrl?: s
       id: `device_${randomHex(8)}`,
       name: input.name,
       webhookUrl: input.webhookUrl ?? '',
+      statusWebhookUrl: input.statusWebhookUrl ?? null,
+      connectionWebhookUrl: input.connectionWebhookUrl ?? null,
       hostId: input.hostId ?? null,
       webhookSecret: `whsec_${randomHex(24)}`,
       ...key,
@@ -127,7 +143,15 @@ export async function regenerateKey(db: DB, id: string) {
  * What the host keeps of a device. `edgeUrl`: the origin the admin API was called through, which
  * is where the host's links to incoming media point (unless the host has its own EDGE_URL).
  */
-export const settingsOf = (d: Device, edgeUrl?: string) => ({ id: d.id, name: d.name, webhookUrl: d.webhookUrl, webhookSecret: d.webhookSecret, ...(edgeUrl && { edgeUrl }) });
+export const settingsOf = (d: Device, edgeUrl?: string) => ({
+  id: d.id,
+  name: d.name,
+  webhookUrl: d.webhookUrl,
+  statusWebhookUrl: d.statusWebhookUrl,
+  connectionWebhookUrl: d.connectionWebhookUrl,
+  webhookSecret: d.webhookSecret,
+  ...(edgeUrl && { edgeUrl }),
+});
 
 /** The edge's public origin as a request reached it. */
 export const edgeOrigin = (request: Request) => new URL(request.url).origin;

@@ -27,6 +27,10 @@ export const devicesTable = sqliteTable('devices', {
   hostId: text('host_id').references(() => hostsTable.id),
   name: text('name').notNull(),
   webhookUrl: text('webhook_url').notNull().default(''),
+  // Fonnte's separate URLs for message statuses and device status: null sends them to webhookUrl,
+  // "" sends none (a chat bot's URL then sees only messages).
+  statusWebhookUrl: text('status_webhook_url'),
+  connectionWebhookUrl: text('connection_webhook_url'),
   // Signs the webhooks the host sends (HMAC-SHA256); shown to the admin to verify them.
   webhookSecret: text('webhook_secret').notNull(),
   // The key itself is shown once and never stored: only its hash (for lookup) and a

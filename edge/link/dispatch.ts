@@ -113,7 +113,8 @@ export class Dispatcher {
       // A re-queued send keeps its row; a try that found the host or device offline is no attempt.
       this.deps.log.insert(item.id, item, { status: 'queued', scheduledAt: dueAt > now ? dueAt : null, error: null, failedAt: null, attempts: 0 });
     }
-    this.deps.enqueue(items.map((item) => ({ id: item.id, params: item.params, dueAt: item.dueAt ?? now })));
+    // The API answers a queued send with its log id: the host's status webhooks then carry that id.
+    this.deps.enqueue(items.map((item) => ({ id: item.id, params: { ...item.params, queued: true }, dueAt: item.dueAt ?? now })));
     this.deps.waitUntil(this.deps.log.flush());
   }
 

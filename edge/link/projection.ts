@@ -130,7 +130,8 @@ export class Projection {
     const waiting = [...devices];
     const worker = async () => {
       for (let device = waiting.shift(); device; device = waiting.shift()) {
-        await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, webhookSecret: device.webhookSecret });
+        const { statusWebhookUrl, connectionWebhookUrl } = device;
+        await request('device.upsert', { id: device.id, name: device.name, webhookUrl: device.webhookUrl, statusWebhookUrl, connectionWebhookUrl, webhookSecret: device.webhookSecret });
       }
     };
     await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));

@@ -3,7 +3,7 @@ import { asc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { adminDevice, adminView, createDevice, edgeOrigin, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, tellHost, webhookUrl } from '../api/devices.ts';
+import { adminDevice, adminView, connectionWebhookUrl, createDevice, edgeOrigin, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, statusWebhookUrl, tellHost, webhookUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { phoneField } from '../api/phone.ts';
 import { deviceFor } from '../auth.ts';
@@ -17,12 +17,16 @@ const name = z.string().trim().min(1, 'must not be empty').max(100);
 export const newDevice = z.object({
   name,
   webhookUrl: webhookUrl.optional(),
+  statusWebhookUrl: statusWebhookUrl.optional(),
+  connectionWebhookUrl: connectionWebhookUrl.optional(),
   hostId: z.string().nullable().optional().meta({ description: 'A registered session host; absent or null for the default host' }),
 });
 const pacingMs = z.number({ error: 'must be milliseconds' }).int('must be whole milliseconds').min(0).max(3_600_000);
 export const deviceChanges = z.object({
   name: name.optional(),
   webhookUrl: webhookUrl.optional(),
+  statusWebhookUrl: statusWebhookUrl.optional(),
+  connectionWebhookUrl: connectionWebhookUrl.optional(),
   sendIntervalMs: pacingMs.optional().meta({ description: 'Pacing of queued sends: the least time between two messages (0: none)' }),
   sendJitterMs: pacingMs.optional().meta({ description: 'Pacing of queued sends: up to this much more between two messages, at random' }),
 });
@@ -56,7 +60,7 @@ export const devices = new Hono<AppEnv>()
   .get('/:id', endpoint({ summary: 'Get a device', auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }), async (c) =>
     c.json(adminView(await findDevice(c.var.db, c.req.param('id')))),
   )
-  .patch('/:id', endpoint({ summary: "Change a device's name, webhook URL or pacing", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }), body(deviceChanges), async (c) => {
+  .patch('/:id', endpoint({ summary: "Change a device's name, webhook URLs or pacing", auth: 'admin', responses: { 200: adminDevice }, errors: { 404: 'No such device' } }), body(deviceChanges), async (c) => {
     const id = c.req.param('id');
     const changes = c.req.valid('json');
     const [device] = Object.keys(changes).length ? await c.var.db.update(devicesTable).set(changes).where(eq(devicesTable.id, id)).returning() : [await findDevice(c.var.db, id)];

@@ -175,6 +175,9 @@ export const deviceSettings = z.object({
   id: deviceId,
   name: z.string().max(100).optional(),
   webhookUrl: z.string().url().or(z.literal('')).optional(),
+  /** Message statuses and device status changes: null (or absent) goes to webhookUrl, "" sends none. */
+  statusWebhookUrl: z.string().url().or(z.literal('')).nullable().optional(),
+  connectionWebhookUrl: z.string().url().or(z.literal('')).nullable().optional(),
   webhookSecret: z.string().min(16).optional(),
   /** The edge's public base URL, for links in webhooks (incoming media); the host's EDGE_URL wins. */
   edgeUrl: z.string().url().optional(),
@@ -190,6 +193,8 @@ export const recipientJid = z.string().regex(/^(\d{5,20}@s\.whatsapp\.net|[\d-]{
 export const sendParams = z.object({
   deviceId,
   to: recipientJid,
+  /** Sent from the edge's outbox: the API answered with `outboxId`, so status webhooks name the message by it. */
+  queued: z.boolean().optional(),
   text: z.string().max(65_536).optional(),
   media: z
     .object({

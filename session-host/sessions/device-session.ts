@@ -7,10 +7,11 @@ import { clearAuthState, useStoreAuthState } from '../store/auth-state.ts';
 import type { Store } from '../store/store.ts';
 import { Chats } from './chats.ts';
 import { EventChain } from './event-chain.ts';
-import type { ConnectionPayload } from './payloads.ts';
+import { connectionPayload } from './payloads.ts';
 import { Receiver } from './receiver.ts';
 import type { SessionDeps } from './registry.ts';
 import { Sender } from './sender.ts';
+import { webhookUrlFor } from '../webhooks/urls.ts';
 
 /** Persisted per device: what the edge configured, and whether it should be connected. */
 export interface StoredSettings extends DeviceSettings {
@@ -116,7 +117,7 @@ export class DeviceSession {
     this.deps.emit('device.status', this.state);
     for (const wake of this.statusWaiters) wake();
     if (status !== 'QR' && status !== 'CONNECTING') {
-      const payload: ConnectionPayload = { event: 'connection', device: this.phoneNumber, deviceId: this.id, status, reason, timestamp: Math.floor(Date.now() / 1000) };
+      const payload = connectionPayload(this.id, this.phoneNumber, status, reason);
       void this.webhook({ type: 'connection', payload }).catch((error) => this.log.error({ err: error }, 'could not queue connection webhook'));
     }
   }
@@ -414,6 +415,6 @@ export class DeviceSession {
 
   /** Queues a webhook, unless the device has nowhere to send it (which is then not worth a write). */
   private async webhook(event: Parameters<SessionDeps['webhooks']['enqueue']>[1]): Promise<void> {
-    if (this.settings.webhookUrl && this.settings.webhookSecret) await this.deps.webhooks.enqueue(this.id, event);
+    if (webhookUrlFor(this.settings, event.type) && this.settings.webhookSecret) await this.deps.webhooks.enqueue(this.id, event);
   }
 }

@@ -1,9 +1,11 @@
-// Webhook payloads. A Fonnte user recognises the fields (`device`, `sender`, `message`, `name`,
-// `member`, `timestamp`…); what Fonnte lacks is added beside them: the message id and type, media
-// details, the sender's phone number and LID, and per type a structured description (a location's
-// coordinates, a poll's options, the message a reaction, an edit or a delete is about…).
+// Webhook payloads. A Fonnte receiver finds every field Fonnte sends, filled as Fonnte fills them
+// (`device`, `sender`, `member`, `message`, `text`, `location`, `pollname`, `choices`, `url`,
+// `inboxid`, `isgroup`…, and the Indonesian aliases `pesan`/`pengirim`); what Fonnte lacks is
+// added beside them: the message type, media details, the sender's JID and LID, and per type a
+// structured description (a place, a poll's options, the message a reaction or an edit is about…).
 import { getContentType, jidDecode, normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys';
 import type { DeviceState, MessageStatus } from '../link/protocol.ts';
+import { extensionOfMime } from '../media.ts';
 import { type Poll, pollOf } from './polls.ts';
 
 export type MediaType = 'image' | 'video' | 'audio' | 'voice' | 'document' | 'sticker';
@@ -27,18 +29,44 @@ interface IncomingBase {
   device: string | null;
   deviceId: string;
   id: string;
+  /**
+   * Where to answer: in a group its id (`…@g.us`), else the sender's phone number (a LID's digits
+   * only when WhatsApp hides the number and the device never learned it).
+   */
   sender: string;
+  /** Fonnte's alias of `sender`. */
+  pengirim: string;
   senderJid: string;
   senderLid: string | null;
   chat: string;
   isGroup: boolean;
-  member: string | null;
+  /** Fonnte's spelling of `isGroup`. */
+  isgroup: boolean;
+  /** In a group, who wrote: a phone number (or LID); "" in a private chat. */
+  member: string;
   name: string;
   /** What a person reads: the text or caption, an emoji, a place or poll name, chosen options, an edit's new text. */
   message: string;
+  /** Fonnte's alias of `message`. */
+  pesan: string;
+  /** Fonnte's: the chosen button's or list row's text in a reply to one, else "non-button message". */
+  text: string;
+  /** Fonnte's "lat,long" of a location; "" for other messages. */
+  location: string;
+  /** Fonnte's poll vote fields: the poll's name and the chosen options ("" and [] for other messages). */
+  pollname: string;
+  choices: string[];
   media: IncomingMedia | null;
-  /** Fonnte's field for an attachment's link: the same as `media.url`; null without media. */
-  url: string | null;
+  /** Fonnte's field for an attachment's link: the same as `media.url`; "" without media (or without a known edge URL). */
+  url: string;
+  /** The attachment's file name (its own, else `<id>.<extension>`) and extension; "" without media. */
+  filename: string;
+  extension: string;
+  /** WhatsApp's message id, as `/send`'s `inboxid` takes it to quote this message. */
+  inboxid: string;
+  isforwarded: boolean;
+  /** Fonnte's quick-reply flag: the gateway has no quick replies. */
+  quick: false;
   /** The message this one replies to. */
   quotedId: string | null;
   /** Numbers (or LIDs, when WhatsApp hides the number) @mentioned in the message. */
@@ -75,7 +103,7 @@ export type IncomingPayload = IncomingBase &
   (
     | { type: 'text' | 'other' }
     | { type: MediaType; media: IncomingMedia }
-    | { type: 'location'; location: string; place: IncomingLocation }
+    | { type: 'location'; place: IncomingLocation }
     | { type: 'contact'; contacts: IncomingContact[] }
     | { type: 'poll'; poll: Poll }
     | { type: 'poll_vote'; vote: IncomingVote }
@@ -105,29 +133,73 @@ export type GroupPayload = GroupBase &
   /** A participant who removed themselves left the group. */
   ({ action: 'add' | 'remove' | 'promote' | 'demote'; participants: string[] } | { action: 'subject'; subject: string } | { action: 'description'; description: string | null });
 
+/**
+ * Fonnte's `status` of a message: "pending" while it waits to be sent, "sent" from then on (its
+ * delivery moves on in `state`), "failed" when it could not be sent.
+ */
+export type FonnteStatus = 'pending' | 'sent' | 'failed';
+export type DeliveryState = MessageStatus | 'queued';
+
+const FONNTE_STATUS: Record<DeliveryState, FonnteStatus> = { queued: 'pending', sent: 'sent', delivered: 'sent', read: 'sent', played: 'sent', failed: 'failed' };
+
+/** A status change of a message, as the sender (or the edge, for what only it sees) reports it. */
+export interface StatusChange {
+  /** The id the API answered the send with (see StatusPayload.id). */
+  id: string;
+  /** WhatsApp's id; null until the message is sent. */
+  stateid: string | null;
+  messageId: string | null;
+  to: string;
+  status: DeliveryState;
+  reason: string | null;
+  timestamp: number;
+}
+
 export interface StatusPayload {
   event: 'status';
   device: string | null;
   deviceId: string;
-  /** WhatsApp's message id once it has one; until then the gateway's own message id. */
+  /**
+   * The id the API answered the send with, so a Fonnte receiver's `UPDATE … WHERE id = $id` finds
+   * it: the log id (`msg_…`) for a queued send, WhatsApp's id for one sent at once.
+   */
   id: string;
-  stateid: string;
-  /** The gateway's message id (as the API answered it) for messages sent through the API. */
+  /** WhatsApp's message id; null until the message is sent (queued, or failed before sending). */
+  stateid: string | null;
+  /** The gateway's log id of messages sent through the API (null for others). */
   messageId: string | null;
-  status: MessageStatus | 'queued';
-  state: MessageStatus | 'queued';
+  /** Fonnte's word (see FonnteStatus). */
+  status: FonnteStatus;
+  /** Where the message is: queued, sent, delivered, read, played or failed. */
+  state: DeliveryState;
   to: string;
   reason: string | null;
   timestamp: number;
 }
 
+export function statusPayload(deviceId: string, devicePhone: string | null, change: StatusChange): StatusPayload {
+  return { event: 'status', device: devicePhone, deviceId, ...change, status: FONNTE_STATUS[change.status], state: change.status };
+}
+
+/**
+ * A device's connection changed. Fonnte's body also has the device's `token`: it cannot be given,
+ * since the gateway keeps only a hash of each key.
+ */
 export interface ConnectionPayload {
   event: 'connection';
   device: string | null;
   deviceId: string;
-  status: DeviceState['status'];
+  /** Fonnte's word: "connect" once connected, "disconnect" for any way of losing it (logged out too). */
+  status: 'connect' | 'disconnect';
+  /** The gateway's: CONNECTED, DISCONNECTED or LOGGED_OUT. */
+  state: DeviceState['status'];
   reason: string | null;
   timestamp: number;
+}
+
+export function connectionPayload(deviceId: string, devicePhone: string | null, state: DeviceState['status'], reason: string | null): ConnectionPayload {
+  const status = state === 'CONNECTED' ? 'connect' : 'disconnect';
+  return { event: 'connection', device: devicePhone, deviceId, status, state, reason, timestamp: Math.floor(Date.now() / 1000) };
 }
 
 const user = (jid: string | null | undefined) => (jid ? (jidDecode(jid)?.user ?? null) : null);
@@ -229,14 +301,39 @@ export interface DecryptedVote {
   options: string[] | null;
 }
 
-export function incomingPayload(deviceId: string, devicePhone: string | null, message: WAMessage, vote?: DecryptedVote): IncomingPayload {
+/** The JIDs of who wrote a message: in 7.x one may be a LID, with the phone number as the "alt" JID, or vice versa. */
+export function senderJidsOf(message: WAMessage): { pn: string | null; lid: string | null } {
   const key = message.key as WAMessage['key'] & { remoteJidAlt?: string; participantAlt?: string };
   const chat = key.remoteJid ?? '';
+  const jids = chat.endsWith('@g.us') ? [key.participant, key.participantAlt] : [chat, key.remoteJidAlt];
+  return { pn: jids.find((j) => j?.endsWith('@s.whatsapp.net')) ?? null, lid: jids.find((j) => j?.endsWith('@lid')) ?? null };
+}
+
+/** The chosen button's or list row's text of a reply to buttons or a list; null for other messages. */
+function buttonReplyOf(content: proto.IMessage): string | null {
+  return content.buttonsResponseMessage?.selectedDisplayText ?? content.templateButtonReplyMessage?.selectedDisplayText ?? content.listResponseMessage?.title ?? null;
+}
+
+/** An attachment's file name and extension as Fonnte gives them: its own name, else one made of the message id. */
+function fileOf(id: string, media: IncomingMedia | null): { filename: string; extension: string } {
+  if (!media) return { filename: '', extension: '' };
+  const own = media.fileName ?? '';
+  const dot = own.lastIndexOf('.');
+  const extension = dot > 0 ? own.slice(dot + 1).toLowerCase() : extensionOfMime(media.mimetype ?? '');
+  return { filename: own || (extension ? `${id}.${extension}` : id), extension };
+}
+
+/**
+ * `senderPn`: the sender's phone number JID when the message names them only by LID and the device
+ * knows the number (Baileys' LID mapping), so `sender` is a number whenever it can be.
+ */
+export function incomingPayload(deviceId: string, devicePhone: string | null, message: WAMessage, vote?: DecryptedVote, senderPn?: string | null): IncomingPayload {
+  const key = message.key;
+  const chat = key.remoteJid ?? '';
   const isGroup = chat.endsWith('@g.us');
-  // In 7.x a sender may be addressed by LID, with the phone number as the "alt" JID, or vice versa.
-  const senderJids = isGroup ? [key.participant, key.participantAlt] : [chat, key.remoteJidAlt];
-  const pn = senderJids.find((j) => j?.endsWith('@s.whatsapp.net')) ?? null;
-  const lid = senderJids.find((j) => j?.endsWith('@lid')) ?? null;
+  const jids = senderJidsOf(message);
+  const pn = jids.pn ?? senderPn ?? null;
+  const lid = jids.lid;
   const content = normalizeMessageContent(message.message) ?? {};
   const contentType = getContentType(content) ?? '';
   const inner = (content as Record<string, unknown>)[contentType] as (AnyMedia & { contextInfo?: proto.IContextInfo | null }) | undefined;
@@ -258,22 +355,37 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
   const senderNumber = user(pn) ?? user(lid) ?? '';
   const context = inner?.contextInfo;
   const { text, fields } = detailsOf(type, content, vote, senderNumber);
+  const buttonReply = buttonReplyOf(content);
+  const id = key.id ?? '';
+  const sender = isGroup ? chat : senderNumber;
+  const said = text || buttonReply || '';
   return {
     event: 'message',
     device: devicePhone,
     deviceId,
-    id: key.id ?? '',
-    sender: isGroup ? (user(chat) ?? '') : senderNumber,
+    id,
+    sender,
+    pengirim: sender,
     senderJid: pn ?? lid ?? '',
     senderLid: lid,
     chat,
     isGroup,
-    member: isGroup ? senderNumber : null,
+    isgroup: isGroup,
+    member: isGroup ? senderNumber : '',
     name: message.pushName ?? '',
-    message: text,
+    message: said,
+    pesan: said,
+    text: buttonReply ?? 'non-button message',
+    location: '',
+    pollname: type === 'poll_vote' ? (vote?.pollName ?? '') : '',
+    choices: type === 'poll_vote' ? (vote?.options ?? []) : [],
     type,
     media,
-    url: null,
+    url: '',
+    ...fileOf(id, media),
+    inboxid: id,
+    isforwarded: !!context?.isForwarded,
+    quick: false,
     quotedId: context?.stanzaId ?? null,
     mentions: (context?.mentionedJid ?? []).map((jid) => user(jid) ?? jid),
     viewOnce: isViewOnce(message.message, inner),

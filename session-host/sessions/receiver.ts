@@ -1,9 +1,9 @@
 // Receiving on one device: incoming messages become `message` webhooks and link events, each once;
 // group changes become `group` webhooks; receipts of our own messages that Baileys folds into an
 // upsert go to the sender.
-import { normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys';
+import { jidNormalizedUser, normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
-import { type DecryptedVote, type GroupPayload, groupPayload, type IncomingPayload, incomingPayload, isGroupChange, isUserMessage } from './payloads.ts';
+import { type DecryptedVote, type GroupPayload, groupPayload, type IncomingPayload, incomingPayload, isGroupChange, isUserMessage, senderJidsOf } from './payloads.ts';
 import { pollOf, readVote } from './polls.ts';
 import type { SessionDeps } from './registry.ts';
 import type { Sender } from './sender.ts';
@@ -55,7 +55,7 @@ export class Receiver {
         continue;
       }
       if (!isUserMessage(message) || this.seen.has(id)) continue;
-      const payload = incomingPayload(this.ctx.id, this.ctx.phoneNumber(), message, await this.voteIn(message));
+      const payload = incomingPayload(this.ctx.id, this.ctx.phoneNumber(), message, await this.voteIn(message), await this.phoneOfSender(message));
       // Persist the webhook first: once queued, the message survives a crash.
       await this.ctx.webhook({ type: 'message', payload });
       // Only for reactions and replies to it later (not worth a write for what nobody replies to):
@@ -69,6 +69,14 @@ export class Receiver {
       this.ctx.deps.metrics.messagesReceived++;
       this.ctx.deps.emit('message.incoming', { deviceId: this.ctx.id, id, from: payload.sender, chat: payload.chat, type: payload.type, text: payload.message, timestamp: payload.timestamp });
     }
+  }
+
+  /** The sender's phone number JID when the message names them only by LID: a LID is no number to answer to. */
+  private async phoneOfSender(message: WAMessage): Promise<string | null> {
+    const { pn, lid } = senderJidsOf(message);
+    if (pn || !lid) return null;
+    const found = await this.ctx.phoneOfLid(lid).catch(() => null);
+    return found ? jidNormalizedUser(found) : null; // the mapping answers with a device part (`…:0@…`)
   }
 
   /** Remembers `id` as handled, so a re-offer of it is dropped. */

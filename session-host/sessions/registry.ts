@@ -9,6 +9,8 @@ import type { SharedMedia } from '../shared-media.ts';
 import type { Store } from '../store/store.ts';
 import { DeviceSession, type StoredSettings } from './device-session.ts';
 import type { StoreAvailability } from './event-chain.ts';
+import type { WebhookEventType } from '../webhooks/queue.ts';
+import { webhookUrlFor } from '../webhooks/urls.ts';
 
 export type SocketFactory = (config: Pick<UserFacingSocketConfig, 'auth' | 'logger' | 'getMessage'>) => WASocket;
 
@@ -109,9 +111,11 @@ export class SessionRegistry {
     return true;
   }
 
-  webhookTarget(deviceId: string): { url: string; secret: string } | undefined {
+  /** Where the device's `type` events go now (see webhookUrlFor); undefined: nowhere. */
+  webhookTarget(deviceId: string, type: WebhookEventType): { url: string; secret: string } | undefined {
     const settings = this.sessions.get(deviceId)?.settings;
-    return settings?.webhookUrl && settings.webhookSecret ? { url: settings.webhookUrl, secret: settings.webhookSecret } : undefined;
+    const url = settings && webhookUrlFor(settings, type);
+    return url && settings.webhookSecret ? { url, secret: settings.webhookSecret } : undefined;
   }
 
   /** The edge's public base URL as the edge last told it for this device (links in webhooks point there). */

@@ -17,7 +17,7 @@ import { LinkError, type MessageStatus, type SendParams, type SendResult } from 
 import { fetchMedia } from '../media.ts';
 import { ConvertError, prepareMedia, type PreparedMedia } from '../media-convert.ts';
 import { displayUrl, RequestError } from '../net/safe-request.ts';
-import type { StatusPayload } from './payloads.ts';
+import { type StatusChange, type StatusPayload, statusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
 
 const RECEIPT_STATUS: Partial<Record<number, MessageStatus>> = {
@@ -44,12 +44,17 @@ export interface SenderContext {
   changed(): void;
 }
 
+/** What a sent message's record keeps for its status reports (see Pending). */
+type Sent = Pick<Pending, 'outboxId' | 'queued'>;
+
 /** A message written (or being written) to WhatsApp and not yet acknowledged. */
 interface Pending {
   id: string;
   to: string;
   content: AnyMessageContent;
   outboxId?: string;
+  /** The API answered with the outbox id (the send was queued): status webhooks name it by that, not WhatsApp's id. */
+  queued?: boolean;
   /**
    * An edit or revoke of a message already sent: acknowledged like any message, but no new message
    * of its own (no counter, no status report, no record: its receipts are nobody's concern).
@@ -73,8 +78,8 @@ export class Sender {
   /** By WhatsApp message id, in the order they were first written. */
   private readonly pending = new Map<string, Pending>();
   private readonly sendingFor = new Map<string, Promise<SendResult>>();
-  /** Acknowledged messages whose record is not written yet (a receipt can beat the write): id → outbox id. */
-  private readonly recording = new Map<string, string | undefined>();
+  /** Acknowledged messages whose record is not written yet (a receipt can beat the write), by id. */
+  private readonly recording = new Map<string, Sent>();
   private probing?: WASocket;
 
   constructor(ctx: SenderContext) {
@@ -164,7 +169,7 @@ export class Sender {
         await new Promise((resolve) => setTimeout(resolve, params.typingMs));
         await sock.sendPresenceUpdate('paused', params.to);
       }
-      pending = this.start(messageId, { to: params.to, content, outboxId: params.outboxId });
+      pending = this.start(messageId, { to: params.to, content, outboxId: params.outboxId, queued: params.queued });
     }
     return this.settle(pending);
   }
@@ -199,7 +204,7 @@ export class Sender {
   }
 
   /** Tracks a message and writes it to the current socket; throws if there is none. */
-  private start(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'change'>): Pending {
+  private start(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'queued' | 'change'>): Pending {
     const pending = this.track(id, message);
     // Nothing has been written while there is no socket: that is a sure "not sent".
     const sock = this.ctx.socket();
@@ -213,7 +218,7 @@ export class Sender {
     return pending;
   }
 
-  private track(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'change'>): Pending {
+  private track(id: string, message: Pick<Pending, 'to' | 'content' | 'outboxId' | 'queued' | 'change'>): Pending {
     let resolve!: Pending['resolve'];
     let reject!: Pending['reject'];
     const acked = new Promise<SendResult>((res, rej) => {
@@ -298,7 +303,7 @@ export class Sender {
       pending.resolve({ id: pending.id, timestamp, to: pending.to });
       return;
     }
-    this.recording.set(pending.id, pending.outboxId);
+    this.recording.set(pending.id, { outboxId: pending.outboxId, queued: pending.queued });
     void this.confirmed(pending, timestamp)
       .catch((error) => this.ctx.log.error({ err: error, id: pending.id }, 'could not record an acknowledged message'))
       .finally(() => this.recording.delete(pending.id))
@@ -307,7 +312,7 @@ export class Sender {
 
   /** Records an acknowledged message: the outbox result, the copy kept for retry requests, the counter. */
   private async confirmed(pending: Pending, timestamp: number): Promise<void> {
-    const { id, to, outboxId } = pending;
+    const { id, to, outboxId, queued } = pending;
     const result: SendResult = { id, timestamp, to };
     this.totalSent++;
     const device = this.ctx.id;
@@ -316,7 +321,7 @@ export class Sender {
     const recentKey = `recent:${device}:${id}`;
     const changes: Record<string, string | null> = {
       [`device:${device}:sent`]: String(this.totalSent),
-      [recentKey]: JSON.stringify({ to, outboxId, message }),
+      [recentKey]: JSON.stringify({ to, outboxId, queued, message }),
     };
     const expiresAt: Record<string, number> = { [recentKey]: this.expiry() };
     if (outboxId) {
@@ -327,7 +332,7 @@ export class Sender {
     this.ctx.deps.metrics.messagesSent++;
     this.ctx.changed();
     await this.store.write(changes, { expiresAt });
-    await this.reportStatus(id, to, 'sent', timestamp, outboxId);
+    await this.reportStatus(id, to, 'sent', timestamp, { outboxId, queued });
   }
 
   /** What is sent: the message itself, as a reply and with mentions when asked. */
@@ -466,28 +471,28 @@ export class Sender {
     const status = RECEIPT_STATUS[code];
     // 'sent' is reported on WhatsApp's ack; Baileys' own server-ack status adds nothing to it.
     if (!status || status === 'sent') return;
-    let outboxId: string | undefined;
-    if (this.recording.has(id)) outboxId = this.recording.get(id);
-    else {
+    let sent = this.recording.get(id);
+    if (!sent) {
       // One read per receipt (a file read, or a Redis round trip): no record means the message
       // was not sent through this host, or is older than the retention.
       const raw = await this.store.get(`recent:${this.ctx.id}:${id}`);
       if (!raw) return;
-      outboxId = (JSON.parse(raw) as { outboxId?: string }).outboxId;
+      sent = JSON.parse(raw) as Sent;
     }
     // The edge knows its messages by its own id until it has recorded WhatsApp's.
-    await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), outboxId);
+    await this.reportStatus(id, to, status, Math.floor(Date.now() / 1000), sent);
   }
 
   /** Queues a status webhook; the edge also reports through here what only it sees (queued, cancelled). */
-  async statusWebhook(change: { id: string; messageId: string | null; to: string; status: StatusPayload['status']; reason: string | null; timestamp: number }): Promise<void> {
-    const payload: StatusPayload = { event: 'status', device: this.ctx.phoneNumber(), deviceId: this.ctx.id, stateid: change.id, state: change.status, ...change };
-    await this.ctx.webhook({ type: 'status', payload });
+  async statusWebhook(change: StatusChange): Promise<void> {
+    await this.ctx.webhook({ type: 'status', payload: statusPayload(this.ctx.id, this.ctx.phoneNumber(), change) });
   }
 
-  /** A status change of a sent message: to the device's webhook, and to the edge. */
-  private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, outboxId: string | undefined): Promise<void> {
-    await this.statusWebhook({ id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
+  /** A status change of a sent message (`id`: WhatsApp's): to the device's webhook, and to the edge. */
+  private async reportStatus(id: string, to: string, status: MessageStatus, timestamp: number, { outboxId, queued }: Sent): Promise<void> {
+    // Receivers match statuses to the id the API answered: the outbox id for a queued send.
+    const answered = queued && outboxId ? outboxId : id;
+    await this.statusWebhook({ id: answered, stateid: id, messageId: outboxId ?? null, to, status, reason: null, timestamp });
     this.ctx.deps.emit('message.status', { deviceId: this.ctx.id, id, outboxId, to, status, timestamp });
   }
 }

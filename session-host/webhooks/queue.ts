@@ -1,6 +1,6 @@
 // Webhook deliveries (incoming messages, message status, connection and group changes), durable in the
 // Store: a job is written before `enqueue` resolves and deleted only after the receiver answered
-// 2xx, so a restart or a crash loses nothing. Each job carries one random id, sent as
+// 2xx or 3xx, so a restart or a crash loses nothing. Each job carries one random id, sent as
 // X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the 2xx and
 // before the delete) is recognisable by receivers.
 //
@@ -37,8 +37,8 @@ export interface WebhookTarget {
 export interface WebhookQueueOptions {
   store: Store;
   logger: Logger;
-  /** Where a device's webhooks go now; undefined (no URL, device gone) drops its jobs. */
-  target: (deviceId: string) => WebhookTarget | undefined | Promise<WebhookTarget | undefined>;
+  /** Where a device's webhooks of `type` go now; undefined (no URL, device gone) drops the job. */
+  target: (deviceId: string, type: WebhookEventType) => WebhookTarget | undefined | Promise<WebhookTarget | undefined>;
   /** MEDIA_ALLOW_PRIVATE_NETWORKS: the same rule as media URLs. */
   allowPrivateNetworks: boolean;
   /** Deliveries at once, across devices (each device delivers one at a time, in order). */
@@ -489,7 +489,7 @@ export class WebhookQueue {
 
     let target: WebhookTarget | undefined;
     try {
-      target = await this.target(job.deviceId);
+      target = await this.target(job.deviceId, job.type);
     } catch (err) {
       return this.failed(job, `webhook target lookup failed: ${(err as Error).message}`, log);
     }
@@ -520,7 +520,9 @@ export class WebhookQueue {
         maxRedirects: 0,
         allowPrivateNetworks: this.allowPrivateNetworks,
       });
-      if (response.status >= 200 && response.status < 300) return this.delivered(job, log);
+      // A 3xx counts as received: Google Apps Script web apps answer every POST with a 302 to
+      // their result page, and retrying those would run the receiver again.
+      if (response.status >= 200 && response.status < 400) return this.delivered(job, log);
       reason = `webhook URL ${displayUrl(target.url)} answered HTTP ${response.status}${replySummary(response)}`;
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;

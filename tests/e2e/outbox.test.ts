@@ -30,7 +30,7 @@ const send = (json: Record<string, unknown>, headers?: Record<string, string>) =
 const message = async (id: string) => (await call('GET', `/api/messages/${id}`, { key: device.apiKey })).json;
 const sent = (text: string) => sim.outbox.filter((m) => m.text === text);
 /** The statuses the device's webhook reported for one of our messages, in the order received. */
-const statusHooks = (messageId: string) => receiver.received.filter((r) => r.json.event === 'status' && r.json.messageId === messageId).map((r) => r.json.status);
+const statusHooks = (messageId: string) => receiver.received.filter((r) => r.json.event === 'status' && r.json.messageId === messageId).map((r) => r.json.state);
 
 const connected = () => untilConnected(stack, device.id);
 

@@ -68,6 +68,8 @@ describe('devices (admin API)', () => {
       id: device.id,
       name: 'New name',
       webhookUrl: '',
+      statusWebhookUrl: null,
+      connectionWebhookUrl: null,
       webhookSecret: device.webhookSecret,
       // Where the host's links to incoming media point: the origin the admin API was called through.
       edgeUrl: 'http://gateway.test',

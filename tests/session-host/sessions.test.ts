@@ -66,8 +66,8 @@ describe('devices', () => {
     expect(state.phoneNumber).toMatch(/^\d+$/);
     const { devices } = await link.request('host.status', {});
     expect(devices.find((d) => d.id === 'shop')?.status).toBe('CONNECTED');
-    const connected = await receiver.waitFor((r) => r.json.event === 'connection' && r.json.deviceId === 'shop' && r.json.status === 'CONNECTED');
-    expect(connected.json.device).toBe(state.phoneNumber);
+    const connected = await receiver.waitFor((r) => r.json.event === 'connection' && r.json.deviceId === 'shop' && r.json.state === 'CONNECTED');
+    expect(connected.json).toMatchObject({ device: state.phoneNumber, status: 'connect' });
   });
 
   it('links by pairing code for a phone number', async () => {
@@ -232,14 +232,14 @@ describe('webhooks', () => {
   it('reports sent, delivered and read for a sent message, as webhooks and link events', async () => {
     const result = await link.request('message.send', { deviceId: 'shop', to: '6281100000001@s.whatsapp.net', text: 'status please' });
     await sim.waitForOutgoing((m) => m.id === result.id);
-    await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.status === 'sent');
+    await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.state === 'sent');
     await new Promise((resolve) => setTimeout(resolve, sim.receiptDelayMs));
     sim.sendReceipt(result.id, 'delivery');
-    await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.status === 'delivered');
+    await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.state === 'delivered');
     await new Promise((resolve) => setTimeout(resolve, sim.receiptDelayMs));
     sim.sendReceipt(result.id, 'read');
-    const read = await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.status === 'read');
-    expect(read.json).toMatchObject({ stateid: result.id, state: 'read', deviceId: 'shop' });
+    const read = await receiver.waitFor((r) => r.json.event === 'status' && r.json.id === result.id && r.json.state === 'read');
+    expect(read.json).toMatchObject({ stateid: result.id, status: 'sent', state: 'read', deviceId: 'shop' });
     await link.nextEvent('message.status', (e) => e.id === result.id && e.status === 'read');
   });
 });

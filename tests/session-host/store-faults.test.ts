@@ -169,7 +169,7 @@ describe('a store that comes back empty', () => {
     const status = await first.link.nextEvent('device.status', (d) => d.id === 'flushed' && !!d.reason?.includes('lost its data'));
     expect(status).toMatchObject({ status: 'CONNECTED', reason: expect.stringMatching(/login was saved again/) });
     const hook = await receiver.waitFor((r) => r.json.event === 'connection' && r.json.deviceId === 'flushed' && String(r.json.reason).includes('lost its data'));
-    expect(hook.json).toMatchObject({ status: 'CONNECTED', device: device.phoneNumber });
+    expect(hook.json).toMatchObject({ status: 'connect', state: 'CONNECTED', device: device.phoneNumber });
     await expect
       .poll(() => health(first.host.url))
       .toMatchObject({

@@ -10,7 +10,7 @@ export interface Received {
 
 export class WebhookReceiver {
   readonly received: Received[] = [];
-  /** Status to answer with; anything but 2xx makes the sender retry. */
+  /** Status to answer with; anything but 2xx or 3xx makes the sender retry. */
   status = 200;
   port = 0;
   private server?: Server;
@@ -24,11 +24,12 @@ export class WebhookReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (this.status >= 200 && this.status < 300) {
+        if (this.status >= 200 && this.status < 400) {
           const body = Buffer.concat(chunks).toString('utf8');
           this.received.push({ headers: req.headers, body, json: JSON.parse(body) });
         }
-        res.writeHead(this.status).end();
+        // A 3xx as Google Apps Script answers: a redirect to the script's result page.
+        res.writeHead(this.status, this.status >= 300 && this.status < 400 ? { location: '/result' } : {}).end();
       });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));

@@ -76,6 +76,11 @@ export interface IncomingOptions {
   /** Deliver with the `offline` attribute, as WhatsApp does for messages queued while offline. */
   offline?: boolean;
   id?: string;
+  /**
+   * A private message from the sender's LID alone, no phone number beside it, as WhatsApp sends in
+   * LID-addressed chats (the device may know the number from an earlier message).
+   */
+  fromLid?: boolean;
 }
 
 export interface ClientReceipt {
@@ -892,6 +897,7 @@ export class WaSim implements ConnectionHandler {
     if (media) this.incomingMedia.set(id, { ...(content as Record<string, proto.Message.IImageMessage>)[media] });
     const attrs: Record<string, string> = { id, t: String(nowSeconds()), type: media ? 'media' : 'text', notify: sender.name };
     if (groupJid) Object.assign(attrs, { from: groupJid, participant: sender.jid, participant_lid: sender.lidJid });
+    else if (options.fromLid) Object.assign(attrs, { from: sender.lidJid });
     else Object.assign(attrs, { from: sender.jid, sender_lid: sender.lidJid });
     const receipts: Promise<unknown>[] = [];
     for (const companion of targets) {

@@ -9,6 +9,9 @@ export interface KeyedDevice extends Device {
 
 export interface DeviceSettings extends Device {
   webhookSecret: string;
+  /** Null: posted to webhookUrl; "": not posted. */
+  statusWebhookUrl: string | null;
+  connectionWebhookUrl: string | null;
   statusReason: string | null;
 }
 
@@ -25,9 +28,16 @@ async function thenRefresh<T>(call: Promise<T>): Promise<T> {
 
 const path = (id: string, action = '') => `/api/devices/${encodeURIComponent(id)}${action}`;
 
-export const createDevice = (input: { name: string; webhookUrl?: string }) => thenRefresh(api<KeyedDevice>('POST', '/api/devices', input));
+/** The webhook URLs a device form sets (see DeviceSettings). */
+export interface WebhookUrls {
+  webhookUrl?: string;
+  statusWebhookUrl?: string | null;
+  connectionWebhookUrl?: string | null;
+}
+
+export const createDevice = (input: { name: string } & WebhookUrls) => thenRefresh(api<KeyedDevice>('POST', '/api/devices', input));
 export const getDevice = (id: string) => api<DeviceSettings>('GET', path(id));
-export const updateDevice = (id: string, changes: { name?: string; webhookUrl?: string }) => thenRefresh(api<Device>('PATCH', path(id), changes));
+export const updateDevice = (id: string, changes: { name?: string } & WebhookUrls) => thenRefresh(api<Device>('PATCH', path(id), changes));
 export const deleteDevice = (id: string) => thenRefresh(api('DELETE', path(id)));
 export const regenerateKey = (id: string) => thenRefresh(api<KeyedDevice>('POST', path(id, '/token')));
 export const connectDevice = (id: string) => thenRefresh(api<Device>('POST', path(id, '/connect')));
