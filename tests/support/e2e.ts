@@ -69,7 +69,7 @@ export async function linkDevice(stack: Stack, sim: WaSim, deviceId: string, acc
 }
 
 /** Creates a device through the admin API (with the settings POST /api/devices takes) and links it. */
-export async function createLinkedDevice(stack: Stack, sim: WaSim, settings: { name: string; webhookUrl?: string }) {
+export async function createLinkedDevice(stack: Stack, sim: WaSim, settings: { name: string; webhookUrl?: string; statusWebhookUrl?: string | null; connectionWebhookUrl?: string | null }) {
   const { json } = await callEdge(stack.edgeUrl, 'POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: settings });
   const { phone, deviceJid } = await linkDevice(stack, sim, json.id, { name: `${settings.name} WA` });
   return { id: json.id as string, apiKey: json.apiKey as string, phone, deviceJid };
