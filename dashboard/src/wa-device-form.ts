@@ -46,7 +46,7 @@ export class WaDeviceForm extends LitElement {
         html`<form class="form" @submit=${this.#submit}>
         <label>Device name <input name="name" required maxlength="100" autocomplete="off" value=${this.device?.name ?? ''} /></label>
         <label
-          >Webhook URL <span class="hint">Optional: incoming messages and status changes are posted here.</span>
+          >Webhook URL <span class="hint">Optional: incoming messages are posted here, and statuses unless they have their own URL below.</span>
           <input name="webhookUrl" type="url" placeholder="https://example.com/webhook" value=${this.device?.webhookUrl ?? ''}
         /></label>
         <label

@@ -163,6 +163,26 @@ describe('the dashboard', () => {
     await eventually(() => page.getByTestId('stat-devices').textContent()).toContain('1');
   });
 
+  it('gives message statuses their own webhook URL (Fonnte’s webhook status), device status staying with the webhook URL', async () => {
+    await deviceRow(shop.name)
+      .getByRole('button', { name: `Edit ${shop.name}` })
+      .click();
+    let form = page.getByRole('dialog', { name: `Edit ${shop.name}` });
+    await eventually(() => form.textContent()).toContain('whsec_'); // the device's settings are in
+    await form.getByLabel(/Message status webhook URL/).fill('https://example.com/hooks/status');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await eventually(async () => (await api('GET', `/api/devices/${shop.id}`)).json.statusWebhookUrl).toBe('https://example.com/hooks/status');
+    expect((await api('GET', `/api/devices/${shop.id}`)).json).toMatchObject({ webhookUrl: 'https://example.com/hooks/wa', connectionWebhookUrl: null });
+
+    await deviceRow(shop.name)
+      .getByRole('button', { name: `Edit ${shop.name}` })
+      .click();
+    form = page.getByRole('dialog', { name: `Edit ${shop.name}` });
+    await eventually(() => form.getByLabel(/Message status webhook URL/).inputValue()).toBe('https://example.com/hooks/status');
+    expect(await form.getByLabel(/Device status webhook URL/).inputValue()).toBe('');
+    await form.getByRole('button', { name: 'Cancel' }).click();
+  });
+
   it('connects: draws the QR code, and turns Connected without a reload once the phone scans it', async () => {
     await markPage();
     await deviceRow(shop.name)
