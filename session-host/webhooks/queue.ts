@@ -1,7 +1,7 @@
 // Webhook deliveries (incoming messages, message status, connection and group changes), durable in the
 // Store: a job is written before `enqueue` resolves and deleted only after the receiver answered
 // 2xx or 3xx, so a restart or a crash loses nothing. Each job carries one random id, sent as
-// X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the 2xx and
+// X-Webhook-Id on every attempt: the one duplicate a crash can cause (killed after the answer and
 // before the delete) is recognisable by receivers.
 //
 // While the store is unavailable a new job is held in memory (at most HELD_LIMIT of them) and
@@ -516,7 +516,7 @@ export class WebhookQueue {
         timeoutMs: this.timeoutMs,
         maxBytes: REPLY_BYTES,
         truncateBody: true,
-        // A redirected POST may turn into a GET whose 2xx would count as delivered: never follow.
+        // Never followed: the redirect itself is the answer (see below), and following would turn the POST into a GET.
         maxRedirects: 0,
         allowPrivateNetworks: this.allowPrivateNetworks,
       });
