@@ -81,6 +81,24 @@ describe('GET /api/openapi.json', () => {
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
         'GET /api/media/{deviceId}/{messageId}',
+        // Fonnte's other endpoints, at Fonnte's paths.
+        'POST /validate',
+        'POST /device',
+        'GET /device',
+        'POST /qr',
+        'POST /disconnect',
+        'POST /get-whatsapp-group',
+        'GET /get-whatsapp-group',
+        'POST /fetch-group',
+        'POST /status',
+        'POST /delete-message',
+        'POST /reset-message',
+        'POST /typing',
+        'POST /get-devices',
+        'GET /get-devices',
+        'POST /add-device',
+        'POST /update-device',
+        'POST /delete-device',
       ].sort(),
     );
   });
@@ -99,6 +117,8 @@ describe('GET /api/openapi.json', () => {
     expect(op('get', '/api/status').security).toEqual(both);
     expect(op('get', '/api/devices/{deviceId}/wa-groups').security).toEqual(both);
     expect(op('post', '/api/devices').security).toEqual([{ adminKey: [] }]);
+    expect(op('post', '/validate').security).toEqual(both);
+    expect(op('post', '/add-device').security).toEqual([{ adminKey: [] }]);
     expect(op('post', '/api/devices').responses['403']).toBeDefined();
     expect(op('get', '/api/openapi.json').security).toEqual([]);
   });
