@@ -326,7 +326,8 @@ export const fonnte = new Hono<AppEnv>()
         const phone = toRecipient(whatsapp, DEFAULT_COUNTRY_CODE, false)?.number ?? refuse('whatsapp invalid', `whatsapp: ${notAPhone(whatsapp)}`);
         // The host first waits for WhatsApp's handshake, up to 20 s.
         const { code } = await relay(c.env, device.hostId, 'device.pairingCode', { id: device.id, phone }, 30_000).catch(rethrow);
-        return c.json({ status: true as const, code });
+        // Shown as WhatsApp shows it on the phone: ABCD-EFGH.
+        return c.json({ status: true as const, code: code.replace(/^(\w{4})-?(\w{4})$/, '$1-$2') });
       }
       const state = await relay(c.env, device.hostId, 'device.connect', { id: device.id }).catch(rethrow);
       if (state.status === 'CONNECTED') refuse('device already connect');

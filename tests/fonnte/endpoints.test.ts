@@ -108,6 +108,19 @@ describe('Fonnte device endpoints', () => {
     expect(after.json).toMatchObject({ device: phone, device_status: 'connect', name: 'device name', status: true });
   }, 90_000);
 
+  it('C34 /qr type=code gives a pairing code that links the phone typing it; without whatsapp it is "whatsapp required"', async () => {
+    const added = await fonnte('/add-device', admin(), { name: 'kasir', device: '628123450034' }, 'urlencoded');
+    const cashier = added.json.token as string;
+    expect((await fonnte('/qr', cashier, { type: 'code' })).json).toMatchObject({ status: false, reason: 'whatsapp required' });
+    expect((await fonnte('/qr', cashier, { type: 'barcode' })).json).toMatchObject({ status: false, reason: 'input invalid', detail: 'type: must be qr or code' });
+
+    const res = await fonnte('/qr', cashier, { type: 'code', whatsapp: '08123450034' });
+    expect(res.json).toEqual({ status: true, code: expect.stringMatching(/^[1-9A-Z]{4}-[1-9A-Z]{4}$/) });
+    await sim.enterPairingCode(res.json.code.replace('-', ''), '628123450034', 'Kasir');
+    await untilConnected(stack, added.json.id);
+    expect((await fonnte('/device', cashier)).json).toMatchObject({ device: '628123450034', device_status: 'connect', name: 'kasir' });
+  }, 90_000);
+
   it('C30 /validate sorts numbers into registered and not_registered; an empty target is "target required"', async () => {
     sim.notOnWhatsApp('628987654321');
     const res = await fonnte('/validate', token, { target: '08123456789,08987654321,abc', countryCode: '62' });
@@ -195,6 +208,8 @@ describe('Fonnte device endpoints', () => {
     await until(async () => (await reportedDevice(stack, deviceId))?.status !== 'CONNECTED', 'disconnected');
     expect((await fonnte('/disconnect', token)).json).toEqual({ detail: 'device already disconnected', status: false });
     expect((await fonnte('/fetch-group', token)).json).toEqual({ detail: 'cannot fetch with disconnected device', status: false });
+    // Unlinked as on Fonnte: linking again starts with a new QR code.
+    expect((await fonnte('/qr', token)).json).toEqual({ status: true, url: expect.stringMatching(/^iVBORw0KGgo/) });
 
     expect((await fonnte('/delete-device', token, { otp: '' })).json).toMatchObject({ status: false, reason: "otp haven't requested" });
     // Unlinked, it has no number any more: the answer names it by its id.
