@@ -136,14 +136,19 @@ describe('Fonnte device endpoints', () => {
     expect((await fonnte('/fetch-group', token)).json).toEqual({ detail: 'update whatsapp group list finished', status: true });
   });
 
-  it('C41 /typing shows "typing…" to the chat, and stop ends it', async () => {
+  it('C41 /typing shows "typing…" to the chat for duration seconds, and stop ends it at once', async () => {
     const jid = '628123456789@s.whatsapp.net';
     const states = () => sim.presences.filter((p) => p.tag === 'chatstate' && p.attrs.to === jid).map((p) => p.attrs.state);
-    expect((await fonnte('/typing', token, { target: '08123456789', countryCode: '62', duration: '10', stop: '' })).json).toEqual({ status: true });
-    await until(() => states().includes('composing'), 'composing');
+    expect((await fonnte('/typing', token, { target: '08123456789', countryCode: '62', duration: '1', stop: '' })).json).toEqual({ status: true });
+    await until(() => states().join() === 'composing', 'composing');
+    // After the duration, without being asked again.
+    await until(() => states().join() === 'composing,paused', 'paused after 1 s', 10_000);
+
+    expect((await fonnte('/typing', token, { target: '08123456789', duration: '30' }, 'urlencoded')).json).toEqual({ status: true });
     expect((await fonnte('/typing', token, { target: '08123456789', stop: '1' }, 'urlencoded')).json).toEqual({ status: true });
-    await until(() => states().includes('paused'), 'paused');
+    await until(() => states().join() === 'composing,paused,composing,paused', 'paused by stop', 5_000);
     expect((await fonnte('/typing', token, { target: 'abc', duration: '5' })).json).toMatchObject({ status: false, reason: 'target invalid', detail: expect.stringContaining('must be a phone number') });
+    expect((await fonnte('/typing', token, { target: '08123456789' })).json).toMatchObject({ status: false, reason: 'duration required' });
   });
 
   it('C38 /status, C40 /reset-message and C39 /delete-message act on a pending message; a sent one is "sent"', async () => {
