@@ -255,7 +255,7 @@ const loggedMessage = (c: Context<AppEnv>, id: string, fresh = false) =>
 
 const deviceTokenErrors = fonnteFailures('token invalid');
 const accountErrors = fonnteFailures('unknown user');
-const post = { auth: 'device' as const };
+const post = { auth: 'device' as const, failuresAsOk: true };
 
 // ───────────── routes ─────────────
 
@@ -481,6 +481,7 @@ export const fonnte = new Hono<AppEnv>()
       summary: 'Every device (Fonnte, account token = admin key)',
       description: 'token is each device key masked: the gateway keeps only its hash.',
       auth: 'admin',
+      failuresAsOk: true,
       responses: { 200: z.union([accountDevices, failure]) },
     }),
     async (c) => {
@@ -512,6 +513,7 @@ export const fonnte = new Hono<AppEnv>()
       summary: 'Add a device (Fonnte, account token = admin key)',
       description: 'The answer holds the new device key (token) in full: the only time. Link it with /qr. autoread, personal and group are echoed, not acted on.',
       auth: 'admin',
+      failuresAsOk: true,
       responses: { 200: z.union([addedDevice, failure]) },
     }),
     body(addDeviceInput, { forms: true }),

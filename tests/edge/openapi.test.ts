@@ -193,9 +193,31 @@ describe('GET /api/openapi.json', () => {
     expect(json(op('post', '/send'), 401).properties).toEqual({ status: { type: 'boolean', const: false }, reason: { type: 'string' } });
     expect(json(op('post', '/api/send-message'), 503).properties).toEqual({ error: { type: 'string' } });
     expect(op('get', '/api/devices/{deviceId}/wa-groups').responses['503']!.description).toBe('Device is not connected or session not active');
+    // Fonnte's other endpoints answer request errors and a wrong key with HTTP 200, as Fonnte does.
+    const fonnteStyle = new Set([
+      '/validate',
+      '/device',
+      '/qr',
+      '/disconnect',
+      '/get-whatsapp-group',
+      '/fetch-group',
+      '/status',
+      '/delete-message',
+      '/reset-message',
+      '/typing',
+      '/get-devices',
+      '/add-device',
+      '/update-device',
+      '/delete-device',
+    ]);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, o] of Object.entries(ops)) {
         expect(o.responses['500'], `${method} ${path}`).toBeDefined();
+        if (fonnteStyle.has(path)) {
+          expect(Object.keys(o.responses), `${method} ${path}`).not.toEqual(expect.arrayContaining(['401']));
+          expect(json(o, 200).anyOf.at(-1).properties.status, `${method} ${path}`).toEqual({ type: 'boolean', const: false });
+          continue;
+        }
         if (o.requestBody) expect(Object.keys(o.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '413', '415']));
         if (o.security.length) expect(o.responses['401'], `${method} ${path}`).toBeDefined();
       }
