@@ -33,11 +33,11 @@ const failure = z
 
 /** Ends the request with Fonnte's failure answer (HTTP 200): its phrase, and what precisely was wrong. */
 function refuse(reason: string, detail?: string): never {
-  throw new HTTPException(200 as never, { res: Response.json({ status: false, reason, ...(detail && detail !== reason && { detail }) }) });
+  throw new HTTPException(200, { res: Response.json({ status: false, reason, ...(detail && detail !== reason && { detail }) }) });
 }
 /** The few failures Fonnte words under `detail` only (/disconnect, /fetch-group). */
 function refuseInDetail(detail: string): never {
-  throw new HTTPException(200 as never, { res: Response.json({ detail, status: false }) });
+  throw new HTTPException(200, { res: Response.json({ detail, status: false }) });
 }
 
 /**
@@ -65,6 +65,7 @@ function fonnteFailures(unauthorized: 'token invalid' | 'unknown user', fields: 
       return error.status >= 500 ? 'request failed' : detail;
     })();
     c.error = undefined;
+    // Cleared first: set over an answer, Hono would carry the error answer's headers into this one.
     c.res = undefined;
     c.res = c.json({ status: false, reason, detail }, 200);
   };

@@ -126,6 +126,13 @@ describe('Fonnte device endpoints', () => {
     const res = await fonnte('/validate', token, { target: '08123456789,08987654321,abc', countryCode: '62' });
     expect(res.json).toEqual({ not_registered: ['628987654321', 'abc'], registered: ['628123456789'], status: true });
     expect((await fonnte('/validate', token, { target: '' }, 'urlencoded')).json).toMatchObject({ status: false, reason: 'target required' });
+    // JSON, countryCode as a number, as JavaScript clients send it.
+    const json = await callEdge(stack.edgeUrl, 'POST', '/validate', { key: token, json: { target: '08123456789', countryCode: 62 } });
+    expect(json).toEqual({ status: 200, json: { not_registered: [], registered: ['628123456789'], status: true } });
+    const many = Array.from({ length: 501 }, (_, i) => `62812000${String(i).padStart(4, '0')}`).join(',');
+    expect((await fonnte('/validate', token, { target: many })).json).toMatchObject({ status: false, reason: 'target invalid', detail: 'target: at most 500 numbers per request, got 501' });
+    // The account (admin) key is not a device token.
+    expect((await fonnte('/validate', admin(), { target: '08123456789' })).json).toMatchObject({ status: false, reason: 'token invalid' });
   });
 
   it('C37 /get-whatsapp-group lists the groups the device is in; C36 /fetch-group finishes', async () => {
@@ -167,6 +174,15 @@ describe('Fonnte device endpoints', () => {
     expect(Date.parse(row.json.scheduledAt)).toBe((later + 600) * 1000);
 
     expect((await fonnte('/delete-message', token, { id })).json).toEqual({ detail: `message ${id} successfully deleted`, status: true });
+    expect((await fonnte('/delete-message', token, { id })).json).toMatchObject({ status: false, reason: 'cannot delete message with status failed' });
+
+    // byschedule: every message due with this one moves, delay apart.
+    const pair = await callEdge(stack.edgeUrl, 'POST', '/send', { key: token, json: { target: '628123450051,628123450052', message: 'promo', schedule: later } });
+    const [first, second] = pair.json.id as string[];
+    const both = await fonnte('/reset-message', token, { id: first!, delay: '5', schedule: String(later + 60), byschedule: '1' });
+    expect(both.json).toEqual({ detail: '2 messages rescheduled', id: [first, second], status: true });
+    const dueOf = async (messageId: string) => Date.parse((await callEdge(stack.edgeUrl, 'GET', `/api/messages/${messageId}`, { key: token })).json.scheduledAt);
+    expect([await dueOf(first!), await dueOf(second!)]).toEqual([(later + 60) * 1000, (later + 65) * 1000]);
     expect((await fonnte('/status', token, { id })).json).toMatchObject({ message_status: 'failed', status: true });
 
     const sent = await callEdge(stack.edgeUrl, 'POST', '/send', { key: token, json: { target: '08123456789', message: 'sekarang' } });
