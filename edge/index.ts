@@ -8,6 +8,7 @@ import { chats } from './routes/chats.ts';
 import { contacts } from './routes/contacts.ts';
 import { demo } from './routes/demo.ts';
 import { devices } from './routes/devices.ts';
+import { fonnte } from './routes/fonnte.ts';
 import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
 import { hosts } from './routes/hosts.ts';
@@ -51,6 +52,8 @@ app.route('/api/hosts', hosts);
 app.route('/api/media', media);
 app.route('/api/demo', demo);
 app.route('/api/openapi.json', openApi(app));
+// Fonnte's other endpoints at Fonnte's paths (/validate, /device, /qr …).
+app.route('/', fonnte);
 
 app.onError(onError);
 app.notFound(notFound);

@@ -22,6 +22,8 @@ export type EndpointSpec = {
   produces?: string;
   /** A signed link (query `sig`, checked by the handler) may stand in for the key. */
   signedLink?: boolean;
+  /** Request errors and a wrong key are answered with HTTP 200 and a failure body listed under 200 (Fonnte's way), not with 400/401/403/415. */
+  failuresAsOk?: boolean;
 };
 type InputSpec = { body?: z.ZodType; forms?: boolean; query?: z.ZodType; headers?: { name: string; description: string }[] };
 
@@ -146,6 +148,7 @@ function operation(path: string, spec: EndpointSpec, input: InputSpec) {
   if (spec.auth !== 'none') Object.assign(errors, { 401: errorMeanings[401], 429: errorMeanings[429] });
   if (spec.auth === 'admin') errors[403] = errorMeanings[403]!;
   Object.assign(errors, spec.errors);
+  if (spec.failuresAsOk) for (const status of [400, 401, 403, 415]) delete errors[status];
 
   const responses: Record<string, object> = {};
   for (const [status, schema] of Object.entries(spec.responses)) {

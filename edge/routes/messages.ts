@@ -189,7 +189,7 @@ function answer(c: Context<AppEnv>, sent: Awaited<ReturnType<typeof sendOne>>, w
  * sees only its own). `fresh`: as of every send answered so far (a change must not act on a row
  * whose send has not reached D1 yet).
  */
-async function messageFor(db: DB, env: Env, caller: Caller, id: string, { fresh = false } = {}) {
+export async function messageFor(db: DB, env: Env, caller: Caller, id: string, { fresh = false } = {}) {
   const own = caller.admin ? undefined : eq(messagesTable.deviceId, caller.device.id);
   const find = async () =>
     (

@@ -81,6 +81,24 @@ describe('GET /api/openapi.json', () => {
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
         'GET /api/media/{deviceId}/{messageId}',
+        // Fonnte's other endpoints, at Fonnte's paths.
+        'POST /validate',
+        'POST /device',
+        'GET /device',
+        'POST /qr',
+        'POST /disconnect',
+        'POST /get-whatsapp-group',
+        'GET /get-whatsapp-group',
+        'POST /fetch-group',
+        'POST /status',
+        'POST /delete-message',
+        'POST /reset-message',
+        'POST /typing',
+        'POST /get-devices',
+        'GET /get-devices',
+        'POST /add-device',
+        'POST /update-device',
+        'POST /delete-device',
       ].sort(),
     );
   });
@@ -99,6 +117,8 @@ describe('GET /api/openapi.json', () => {
     expect(op('get', '/api/status').security).toEqual(both);
     expect(op('get', '/api/devices/{deviceId}/wa-groups').security).toEqual(both);
     expect(op('post', '/api/devices').security).toEqual([{ adminKey: [] }]);
+    expect(op('post', '/validate').security).toEqual(both);
+    expect(op('post', '/add-device').security).toEqual([{ adminKey: [] }]);
     expect(op('post', '/api/devices').responses['403']).toBeDefined();
     expect(op('get', '/api/openapi.json').security).toEqual([]);
   });
@@ -173,9 +193,31 @@ describe('GET /api/openapi.json', () => {
     expect(json(op('post', '/send'), 401).properties).toEqual({ status: { type: 'boolean', const: false }, reason: { type: 'string' } });
     expect(json(op('post', '/api/send-message'), 503).properties).toEqual({ error: { type: 'string' } });
     expect(op('get', '/api/devices/{deviceId}/wa-groups').responses['503']!.description).toBe('Device is not connected or session not active');
+    // Fonnte's other endpoints answer request errors and a wrong key with HTTP 200, as Fonnte does.
+    const fonnteStyle = new Set([
+      '/validate',
+      '/device',
+      '/qr',
+      '/disconnect',
+      '/get-whatsapp-group',
+      '/fetch-group',
+      '/status',
+      '/delete-message',
+      '/reset-message',
+      '/typing',
+      '/get-devices',
+      '/add-device',
+      '/update-device',
+      '/delete-device',
+    ]);
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, o] of Object.entries(ops)) {
         expect(o.responses['500'], `${method} ${path}`).toBeDefined();
+        if (fonnteStyle.has(path)) {
+          expect(Object.keys(o.responses), `${method} ${path}`).not.toEqual(expect.arrayContaining(['401']));
+          expect(json(o, 200).anyOf.at(-1).properties.status, `${method} ${path}`).toEqual({ type: 'boolean', const: false });
+          continue;
+        }
         if (o.requestBody) expect(Object.keys(o.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['400', '413', '415']));
         if (o.security.length) expect(o.responses['401'], `${method} ${path}`).toBeDefined();
       }
