@@ -4,7 +4,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
-import { pdf } from '../support/fixtures.ts';
+import { MAX_UPLOAD_BYTES } from '../../session-host/link/protocol.ts';
+import { mp4, pdf, wav } from '../support/fixtures.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -105,6 +106,31 @@ describe('Fonnte /send with a file', () => {
     const out = await sim.waitForOutgoing((m) => m.id === res.json.id[0]);
     expect(out.media?.type).toBe('image');
     expect(out.media?.bytes.equals(photo)).toBe(true);
+  });
+
+  it('sends audio and video uploads by their type: audio as a music message with its length, video with its caption', async () => {
+    const tone = wav(2);
+    const clip = mp4(40_000);
+    const audio = await send(formOf({ target: '628123456788' }, { bytes: tone, name: 'tone.wav', type: 'audio/x-wav' }));
+    const video = await send(formOf({ target: '628123456788', message: 'the clip' }, { bytes: clip, name: 'clip.mp4', type: 'video/mp4' }));
+    expect([audio.json.status, video.json.status]).toEqual([true, true]);
+    const heard = await sim.waitForOutgoing((m) => m.id === audio.json.id[0]);
+    expect(heard.media).toMatchObject({ type: 'audio', mimetype: 'audio/wav', ptt: false, seconds: 2 });
+    expect(heard.media?.bytes.equals(tone)).toBe(true);
+    const seen = await sim.waitForOutgoing((m) => m.id === video.json.id[0]);
+    expect(seen.media?.type).toBe('video');
+    expect(seen.media?.bytes.equals(clip)).toBe(true);
+    expect(seen.text).toBe('the clip');
+  });
+
+  it('sends a file of exactly 4 MB, byte for byte', async () => {
+    const largest = Buffer.concat([pdf('largest'), Buffer.alloc(MAX_UPLOAD_BYTES)]).subarray(0, MAX_UPLOAD_BYTES);
+    for (let i = 1024; i < largest.length; i++) largest[i] = (i * 31) & 255;
+    const res = await send(formOf({ target: '628123456789' }, { bytes: largest, name: 'largest.pdf', type: 'application/pdf' }));
+    expect(res.json).toMatchObject({ status: true, reason: 'Message sent successfully' });
+    const out = await sim.waitForOutgoing((m) => m.id === res.json.id[0]);
+    expect(out.media?.bytes.length).toBe(MAX_UPLOAD_BYTES);
+    expect(out.media?.bytes.equals(largest)).toBe(true);
   });
 
   it("answers a file over 4 MB with Fonnte's HTTP 200 `file size must under 4MB`, and sends nothing", async () => {
