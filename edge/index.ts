@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { mayCarryFile, uploadBodyLimit } from './api/uploads.ts';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
 import { chats } from './routes/chats.ts';
@@ -24,15 +25,16 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 const app = new Hono<AppEnv>();
 
+const anyBodyLimit = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new HTTPException(413, { message: 'Request body too large: the limit is 1 MB (send media by URL)' });
+  },
+});
+
 app.use(serverTiming);
-app.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new HTTPException(413, { message: 'Request body too large: the limit is 1 MB (send media by URL)' });
-    },
-  }),
-);
+// /send takes Fonnte's `file` uploads (up to 4 MB) in multipart bodies; other bodies stay within 1 MB.
+app.use((c, next) => (c.req.path === '/send' && mayCarryFile(c) ? uploadBodyLimit(c, next) : anyBodyLimit(c, next)));
 app.use((c, next) => {
   c.set('db', drizzle(timedD1(c.env.DB)));
   return next();

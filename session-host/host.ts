@@ -17,6 +17,7 @@ import { DEFAULT_SESSION_OPTIONS, SessionRegistry, type SessionOptions, type Soc
 import { StoreMonitor } from './store/health.ts';
 import { openStore, RedisStore } from './store/index.ts';
 import { StoreUnavailableError, type Store } from './store/store.ts';
+import { putUploadPiece } from './uploads.ts';
 import { WebhookQueue } from './webhooks/queue.ts';
 
 export interface HostOptions {
@@ -199,6 +200,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
       return { queued: true };
     },
     'media.download': (params) => mediaDownloads.chunk(params),
+    // A file sent with a request (Fonnte's `file`), piece by piece, before the sends that name it.
+    'media.put': async (params) => {
+      storeHealth.require();
+      registry.get(params.deviceId); // not_found for a device this host does not have
+      const retentionMs = options.sessionOptions?.retentionMs ?? config.retentionMs;
+      return putUploadPiece(store, params, Date.now() + retentionMs);
+    },
   };
   link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });
 

@@ -14,7 +14,8 @@ import { dateTime } from './openapi.ts';
 import type { Recipient } from './phone.ts';
 
 export const mediaTypes = ['image', 'video', 'document', 'audio', 'voice', 'sticker'] as const satisfies readonly MediaType[];
-export type Media = { type: MediaType; url: string; fileName?: string; shared?: string; viewOnce?: boolean };
+/** Media by `url`, or by `upload`: a file the request carried, already put on the device's host. */
+export type Media = { type: MediaType; url?: string; upload?: string; fileName?: string; shared?: string; viewOnce?: boolean };
 /** What a message is when it is neither a text nor media, and whom it replies to and mentions. */
 export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction' | 'quotedId' | 'mentions'>;
 /**
@@ -71,7 +72,7 @@ export interface SendContext {
 }
 
 /** The device a send request acts on, and how its key is known: a 400, 403 or 404 if it names none it may use. */
-async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = false) {
+export async function targetOf(ctx: SendContext, deviceId: string | undefined, fresh = false) {
   const { sender, db } = ctx;
   if (sender.admin) return adminTarget(db, namedDevice(undefined, deviceId), fresh);
   namedDevice(sender.device.id, deviceId);

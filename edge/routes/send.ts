@@ -6,6 +6,7 @@ import { httpUrl } from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { notARecipient, toRecipient, type Recipient } from '../api/phone.ts';
 import { idempotent } from '../api/idempotency.ts';
+import { filePart, uploadedMedia } from '../api/uploads.ts';
 import { dispatch, failed, failureOf, mediaTypeOf, sendErrors } from '../api/send.ts';
 import type { AppEnv } from '../env.ts';
 import { relayReason, relayStatus } from '../errors.ts';
@@ -55,7 +56,11 @@ export const fonnteSend = z
         description: 'Replaces the leading 0 of national numbers (default 62; 0 keeps numbers as they are)',
       }),
     deviceId: z.string().optional().meta({ description: 'The sending device: required with the admin key; a device key always sends from its own' }),
-    file: z.unknown().optional().meta({ description: 'Not supported: pass a public url instead' }),
+    file: filePart.optional().meta({
+      description: 'A file to send (multipart only), at most 4 MB: an image, video, audio or document by its type (else by its name); it wins over url',
+      type: 'string',
+      format: 'binary',
+    }),
     schedule: scalar
       .pipe(z.string().regex(/^\d{1,11}$/, 'must be a unix time in seconds, like 1767225600 (0: now)'))
       .transform(Number)
@@ -66,8 +71,7 @@ export const fonnteSend = z
   })
   .transform((input, ctx) => {
     const fail = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
-    if (input.file !== undefined) fail('file', 'uploads are not supported: pass a public url (and filename) instead');
-    if (!input.message && !input.url) fail('message', 'required (or url, to send media)');
+    if (!input.message && !input.url && !input.file) fail('message', 'required (or url, to send media)');
     const field = input.target !== undefined ? 'target' : 'to';
     const parts = (input.target ?? input.to ?? '')
       .split(',')
@@ -91,6 +95,7 @@ export const fonnteSend = z
       recipients: [...recipients.values()],
       text: input.message,
       media: input.url ? { type: mediaTypeOf(input.url, input.filename), url: input.url, fileName: input.filename } : undefined,
+      file: input.file && { file: input.file, fileName: input.filename },
       deviceId: input.deviceId,
       schedule: input.schedule,
       delay: input.delay,
@@ -152,7 +157,9 @@ export const send = new Hono<AppEnv>().post(
   idempotent,
   body(fonnteSend, { forms: true }),
   async (c) => {
-    const { recipients, text, media, deviceId, schedule, delay, typing } = c.req.valid('json');
+    const { recipients, text, media: linked, file, deviceId, schedule, delay, typing } = c.req.valid('json');
+    // A file goes to the device's host first; the sends then name it (Fonnte's snippet sends url too: the file wins).
+    const media = file ? await uploadedMedia({ db: c.var.db, env: c.env, sender: c.var.sender, request: c.req.raw }, deviceId, file.file, file.fileName) : linked;
     const outgoing = recipients.map((to) => ({ to, text: fillVariables(text, to.vars), media, typingMs: typing ? TYPING_MS : undefined }));
 
     // As Fonnte: queued when it is not going out now (a time, or gaps between targets), or

@@ -190,6 +190,14 @@ export type MediaType = z.infer<typeof mediaType>;
 /** A recipient as WhatsApp addresses it: `<digits>@s.whatsapp.net` or a group `<id>@g.us`. */
 export const recipientJid = z.string().regex(/^(\d{5,20}@s\.whatsapp\.net|[\d-]{5,40}@g\.us)$/, 'a WhatsApp JID (digits@s.whatsapp.net or id@g.us)');
 
+// ───────────── uploads (a file the client sent with its request) ─────────────
+
+/** Fonnte's limit for a `file` part: "file size must under 4MB". */
+export const MAX_UPLOAD_BYTES = 4 * 1024 * 1024;
+/** An upload crosses the link in pieces this size (as downloads do), so no frame gets large. */
+export const UPLOAD_CHUNK_BYTES = 256 * 1024;
+export const uploadId = z.string().regex(/^up_[0-9a-f]{32}$/, 'an upload id (up_ + 32 hex digits)');
+
 export const sendParams = z.object({
   deviceId,
   to: recipientJid,
@@ -199,13 +207,16 @@ export const sendParams = z.object({
   media: z
     .object({
       type: mediaType,
-      url: z.string().url(),
+      url: z.string().url().optional(),
+      /** Instead of `url`: a file the edge put on this host with `media.put`. */
+      upload: uploadId.optional(),
       fileName: z.string().max(255).optional(),
       /** Sends of one request carry the same key: the host downloads the file once for all of them. */
       shared: z.string().max(100).optional(),
       /** An image or video the recipient can open once. */
       viewOnce: z.boolean().optional(),
     })
+    .refine((m) => (m.url === undefined) !== (m.upload === undefined), 'either url or upload, not both')
     .optional(),
   /** A pin on the map instead of a text. */
   location: z.object({ latitude: z.number().min(-90).max(90), longitude: z.number().min(-180).max(180), name: z.string().max(256).optional(), address: z.string().max(1024).optional() }).optional(),
@@ -336,6 +347,25 @@ export const methods = {
         .max(512 * 1024),
     }),
     result: z.object({ total: z.number().int().nonnegative().nullable(), mimetype: z.string(), fileName: z.string().nullable(), data: z.string() }),
+  },
+  /**
+   * Part of a file the edge received with a send request, `data` (base64) at `offset` of a file of
+   * `total` bytes; every piece but the last is UPLOAD_CHUNK_BYTES. Sends name it by `upload`.
+   */
+  'media.put': {
+    params: z.object({
+      deviceId,
+      upload: uploadId,
+      offset: z.number().int().nonnegative().multipleOf(UPLOAD_CHUNK_BYTES),
+      total: z.number().int().positive().max(MAX_UPLOAD_BYTES),
+      data: z
+        .string()
+        .max(Math.ceil(UPLOAD_CHUNK_BYTES / 3) * 4)
+        .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+      mimetype: z.string().min(1).max(255),
+      fileName: z.string().min(1).max(255),
+    }),
+    result: z.object({ stored: z.number().int().nonnegative() }),
   },
 } as const;
 

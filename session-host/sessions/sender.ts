@@ -17,6 +17,7 @@ import { LinkError, type MessageStatus, type SendParams, type SendResult } from 
 import { fetchMedia } from '../media.ts';
 import { ConvertError, prepareMedia, type PreparedMedia } from '../media-convert.ts';
 import { displayUrl, RequestError } from '../net/safe-request.ts';
+import { readUpload } from '../uploads.ts';
 import { type StatusChange, type StatusPayload, statusPayload } from './payloads.ts';
 import type { SessionDeps } from './registry.ts';
 
@@ -373,16 +374,19 @@ export class Sender {
       const linkPreview = params.linkPreview === false ? null : ((await this.ctx.deps.linkPreviews.forText(params.text)) ?? null);
       return { text: params.text, linkPreview };
     }
-    const { type, url, fileName, shared, viewOnce } = params.media;
+    const { type, url, upload, fileName, shared, viewOnce } = params.media;
     const { media } = this.ctx.deps.options;
+    // A file the edge put here (an upload) is read from the store; a URL is fetched.
+    const load = () =>
+      upload ? readUpload(this.store, this.ctx.id, upload) : fetchMedia(url!, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks });
     // Fetched and converted once for all the sends of a request.
-    const prepare = async () => prepareMedia(type, await fetchMedia(url, { type, maxBytes: media.maxBytes, timeoutMs: media.timeoutMs, allowPrivateNetworks: media.allowPrivateNetworks }));
+    const prepare = async () => prepareMedia(type, await load());
     let prepared: PreparedMedia;
     try {
-      prepared = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url}`, prepare) : prepare());
+      prepared = await (shared ? this.ctx.deps.sharedMedia.get(`${shared} ${type} ${url ?? upload}`, prepare) : prepare());
     } catch (error) {
       // The file's fault (or its server's) is the caller's to fix; anything else is ours.
-      if (error instanceof ConvertError) throw new LinkError('media_error', `url: media at ${displayUrl(url)} ${error.message}`);
+      if (error instanceof ConvertError) throw new LinkError('media_error', upload ? `file: the uploaded file ${error.message}` : `url: media at ${displayUrl(url!)} ${error.message}`);
       if (error instanceof RequestError) throw new LinkError('media_error', `url: ${error.message}`);
       throw error;
     }

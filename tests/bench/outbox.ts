@@ -113,6 +113,8 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'group.join': notHere,
     'group.leave': notHere,
     'media.download': notHere,
+    // Uploads (Fonnte's `file`).
+    'media.put': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SendParams } from '../../session-host/link/protocol.ts';
+import { type Params, type SendParams, UPLOAD_CHUNK_BYTES } from '../../session-host/link/protocol.ts';
 import { messagesTable } from '../../edge/db/schema.ts';
 import { call, newDevice } from './client.ts';
 import { fakeHost, HostFailure } from './fake-host.ts';
@@ -205,15 +205,41 @@ describe('POST /send (Fonnte)', () => {
     for (const [json, reason] of cases) expect(await send(json)).toEqual({ status: 400, body: { status: false, reason } });
   });
 
-  it('refuses file uploads rather than send the text alone', async () => {
+  it('carries a file upload to the host in pieces, then sends it by its upload id', async () => {
+    const puts: Params<'media.put'>[] = [];
+    const sends: SendParams[] = [];
+    host = fakeHost({
+      'media.put': (p) => {
+        puts.push(p);
+        return { stored: p.offset + Buffer.from(p.data, 'base64').length };
+      },
+      'message.send': (p) => {
+        sends.push(p);
+        return { id: '3EB0UPLOAD', timestamp: 1779348348, to: p.to };
+      },
+    });
+    const bytes = new Uint8Array(UPLOAD_CHUNK_BYTES + 1000).map((_, i) => i % 251);
     const multipart = new FormData();
     multipart.set('target', '628123456789');
     multipart.set('message', 'See attached');
-    multipart.set('file', new File(['%PDF'], 'invoice.pdf', { type: 'application/pdf' }));
-    expect(await call('POST', '/send', { key: device.apiKey, multipart })).toEqual({
-      status: 400,
-      body: { status: false, reason: 'file: uploads are not supported: pass a public url (and filename) instead' },
-    });
+    multipart.set('file', new File([bytes], 'invoice.pdf', { type: 'application/pdf' }));
+    expect(await call('POST', '/send', { key: device.apiKey, multipart })).toMatchObject({ status: 200, body: { status: true, reason: 'Message sent successfully' } });
+    expect(puts.map((p) => [p.offset, p.total, p.mimetype, p.fileName])).toEqual([
+      [0, bytes.length, 'application/pdf', 'invoice.pdf'],
+      [UPLOAD_CHUNK_BYTES, bytes.length, 'application/pdf', 'invoice.pdf'],
+    ]);
+    expect(Buffer.concat(puts.map((p) => Buffer.from(p.data, 'base64'))).equals(Buffer.from(bytes))).toBe(true);
+    expect(sends.map((p) => p.media)).toEqual([{ type: 'document', upload: puts[0]!.upload, fileName: 'invoice.pdf' }]);
+    expect(new Set(puts.map((p) => p.upload)).size).toBe(1);
+    const order = host!.requests.map((r) => r.method).filter((m) => m === 'media.put' || m === 'message.send');
+    expect(order).toEqual(['media.put', 'media.put', 'message.send']);
+  });
+
+  it('answers a file upload while the session host is offline with 503: the file cannot wait on the edge', async () => {
+    const multipart = new FormData();
+    multipart.set('target', '628123456789');
+    multipart.set('file', new File(['%PDF-1.4'], 'invoice.pdf', { type: 'application/pdf' }));
+    expect(await call('POST', '/send', { key: device.apiKey, multipart })).toEqual({ status: 503, body: { status: false, reason: 'Session host is offline' } });
   });
 
   it('refuses bodies it cannot read, in its own error shape', async () => {
