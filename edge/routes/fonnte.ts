@@ -205,8 +205,8 @@ const updateDeviceInput = z.object({
   name: z.string().trim().min(2, 'must be 2-30 characters').max(30, 'must be 2-30 characters').optional(),
   device: scalar.optional().meta({ description: "Which device, with the account token: its number or the gateway's device id" }),
   webhook: optionalUrl.meta({ description: 'Where incoming messages are posted; empty for none' }),
-  webhookconnect: optionalUrl.meta({ description: 'Accepted; connection events go to webhook' }),
-  webhookstatus: optionalUrl.meta({ description: 'Accepted; message status events go to webhook' }),
+  webhookconnect: optionalUrl.meta({ description: 'Where device status (connect, disconnect) is posted; none when webhook is set without it' }),
+  webhookstatus: optionalUrl.meta({ description: 'Where message statuses are posted; none when webhook is set without it' }),
   webhookchaining: optionalUrl.meta({ description: 'Accepted, not used' }),
   autoread: flag,
   personal: flag,
@@ -230,8 +230,21 @@ const ok = z.object({ status: fonnteStatus });
 const fonnteWord = (status: Message['status']) => (status === 'queued' ? 'pending' : status === 'failed' ? 'failed' : 'sent');
 
 /** The device's changes an /update-device asks for, as the devices table holds them. */
-export function deviceChangesFrom(input: z.infer<typeof updateDeviceInput>): Partial<Pick<Device, 'name' | 'webhookUrl'>> {
-  return { ...(input.name !== undefined && { name: input.name }), ...(input.webhook !== undefined && { webhookUrl: input.webhook }) };
+export function deviceChangesFrom(input: z.infer<typeof updateDeviceInput>, device: Device): Partial<Pick<Device, 'name' | 'webhookUrl' | 'statusWebhookUrl' | 'connectionWebhookUrl'>> {
+  const changes: Partial<Pick<Device, 'name' | 'webhookUrl' | 'statusWebhookUrl' | 'connectionWebhookUrl'>> = {};
+  if (input.name !== undefined) changes.name = input.name;
+  if (input.webhook !== undefined) changes.webhookUrl = input.webhook;
+  // Fonnte posts each kind of event only to its own URL: set through Fonnte's API, a kind without
+  // one gets none, rather than falling back to the message URL as the gateway's own default does.
+  const own = [
+    ['webhookstatus', 'statusWebhookUrl'],
+    ['webhookconnect', 'connectionWebhookUrl'],
+  ] as const;
+  for (const [param, column] of own) {
+    if (input[param] !== undefined) changes[column] = input[param];
+    else if (input.webhook !== undefined && device[column] === null) changes[column] = '';
+  }
+  return changes;
 }
 
 /** The device an account-token request names by its number or id; a device token's own. */
@@ -548,7 +561,7 @@ export const fonnte = new Hono<AppEnv>()
     async (c) => {
       const input = c.req.valid('json');
       const device = await namedDevice(c, input.device);
-      const changes = deviceChangesFrom(input);
+      const changes = deviceChangesFrom(input, device);
       const [updated] = Object.keys(changes).length ? await c.var.db.update(devicesTable).set(changes).where(eq(devicesTable.id, device.id)).returning() : [device];
       await tellHost(c.env, updated!, 'upsert', edgeOrigin(c.req.raw));
       return c.json({ detail: 'device updated', status: true as const });

@@ -192,7 +192,7 @@ describe('Fonnte device endpoints', () => {
     expect((await fonnte('/delete-message', token, { id: sentId })).json).toMatchObject({ status: false, reason: 'cannot delete message with status sent' });
   });
 
-  it('C43 /update-device renames the device and sets its webhook; C32 /get-devices lists it with a masked token', async () => {
+  it('C43 /update-device renames the device and sets its webhook URLs; C32 /get-devices lists it with a masked token', async () => {
     const update = await fonnte('/update-device', token, {
       name: 'Toko Baru',
       device: phone,
@@ -221,7 +221,11 @@ describe('Fonnte device endpoints', () => {
       token: `${token.slice(0, 7)}…${token.slice(-4)}`,
     });
     const admin2 = await callEdge(stack.edgeUrl, 'GET', `/api/devices/${deviceId}`, { key: `Bearer ${admin()}` });
-    expect(admin2.json).toMatchObject({ name: 'Toko Baru', webhookUrl: 'https://example.com/hook' });
+    // As on Fonnte, statuses and device status go only to their own URLs: none was given, so none.
+    expect(admin2.json).toMatchObject({ name: 'Toko Baru', webhookUrl: 'https://example.com/hook', statusWebhookUrl: '', connectionWebhookUrl: '' });
+    await fonnte('/update-device', token, { webhookstatus: 'https://example.com/status', webhookconnect: 'https://example.com/connect' });
+    const again = await callEdge(stack.edgeUrl, 'GET', `/api/devices/${deviceId}`, { key: `Bearer ${admin()}` });
+    expect(again.json).toMatchObject({ webhookUrl: 'https://example.com/hook', statusWebhookUrl: 'https://example.com/status', connectionWebhookUrl: 'https://example.com/connect' });
   });
 
   it('C35 /disconnect unlinks the device once; C36 then cannot fetch; C44 /delete-device needs the account token', async () => {
