@@ -106,7 +106,8 @@ export async function adminTarget(db: DB, deviceId: string, fresh = false): Prom
 /** Refuses a wrong key before anything else, and sets `sender`: no D1 read for a key this isolate has seen. */
 function requireSender(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = await keyIn(c.env, c.req.header('authorization'));
+    // Fonnte's URL API (GET /send) carries the key as `token` in the query.
+    const key = await keyIn(c.env, c.req.header('authorization') ?? (c.req.method === 'GET' ? c.req.query('token') : undefined));
     if (!key) throw await unauthorized(c.env, c.req.raw);
     const device = key.admin ? undefined : deviceByKey.get(key.keyHash);
     const sender = key.admin ? key : device ? { ...key, device } : await senderFromD1(c.var.db, key.keyHash);

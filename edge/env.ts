@@ -12,6 +12,8 @@ export type AppEnv = {
     caller: Caller;
     /** The caller of a send route (`auth: 'sender'`). */
     sender: Sender;
+    /** Fonnte's `requestid` of a /send request, once its answer needs it (errors.ts: requestIdOf). */
+    requestid?: number;
   };
 };
 

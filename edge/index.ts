@@ -2,6 +2,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { getPath } from 'hono/utils/url';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
 import { chats } from './routes/chats.ts';
@@ -21,7 +22,15 @@ import { serverTiming, timedD1 } from './timing.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-const app = new Hono<AppEnv>();
+// Fonnte's clients build URLs from a base that may end in a slash (`//send`), and its docs write
+// `/send/`: outside /api, doubled and trailing slashes are dropped before routing.
+const fonntePath = (request: Request) => {
+  const path = getPath(request);
+  const tidy = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  return tidy.startsWith('/api/') || tidy === '/api' ? path : tidy;
+};
+
+const app = new Hono<AppEnv>({ getPath: fonntePath });
 
 app.use(serverTiming);
 app.use(
