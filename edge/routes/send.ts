@@ -4,7 +4,7 @@ import { type Context, Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { httpUrl } from '../api/devices.ts';
-import { idempotent } from '../api/idempotency.ts';
+import { currentClaim, idempotent } from '../api/idempotency.ts';
 import { body, endpoint, query } from '../api/openapi.ts';
 import { notARecipient, toRecipient, type Recipient } from '../api/phone.ts';
 import { dispatch, failed, failureOf, type Media, mediaTypeOf, type Outgoing, sendErrors } from '../api/send.ts';
@@ -290,6 +290,9 @@ async function carryOut(c: Context<AppEnv>, request: FonnteSend): Promise<Answer
   const queue = later || sequence || inData || outgoing.length > AT_ONCE;
   const mode: SendMode = queue ? 'queue' : connectOnly ? 'link-else-queue' : 'now-else-queue';
   const deliveries = await dispatch({ db: c.var.db, env: c.env, sender: c.var.sender, request: c.req.raw }, deviceId, mode, queue ? outgoing : outgoing.map((m) => ({ ...m, dueAt: undefined })));
+  // A retry under an Idempotency-Key is the same request: the same requestid (its claim's time and tag).
+  const claim = currentClaim();
+  if (claim) c.set('requestid', claim.since * 1000 + (Number.parseInt(claim.tag, 16) % 1000));
   const requestid = requestIdOf(c);
   if (deliveries.every((d) => !d.ok && d.queued)) {
     return { status: 200, body: { status: true, detail: 'success! message in queue', id: deliveries.map((d) => d.logId), target: deliveries.map((d) => d.to), process: 'pending', requestid } };
