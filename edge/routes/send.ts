@@ -289,7 +289,7 @@ async function carryOut(c: Context<AppEnv>, request: FonnteSend): Promise<Answer
   // keep, more than go out at once); otherwise sent at once and answered with each outcome.
   const queue = later || sequence || inData || outgoing.length > AT_ONCE;
   const mode: SendMode = queue ? 'queue' : connectOnly ? 'link-else-queue' : 'now-else-queue';
-  const deliveries = await dispatch({ db: c.var.db, env: c.env, sender: c.var.sender, request: c.req.raw }, deviceId, mode, queue ? outgoing : outgoing.map((m) => ({ ...m, dueAt: undefined })));
+  const deliveries = await dispatchAll(c, deviceId, mode, queue ? outgoing : outgoing.map((m) => ({ ...m, dueAt: undefined })));
   // A retry under an Idempotency-Key is the same request: the same requestid (its claim's time and tag).
   const claim = currentClaim();
   if (claim) c.set('requestid', claim.since * 1000 + (Number.parseInt(claim.tag, 16) % 1000));
@@ -317,6 +317,34 @@ async function carryOut(c: Context<AppEnv>, request: FonnteSend): Promise<Answer
       requestid,
     },
   };
+}
+
+/**
+ * Sends from the request's device; with Fonnte's rotator (several keys), target by target from
+ * each of its devices in turn (round robin, so a list spreads evenly), answered in request order.
+ */
+async function dispatchAll(c: Context<AppEnv>, deviceId: string | undefined, mode: SendMode, outgoing: Outgoing[]): Promise<Delivery[]> {
+  const context = (sender = c.var.sender) => ({ db: c.var.db, env: c.env, sender, request: c.req.raw });
+  const rotator = c.var.rotator;
+  if (!rotator) return dispatch(context(), deviceId, mode, outgoing);
+  // An Idempotency-Key is claimed in one device's HostLink: a send spread over several cannot keep it.
+  if (currentClaim()) throw new HTTPException(400, { message: 'Idempotency-Key: not supported with several tokens (a rotator)' });
+  const turns = rotator.map((_, turn) => outgoing.map((m, i) => [m, i] as const).filter(([, i]) => i % rotator.length === turn));
+  const answered = await Promise.all(
+    turns.map((mine, turn) =>
+      mine.length
+        ? dispatch(
+            context(rotator[turn]),
+            deviceId,
+            mode,
+            mine.map(([m]) => m),
+          )
+        : [],
+    ),
+  );
+  const deliveries: Delivery[] = [];
+  for (const [turn, mine] of turns.entries()) for (const [j, [, i]] of mine.entries()) deliveries[i] = answered[turn]![j]!;
+  return deliveries;
 }
 
 /**

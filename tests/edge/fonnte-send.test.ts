@@ -3,7 +3,7 @@
 import { exports } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SendParams } from '../../session-host/link/protocol.ts';
-import { call, newDevice, until } from './client.ts';
+import { ADMIN_KEY, call, newDevice, until } from './client.ts';
 import { fakeHost, HostFailure } from './fake-host.ts';
 
 let device: Awaited<ReturnType<typeof newDevice>>;
@@ -153,6 +153,25 @@ describe('POST /send: what Fonnte can send', () => {
       [{ target: '628123456789', message: 'x', duration: '90' }, 'input invalid', 'duration: must be 1 to 30 seconds'],
     ];
     for (const [json, reason, detail] of cases) expect(await send(json)).toEqual({ status: 200, body: { status: false, reason, detail, requestid } });
+  });
+});
+
+describe("Fonnte's rotator: Authorization: TOKEN1,TOKEN2", () => {
+  it('sends the targets from each device in turn, answering in request order', async () => {
+    const sent = whatsapp();
+    const other = await newDevice('Fonnte 2');
+    const targets = ['628220000001', '628220000002', '628220000003'];
+    const res = await call('POST', '/send', { key: `${device.apiKey}, ${other.apiKey}`, json: { target: targets.join(','), message: 'rotated' } });
+    expect(res).toMatchObject({ status: 200, body: { status: true, target: targets, process: 'sent', requestid } });
+    const from = Object.fromEntries(sent('62822').map((p) => [p.to.split('@')[0], p.deviceId]));
+    expect(targets.map((t) => from[t])).toEqual([device.id, other.id, device.id]);
+  });
+
+  it('refuses the lot if any key is not a device key', async () => {
+    whatsapp();
+    for (const key of [`${device.apiKey},wa_${'0'.repeat(32)}`, `${device.apiKey},${ADMIN_KEY}`]) {
+      expect(await call('POST', '/send', { key, json: { target: '628220000009', message: 'x' } })).toMatchObject({ status: 401, body: { status: false, reason: 'Unauthorized: Invalid API Key.' } });
+    }
   });
 });
 
