@@ -21,6 +21,7 @@ export const TYPING_MS = 2_000;
 const MAX_TYPING_S = 30;
 const MAX_DELAY_S = 3_600;
 const MAX_DATA = 100;
+const MAX_TEXT_CHARS = 4_000_000;
 
 // Fonnte's clients send numbers and flags as strings or numbers alike.
 const scalar = z.union([z.string(), z.number()]).transform(String);
@@ -194,6 +195,10 @@ export const fonnteSend = z
     }
     const count = parts.reduce((n, part) => n + part.messages.length, 0);
     if (data && count > MAX_TARGETS) ctx.addIssue({ code: 'custom', path: ['data'], message: `at most ${MAX_TARGETS} recipients per request in all, got ${count}` });
+    // Each target carries its own copy of the text to the HostLink and its outbox: bounded in all.
+    const chars = parts.reduce((n, part) => n + part.messages.reduce((m, message) => m + (message.text?.length ?? 0), 0), 0);
+    if (chars > MAX_TEXT_CHARS)
+      ctx.addIssue({ code: 'custom', path: ['message'], message: `at most ${MAX_TEXT_CHARS} characters for all targets together, got ${chars}: send a long text to fewer targets at once` });
     return { parts, inData: data !== undefined, deviceId, sequence: sequence ?? false, connectOnly: connectOnly ?? true, redirect };
   });
 export type FonnteSend = z.output<typeof fonnteSend>;

@@ -151,6 +151,11 @@ describe('POST /send: what Fonnte can send', () => {
       [{ target: '628123456789', choices: 'a,b' }, 'input invalid', 'pollname: required with choices (or message, as the poll name)'],
       [{ target: '628123456789', message: 'x', select: 'many' }, 'input invalid', 'select: Invalid option: expected one of "single"|"multiple"'],
       [{ target: '628123456789', message: 'x', duration: '90' }, 'input invalid', 'duration: must be 1 to 30 seconds'],
+      [
+        { target: Array(100).fill('628123456789').join(','), message: 'x'.repeat(50_000) },
+        'input invalid',
+        'message: at most 4000000 characters for all targets together, got 5000000: send a long text to fewer targets at once',
+      ],
     ];
     for (const [json, reason, detail] of cases) expect(await send(json)).toEqual({ status: 200, body: { status: false, reason, detail, requestid } });
   });
