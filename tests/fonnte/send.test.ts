@@ -17,6 +17,8 @@ let device: { id: string; apiKey: string; phone: string };
 
 beforeAll(async () => {
   files = createServer((req, res) => {
+    if (req.url === '/promo')
+      return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><head><title>Promo</title><meta property="og:title" content="Promo Lebaran"></head></html>');
     if (req.url !== '/sound/tone.wav') return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'audio/wav' }).end(wav(1));
   });
@@ -28,6 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  files?.closeAllConnections();
   files?.close();
   await sim?.stop();
 });
@@ -175,6 +178,18 @@ describe('Fonnte /send, replayed as clients send it', () => {
     expect(res).toEqual({ status: 200, json: queuedShape(['6281300000801']) });
     // Queued (sequence), and out once its turn comes; preview=false reaching the host is asserted in tests/edge/fonnte-send.test.ts.
     expect((await byText(jid, 'https://fonnte.com')).id).toEqual(expect.any(String));
+  });
+
+  it('C21: a link gets its preview card unless preview=false', async () => {
+    const jid = person('6281300000802');
+    const url = `${filesUrl}/promo`;
+    const card = await post({ target: '6281300000802', message: `Lihat ${url}` });
+    expect((await received(card.json.id[0])).message?.extendedTextMessage).toMatchObject({ matchedText: url, title: 'Promo Lebaran' });
+    const plain = await post({ target: '6281300000802', message: `Tanpa kartu ${url}`, preview: 'false' });
+    const out = (await received(plain.json.id[0])).message!;
+    expect(out.extendedTextMessage?.text ?? out.conversation).toBe(`Tanpa kartu ${url}`);
+    expect(out.extendedTextMessage?.title ?? null).toBeNull();
+    expect(sim.outbox.filter((m) => m.to === jid)).toHaveLength(2);
   });
 
   it('C24-C26: bad token, invalid target, missing target', async () => {
