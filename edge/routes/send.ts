@@ -139,7 +139,8 @@ function partOf(input: z.output<z.ZodObject<typeof fields>>, ctx: z.RefinementCt
   const media: Media | undefined = input.url ? { type: mediaTypeOf(input.url, input.filename), url: input.url, fileName: input.filename } : undefined;
   const typingMs = input.duration ? input.duration * 1000 : input.typing ? TYPING_MS : undefined;
   const quotedId = input.inboxid;
-  // One message per target: a poll, else media or text (with its caption), else a pin.
+  // One message per target, as the answer has one id per target: a poll, else media or a text
+  // (the caption), else a pin named by the message. A location beside url or file is not sent.
   const messageFor = (to: Recipient & { vars: Record<string, string> }): Outgoing => {
     const text = fillVariables(input.message, to.vars);
     const base = { to, typingMs, linkPreview: input.preview === false ? false : undefined };
