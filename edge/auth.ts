@@ -1,7 +1,7 @@
 // API keys. The admin key (env.ADMIN_KEY) acts on everything; a device key (`wa_` + 32 hex)
 // acts only on its own device and is stored only as its SHA-256 hash plus a masked form.
 import { eq } from 'drizzle-orm';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { randomHex, sameSecret, sha256Hex } from './crypto.ts';
 import { devicesTable, type Device } from './db/schema.ts';
@@ -103,15 +103,27 @@ export async function adminTarget(db: DB, deviceId: string, fresh = false): Prom
   return { device: { id: device.id, hostId: device.hostId }, learned: device.keyHash };
 }
 
-/** Refuses a wrong key before anything else, and sets `sender`: no D1 read for a key this isolate has seen. */
+/** The sender a key is, if it is one: no D1 read for a key this isolate has seen. */
+async function senderOf(c: Context<AppEnv>, header: string): Promise<Sender | undefined> {
+  const key = await keyIn(c.env, header);
+  if (!key) return undefined;
+  const device = key.admin ? undefined : deviceByKey.get(key.keyHash);
+  return key.admin ? key : device ? { ...key, device } : await senderFromD1(c.var.db, key.keyHash);
+}
+
+/**
+ * Refuses a wrong key before anything else, and sets `sender`. Fonnte's rotator, several device
+ * keys comma-separated, sets `rotator` too (every one must be a device's key; the first is `sender`).
+ */
 function requireSender(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const key = await keyIn(c.env, c.req.header('authorization'));
-    if (!key) throw await unauthorized(c.env, c.req.raw);
-    const device = key.admin ? undefined : deviceByKey.get(key.keyHash);
-    const sender = key.admin ? key : device ? { ...key, device } : await senderFromD1(c.var.db, key.keyHash);
-    if (!sender) throw await unauthorized(c.env, c.req.raw);
-    c.set('sender', sender);
+    // Fonnte's URL API (GET /send) carries the key as `token` in the query.
+    const header = c.req.header('authorization') ?? (c.req.method === 'GET' ? c.req.query('token') : undefined);
+    const keys = header?.includes(',') && c.req.path === '/send' ? header.split(',').map((k) => k.trim()) : [header ?? ''];
+    const senders = await Promise.all(keys.map((key) => senderOf(c, key)));
+    if (senders.some((s) => !s || (keys.length > 1 && s.admin))) throw await unauthorized(c.env, c.req.raw);
+    c.set('sender', senders[0]!);
+    if (senders.length > 1) c.set('rotator', senders as Sender[]);
     await next();
   };
 }

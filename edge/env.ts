@@ -12,6 +12,10 @@ export type AppEnv = {
     caller: Caller;
     /** The caller of a send route (`auth: 'sender'`). */
     sender: Sender;
+    /** Fonnte's rotator: the devices of a /send whose Authorization lists several keys (`sender` is the first). */
+    rotator?: Sender[];
+    /** Fonnte's `requestid` of a /send request, once its answer needs it (errors.ts: requestIdOf). */
+    requestid?: number;
   };
 };
 

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { mayCarryFile, uploadBodyLimit } from './api/uploads.ts';
+import { getPath } from 'hono/utils/url';
 import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
 import { chats } from './routes/chats.ts';
@@ -23,7 +24,15 @@ import { serverTiming, timedD1 } from './timing.ts';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-const app = new Hono<AppEnv>();
+// Fonnte's clients build URLs from a base that may end in a slash (`//send`), and its docs write
+// `/send/`: outside /api, doubled and trailing slashes are dropped before routing.
+const fonntePath = (request: Request) => {
+  const path = getPath(request);
+  const tidy = path.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+  return tidy.startsWith('/api/') || tidy === '/api' ? path : tidy;
+};
+
+const app = new Hono<AppEnv>({ getPath: fonntePath });
 
 const anyBodyLimit = bodyLimit({
   maxSize: MAX_BODY_BYTES,

@@ -88,6 +88,14 @@ export function body<S extends z.ZodType>(schema: S, { forms = false } = {}): Va
       value = await c.req.parseBody().catch(() => {
         throw new HTTPException(400, { message: 'Malformed form body' });
       });
+    } else if (forms && !JSON_TYPE.test(type)) {
+      // Fonnte reads a body that is not a form as JSON, whatever (if anything) its Content-Type says.
+      const text = await c.req.text();
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw new HTTPException(400, { message: 'Malformed JSON in request body (a body that is not a form is read as JSON)' });
+      }
     } else if (!JSON_TYPE.test(type)) {
       throw new HTTPException(415, { message: `Content-Type must be ${forms ? `application/json, ${FORM_TYPES.join(' or ')}` : 'application/json'}` });
     }
@@ -99,9 +107,9 @@ export function body<S extends z.ZodType>(schema: S, { forms = false } = {}): Va
   return documented(middleware, { body: schema, forms }) as unknown as Validated<S, 'json'>;
 }
 
-/** Validates the query string (then `c.req.valid('query')`). */
-export function query<S extends z.ZodType>(schema: S): Validated<S, 'query'> {
-  const middleware = validator('query', (value) => check(schema, value));
+/** Validates the query string (then `c.req.valid('query')`); with `blanksAbsent`, a parameter left blank (`&url=`) counts as absent, as Fonnte's clients mean it. */
+export function query<S extends z.ZodType>(schema: S, { blanksAbsent = false } = {}): Validated<S, 'query'> {
+  const middleware = validator('query', (value) => check(schema, blanksAbsent ? Object.fromEntries(Object.entries(value).filter(([, v]) => v !== '')) : value));
   return documented(middleware, { query: schema }) as unknown as Validated<S, 'query'>;
 }
 

@@ -27,12 +27,13 @@ export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?:
 // WhatsApp shows these inline; anything else goes as a document, which it always accepts.
 const IMAGE = /\.(jpe?g|png|gif|webp)$/i;
 const VIDEO = /\.(mp4|3gp|mov|m4v)$/i;
+const AUDIO = /\.(mp3|ogg|m4a|wav|aac|opus)$/i;
 
 /** Fonnte picks the media type from the file's extension: in the URL's path, else in `filename`. */
 export function mediaTypeOf(url: string, fileName?: string): MediaType {
   const path = new URL(url).pathname;
   const name = /\.\w+$/.test(path) ? path : (fileName ?? '');
-  return IMAGE.test(name) ? 'image' : VIDEO.test(name) ? 'video' : 'document';
+  return IMAGE.test(name) ? 'image' : VIDEO.test(name) ? 'video' : AUDIO.test(name) ? 'audio' : 'document';
 }
 
 let lastMs = 0;

@@ -20,13 +20,10 @@ export const filePart = z.custom<File>((value) => value instanceof File, 'must b
 /** The most a request carrying a file may be: the file and the rest of the form. */
 export const MAX_UPLOAD_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024;
 
-/**
- * Fonnte answers a request it will not carry out with HTTP 200, `status: false` and a fixed
- * phrase as `reason`; `detail` says precisely what was wrong.
- */
-export const fonnteRefusal = (reason: string, detail: string) => new HTTPException(200, { res: Response.json({ status: false, reason, detail }) });
-
-const tooLarge = (detail: string) => fonnteRefusal('file size must under 4MB', detail);
+// A file /send will not take is a request error: /send answers it as Fonnte does (HTTP 200, its
+// phrase, these words in `detail`; see fonntePhrase), and "4 MB" picks "file size must under 4MB".
+const refused = (detail: string) => new HTTPException(400, { message: detail });
+const tooLarge = refused;
 
 /** Only a multipart body can carry a file; JSON and urlencoded bodies keep the usual limit. */
 export const mayCarryFile = (c: Context) => /^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '');
@@ -101,9 +98,9 @@ export function classify(file: File, fileName?: string): { type: MediaType; mime
   const mimetype = GENERIC.has(declared) ? BY_EXTENSION.get(extension) : (ALIASES[declared] ?? declared);
   const format = mimetype && FORMATS[mimetype];
   if (!mimetype || !format) {
-    throw fonnteRefusal('file format not supported', `file: ${shown} (${declared || 'no type'}) is not an image, video, audio or document WhatsApp takes (${[...BY_EXTENSION.keys()].join(', ')})`);
+    throw refused(`file: ${shown} (${declared || 'no type'}) is not an image, video, audio or document WhatsApp takes (${[...BY_EXTENSION.keys()].join(', ')})`);
   }
-  if (file.size === 0) throw fonnteRefusal('file format not supported', `file: ${shown} is empty`);
+  if (file.size === 0) throw refused(`file: ${shown} is empty`);
   return { type: format[0], mimetype, fileName: name };
 }
 

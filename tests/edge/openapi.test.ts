@@ -31,6 +31,7 @@ describe('GET /api/openapi.json', () => {
     expect(documented.sort()).toEqual(
       [
         'POST /send',
+        'GET /send',
         'POST /api/send-message',
         'POST /api/send-media',
         'POST /api/send-location',
@@ -190,7 +191,8 @@ describe('GET /api/openapi.json', () => {
     ]);
     expect(json(op('post', '/api/devices'), 201).properties.apiKey.description).toMatch(/not shown again/);
 
-    expect(json(op('post', '/send'), 401).properties).toEqual({ status: { type: 'boolean', const: false }, reason: { type: 'string' } });
+    expect(Object.keys(json(op('post', '/send'), 401).properties)).toEqual(['status', 'reason', 'detail', 'requestid']);
+    expect(json(op('post', '/send'), 401).required).toEqual(['status', 'reason']);
     expect(json(op('post', '/api/send-message'), 503).properties).toEqual({ error: { type: 'string' } });
     expect(op('get', '/api/devices/{deviceId}/wa-groups').responses['503']!.description).toBe('Device is not connected or session not active');
     // Fonnte's other endpoints answer request errors and a wrong key with HTTP 200, as Fonnte does.

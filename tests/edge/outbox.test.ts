@@ -36,7 +36,7 @@ describe('the outbox', () => {
       [{ target: '628123456789', message: 'Hi', delay: 'soon' }, 'delay: must be seconds like "5", or a range like "1-10" (at most 3600)'],
       [{ target: '628123456789', message: 'Hi', typing: 'maybe' }, 'typing: must be true or false'],
     ];
-    for (const [json, reason] of cases) expect(await send(json)).toEqual({ status: 400, body: { status: false, reason } });
+    for (const [json, detail] of cases) expect(await send(json)).toEqual({ status: 200, body: { status: false, reason: 'input invalid', detail, requestid: expect.any(Number) } });
     const queue = await call('POST', '/api/send-message', { key: device.apiKey, json: { to: '628123456789', message: 'Hi', queue: 'yes' } });
     expect(queue).toEqual({ status: 400, body: { error: 'queue: must be true or false' } });
   });

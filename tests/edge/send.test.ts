@@ -45,6 +45,8 @@ describe('POST /send (Fonnte)', () => {
       id: ['3EB0628123456789'],
       target: ['628123456789'],
       results: [{ target: '628123456789', status: true, id: '3EB0628123456789' }],
+      process: 'sent',
+      requestid: expect.any(Number),
     });
     expect(sent()).toEqual([expect.objectContaining({ deviceId: device.id, to: '628123456789@s.whatsapp.net', text: 'Halo' })]);
   });
@@ -105,13 +107,14 @@ describe('POST /send (Fonnte)', () => {
     const sent = whatsapp();
     const { status, body } = await send({ target: '0123456789, +62 812-3456-789,120363023456789012@g.us,0123456789', message: 'Hi all', countryCode: '60' });
     expect(status).toBe(200);
-    expect(body.target).toEqual(['60123456789', '628123456789', '120363023456789012@g.us']);
-    expect(body.id).toHaveLength(3);
+    // A number listed twice gets it twice, as Fonnte sends it.
+    expect(body.target).toEqual(['60123456789', '628123456789', '120363023456789012@g.us', '60123456789']);
+    expect(body.id).toHaveLength(4);
     expect(
       sent()
         .map((p) => p.to)
         .sort(),
-    ).toEqual(['120363023456789012@g.us', '60123456789@s.whatsapp.net', '628123456789@s.whatsapp.net']);
+    ).toEqual(['120363023456789012@g.us', '60123456789@s.whatsapp.net', '60123456789@s.whatsapp.net', '628123456789@s.whatsapp.net']);
   });
 
   it('sends media from url, typed by its extension, with the message as caption', async () => {
@@ -140,14 +143,17 @@ describe('POST /send (Fonnte)', () => {
         { target: '628111000111', status: true, id: '3EB0628111000111' },
         { target: '628222000222', status: false, reason: 'WhatsApp refused the message: not on WhatsApp' },
       ],
+      process: 'sent',
+      requestid: expect.any(Number),
     });
   });
 
   it('fails with the first failure when nothing could be sent', async () => {
     whatsapp({ '628111000111': new HostFailure('not_connected', 'Device is not connected'), '628222000222': new HostFailure('not_connected', 'Device is not connected') });
     const { status, body } = await send({ target: '628111000111,628222000222', message: 'Hi' });
+    // The seed's 503, in Fonnte's phrase; the seed's words in detail.
     expect(status).toBe(503);
-    expect(body).toMatchObject({ status: false, reason: 'Device is not connected' });
+    expect(body).toMatchObject({ status: false, reason: 'device disconnected', detail: 'Device is not connected', requestid: expect.any(Number) });
     expect(body.results).toHaveLength(2);
   });
 
@@ -157,7 +163,11 @@ describe('POST /send (Fonnte)', () => {
       '628222000222': new HostFailure('send_failed', 'WhatsApp did not accept the message'),
       '628333000333': new HostFailure('internal', 'internal error on the session host'),
     });
-    expect(await send({ target: '628111000111', url: 'https://cdn.example.com/gone.png' })).toMatchObject({ status: 400, body: { status: false, reason: 'media download failed: HTTP 404' } });
+    // A URL the host could not fetch is Fonnte's request error: HTTP 200, its phrase.
+    expect(await send({ target: '628111000111', url: 'https://cdn.example.com/gone.png' })).toMatchObject({
+      status: 200,
+      body: { status: false, reason: 'url unreachable', detail: 'media download failed: HTTP 404' },
+    });
     expect(await send({ target: '628222000222', message: 'x' })).toMatchObject({ status: 502, body: { status: false, reason: 'WhatsApp did not accept the message' } });
     expect(await send({ target: '628333000333', message: 'x' })).toMatchObject({ status: 500, body: { status: false, reason: 'Internal Server Error' } });
   });
@@ -167,7 +177,7 @@ describe('POST /send (Fonnte)', () => {
     const { status, body } = await send({ target: '628999000999', message: 'Anyone there?' });
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(status).toBe(200);
-    expect(body).toEqual({ status: true, detail: 'success! message in queue', id: [expect.stringMatching(/^msg_/)], target: ['628999000999'], process: 'pending' });
+    expect(body).toEqual({ status: true, detail: 'success! message in queue', id: [expect.stringMatching(/^msg_/)], target: ['628999000999'], process: 'pending', requestid: expect.any(Number) });
     const [logged] = await db.select().from(messagesTable).where(eq(messagesTable.to, '628999000999'));
     expect(logged).toMatchObject({ id: body.id[0], deviceId: device.id, type: 'text', preview: 'Anyone there?', status: 'queued', waMessageId: null });
     // Cancelled, so no later test's host receives it.
@@ -190,19 +200,19 @@ describe('POST /send (Fonnte)', () => {
     );
   });
 
-  it('refuses invalid requests with a reason naming the field', async () => {
-    const cases: [unknown, string][] = [
-      [{ message: 'Hi' }, 'target: required (or to)'],
-      [{ target: ' , ', message: 'Hi' }, 'target: required (or to)'],
-      [{ target: '628123456789' }, 'message: required (or url, to send media)'],
-      [{ target: 'abc', message: 'Hi' }, 'target: must be a phone number like 628123456789 or a group id ending in @g.us, got "abc"'],
-      [{ to: '628123456789,12', message: 'Hi' }, 'to: must be a phone number like 628123456789 or a group id ending in @g.us, got "12"'],
-      [{ target: '628123456789', message: 'Hi', countryCode: '+62' }, 'countryCode: must be 1-4 digits, like 62'],
-      [{ target: '628123456789', url: 'file:///etc/passwd' }, 'url: must be an http(s) URL'],
-      [{ target: '628123456789', message: { text: 'Hi' } }, 'message: Invalid input'],
-      [{ target: Array.from({ length: 51 }, (_, i) => `6281200${String(i).padStart(5, '0')}`).join(','), message: 'Hi' }, 'target: at most 50 recipients per request, got 51'],
+  it("refuses invalid requests as Fonnte does: HTTP 200, Fonnte's phrase, the field at fault in detail", async () => {
+    const cases: [unknown, string, string][] = [
+      [{ message: 'Hi' }, 'target invalid', 'target: required (or to)'],
+      [{ target: ' , ', message: 'Hi' }, 'target invalid', 'target: required (or to)'],
+      [{ target: '628123456789' }, 'input invalid', 'message: required (or url, file, location or choices)'],
+      [{ target: 'abc', message: 'Hi' }, 'target invalid', 'target: must be a phone number like 628123456789 or a group id ending in @g.us, got "abc"'],
+      [{ to: '628123456789,12', message: 'Hi' }, 'target invalid', 'to: must be a phone number like 628123456789 or a group id ending in @g.us, got "12"'],
+      [{ target: '628123456789', message: 'Hi', countryCode: '+62' }, 'input invalid', 'countryCode: must be 1-4 digits, like 62'],
+      [{ target: '628123456789', url: 'file:///etc/passwd' }, 'url invalid', 'url: must be an http(s) URL'],
+      [{ target: '628123456789', message: { text: 'Hi' } }, 'input invalid', 'message: Invalid input'],
+      [{ target: Array.from({ length: 1001 }, (_, i) => `6281200${String(i).padStart(5, '0')}`).join(','), message: 'Hi' }, 'target invalid', 'target: at most 1000 recipients per request, got 1001'],
     ];
-    for (const [json, reason] of cases) expect(await send(json)).toEqual({ status: 400, body: { status: false, reason } });
+    for (const [json, reason, detail] of cases) expect(await send(json)).toEqual({ status: 200, body: { status: false, reason, detail, requestid: expect.any(Number) } });
   });
 
   it('carries a file upload to the host in pieces, then sends it by its upload id', async () => {
@@ -239,21 +249,22 @@ describe('POST /send (Fonnte)', () => {
     const multipart = new FormData();
     multipart.set('target', '628123456789');
     multipart.set('file', new File(['%PDF-1.4'], 'invoice.pdf', { type: 'application/pdf' }));
-    expect(await call('POST', '/send', { key: device.apiKey, multipart })).toEqual({ status: 503, body: { status: false, reason: 'Session host is offline' } });
+    expect(await call('POST', '/send', { key: device.apiKey, multipart })).toEqual({ status: 503, body: { status: false, reason: 'Session host is offline', requestid: expect.any(Number) } });
   });
 
   it('refuses bodies it cannot read, in its own error shape', async () => {
     const key = device.apiKey;
     expect(await call('POST', '/send', { key, body: '{"target": ', headers: { 'content-type': 'application/json' } })).toEqual({
-      status: 400,
-      body: { status: false, reason: 'Malformed JSON in request body' },
+      status: 200,
+      body: { status: false, reason: 'JSON format invalid', detail: 'Malformed JSON in request body', requestid: expect.any(Number) },
     });
+    // Not a form: read as JSON, whatever the Content-Type says.
     expect(await call('POST', '/send', { key, body: 'target=1', headers: { 'content-type': 'text/plain' } })).toEqual({
-      status: 415,
-      body: { status: false, reason: 'Content-Type must be application/json, application/x-www-form-urlencoded or multipart/form-data' },
+      status: 200,
+      body: { status: false, reason: 'JSON format invalid', detail: 'Malformed JSON in request body (a body that is not a form is read as JSON)', requestid: expect.any(Number) },
     });
     const huge = await call('POST', '/send', { key, json: { target: '628123456789', message: 'x'.repeat(1024 * 1024) } });
-    expect(huge).toEqual({ status: 413, body: { status: false, reason: 'Request body too large: the limit is 1 MB (send media by URL)' } });
+    expect(huge).toEqual({ status: 413, body: { status: false, reason: 'Request body too large: the limit is 1 MB (send media by URL)', requestid: expect.any(Number) } });
   });
 });
 
