@@ -127,9 +127,10 @@ describe('the dashboard', () => {
       await page.getByRole('heading', { name: heading }).waitFor();
     }
     await eventually(() => section('wa-devices').textContent()).toContain('No devices yet');
-    expect(await section('wa-contacts').textContent()).toContain('No contacts found. Click "Add Contact" to create one.');
-    expect(await section('wa-contact-groups').textContent()).toContain('No groups found. Click "Add Group" to create one.');
-    expect(await section('wa-whatsapp-groups').textContent()).toContain('Please select a connected device above.');
+    // Each section loads on its own: wait for each, not only for the first.
+    await eventually(() => section('wa-contacts').textContent()).toContain('No contacts found. Click "Add Contact" to create one.');
+    await eventually(() => section('wa-contact-groups').textContent()).toContain('No groups found. Click "Add Group" to create one.');
+    await eventually(() => section('wa-whatsapp-groups').textContent()).toContain('Please select a connected device above.');
     await eventually(() => page.getByTestId('connection-status').textContent()).toContain('Online');
     expect(await section('wa-gateway-status').textContent()).toContain(stack.edgeUrl);
 
