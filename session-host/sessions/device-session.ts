@@ -325,11 +325,13 @@ export class DeviceSession {
     await this.store.write({ [`device:${this.id}:settings`]: JSON.stringify(this.settings) });
   }
 
-  /** Deletes the device's whole state: login, settings, counters, caches. */
+  /** Deletes the device's whole state: login, settings, counters, caches, uploaded files. */
   async destroy(): Promise<void> {
     clearTimeout(this.counterTimer);
     await this.logout();
-    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `received:${this.id}:`, `outbox:${this.id}:`, `checked:${this.id}:`]) await this.store.deletePrefix(prefix);
+    for (const prefix of [`device:${this.id}:`, `recent:${this.id}:`, `received:${this.id}:`, `outbox:${this.id}:`, `checked:${this.id}:`, `upload:${this.id}:`]) {
+      await this.store.deletePrefix(prefix);
+    }
   }
 
   /** Asks WhatsApp for a pairing code for `phone`, to be typed on the phone instead of scanning. */

@@ -101,9 +101,13 @@ describe('devices', () => {
   it('delete removes the device and all its state', async () => {
     await linkedDevice('temp', 'Temp');
     expect(await host.store.keys('auth:temp:')).not.toHaveLength(0);
+    // A file uploaded for a send: deleting the device deletes it too, not only at its expiry.
+    await link.request('media.put', { deviceId: 'temp', upload: 'up_0123456789abcdef0123456789abcdef', offset: 0, total: 4, data: 'JVBERg==', mimetype: 'application/pdf', fileName: 'a.pdf' });
+    expect(await host.store.keys('upload:temp:')).not.toHaveLength(0);
     expect(await link.request('device.delete', { id: 'temp' })).toEqual({ deleted: true });
     expect(await host.store.keys('auth:temp:')).toEqual([]);
     expect(await host.store.keys('device:temp:')).toEqual([]);
+    expect(await host.store.keys('upload:temp:')).toEqual([]);
     await expect(link.request('device.connect', { id: 'temp' })).rejects.toMatchObject({ code: 'not_found' });
   });
 
