@@ -66,11 +66,3 @@ export async function qrPng(text: string): Promise<Uint8Array> {
   }
   return png;
 }
-
-/** Base64 of bytes, as Fonnte's /qr answers the image (without a data: prefix). */
-export function base64(bytes: Uint8Array): string {
-  let binary = '';
-  // In slices: String.fromCharCode takes its arguments on the stack.
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}

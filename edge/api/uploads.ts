@@ -7,7 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { MAX_UPLOAD_BYTES, type MediaType, UPLOAD_CHUNK_BYTES } from '../../session-host/link/protocol.ts';
-import { randomHex } from '../crypto.ts';
+import { base64, randomHex } from '../crypto.ts';
 import type { AppEnv } from '../env.ts';
 import { relayFailure } from '../errors.ts';
 import { relay } from '../link/relay.ts';
@@ -102,13 +102,6 @@ export function classify(file: File, fileName?: string): { type: MediaType; mime
   }
   if (file.size === 0) throw refused(`file: ${shown} is empty`);
   return { type: format[0], mimetype, fileName: name };
-}
-
-/** Base64 of `bytes`, a slice of code points at a time (one call per byte would be slow, one for all overflows the stack). */
-function base64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
 }
 
 export type Upload = { upload: string; type: MediaType; fileName: string; mimetype: string };

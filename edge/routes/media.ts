@@ -11,6 +11,7 @@ import { endpoint, query } from '../api/openapi.ts';
 import { deviceFor, type DeviceRef } from '../auth.ts';
 import { devicesTable, hostsTable } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
+import { fromBase64 } from '../crypto.ts';
 import { asRelayError, relayFailure } from '../errors.ts';
 import { relay } from '../link/relay.ts';
 
@@ -61,13 +62,6 @@ function downloadFailure(error: unknown): HTTPException {
   return relayFailure(failure);
 }
 
-function bytesOf(base64: string): Uint8Array {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** `filename*` carries any name (RFC 6266); the plain `filename` a safe ASCII fallback for old clients. */
 function disposition(fileName: string): string {
   const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
@@ -110,7 +104,7 @@ async function streamed(env: Env, device: DeviceRef, messageId: string): Promise
   const { total, mimetype, fileName } = first;
   let offset = 0;
   const push = (controller: ReadableStreamDefaultController<Uint8Array>, data: string) => {
-    const bytes = bytesOf(data);
+    const bytes = fromBase64(data);
     offset += bytes.length;
     if (bytes.length) controller.enqueue(bytes);
     if (bytes.length < CHUNK_BYTES || (total !== null && offset >= total)) controller.close();
