@@ -347,13 +347,11 @@ export class Sender {
 
   /** The context that makes a message a reply to `id`, quoting it as WhatsApp shows a quote. */
   private async replyTo(id: string): Promise<proto.IContextInfo> {
-    const [sent, got] = await this.store.getMany([`recent:${this.ctx.id}:${id}`, `received:${this.ctx.id}:${id}`]);
-    const raw = sent ?? got;
-    const record = raw ? (JSON.parse(raw) as { chat?: string; participant?: string; message?: object }) : undefined;
-    if (!record?.message) throw new LinkError('bad_request', `quotedId: this device sent or received no message ${id} (within the retention)`);
+    const quoted = await this.storedMessage(id);
+    if (!quoted) throw new LinkError('bad_request', `quotedId: this device sent or received no message ${id} (within the retention)`);
     const own = this.ctx.socket()?.user?.id;
-    const participant = sent ? (own ? jidNormalizedUser(own) : undefined) : record.participant || record.chat;
-    return { stanzaId: id, participant, quotedMessage: proto.Message.fromObject(record.message) };
+    const participant = quoted.fromMe ? (own ? jidNormalizedUser(own) : undefined) : quoted.participant || quoted.chat;
+    return { stanzaId: id, participant, quotedMessage: quoted.message };
   }
 
   private async messageOf(params: SendParams): Promise<AnyMessageContent> {
