@@ -502,6 +502,8 @@ export class Sender {
 /** Where Baileys leaves a reply's context and mentions when the message's first field is not its content. */
 const STRAY_CONTEXT_HOLDERS = ['messageContextInfo', 'viewOnceMessage', 'viewOnceMessageV2'] as const;
 
+const hasStrayContext = (message: proto.IMessage) => STRAY_CONTEXT_HOLDERS.some((field) => (message[field] as { contextInfo?: proto.IContextInfo } | null | undefined)?.contextInfo);
+
 /**
  * Baileys writes a reply's context and the mentions onto the first field of the message it
  * builds. For a poll that field is `messageContextInfo` (its vote secret), for a view-once
@@ -512,7 +514,9 @@ const STRAY_CONTEXT_HOLDERS = ['messageContextInfo', 'viewOnceMessage', 'viewOnc
  */
 export function placeContext(message: proto.IMessage): proto.IMessage {
   const own = message.deviceSentMessage;
-  if (own?.message) return { ...message, deviceSentMessage: { ...own, message: placeContext(own.message) } };
+  if (own?.message) return hasStrayContext(own.message) ? { ...message, deviceSentMessage: { ...own, message: placeContext(own.message) } } : message;
+  // Every message passes here on its way out: most have nothing to move, and are not copied.
+  if (!hasStrayContext(message)) return message;
   let stray: proto.IContextInfo | undefined;
   const placed: Record<string, unknown> = { ...message };
   for (const field of STRAY_CONTEXT_HOLDERS) {
