@@ -14,6 +14,7 @@ import { fonnte } from './routes/fonnte.ts';
 import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
 import { hosts } from './routes/hosts.ts';
+import { link } from './routes/link.ts';
 import { media } from './routes/media.ts';
 import { messages } from './routes/messages.ts';
 import { openApi } from './routes/openapi.ts';
@@ -41,6 +42,8 @@ const anyBodyLimit = bodyLimit({
   },
 });
 
+// Session hosts dialling in: before the API's middleware (no Server-Timing on a WebSocket upgrade).
+app.route('/link', link);
 app.use(serverTiming);
 // /send takes Fonnte's `file` uploads (up to 4 MB) in multipart bodies; other bodies stay within 1 MB.
 app.use((c, next) => (c.req.path === '/send' && mayCarryFile(c) ? uploadBodyLimit(c, next) : anyBodyLimit(c, next)));

@@ -1,6 +1,7 @@
 // The session host's configuration, read once from the environment at start. A bad value stops
 // the process with a message naming the variable.
 import { z } from 'zod';
+import { hostIdPattern } from './link/protocol.ts';
 
 const flag = z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', '']).transform((v) => ['true', '1', 'yes', 'on'].includes(v));
 
@@ -28,12 +29,14 @@ const schema = z
     MEDIA_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
     PUBLIC_URL: z.string().url().optional(),
     EDGE_URL: z.string().url().optional(),
+    HOST_ID: z.string().regex(hostIdPattern, 'must be the id the edge gave this host (letters, digits, _ or -)').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     STORE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
     // Fractions allowed (0.0001 is about 9 s), so tests and benchmarks can see records expire.
     RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).positive('must be more than 0 days (fractions allowed)').max(3_650, 'must be at most 3650 days').default(7),
   })
-  .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] });
+  .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] })
+  .refine((c) => !c.HOST_ID || c.EDGE_URL, { message: 'HOST_ID needs EDGE_URL: the host dials the edge there', path: ['HOST_ID'] });
 
 export type Config = {
   port: number;
@@ -49,6 +52,8 @@ export type Config = {
   publicUrl?: string;
   /** The edge's public base URL: links to incoming media in webhooks point there (else the edge says per device). */
   edgeUrl?: string;
+  /** Set (with edgeUrl): the host dials the edge itself as this host, instead of waiting for it on /link. */
+  hostId?: string;
   logLevel: string;
   /** How often the store's health and sentinel are checked (it is also checked on a Redis reconnect). */
   storeCheckMs: number;
@@ -80,6 +85,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mediaTimeoutMs: c.MEDIA_TIMEOUT_MS,
     publicUrl: c.PUBLIC_URL,
     edgeUrl: c.EDGE_URL,
+    hostId: c.HOST_ID,
     logLevel: c.LOG_LEVEL,
     storeCheckMs: c.STORE_CHECK_MS,
     retentionMs: Math.round(c.RETENTION_DAYS * 86_400_000),

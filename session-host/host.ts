@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.ts';
 import { EventJournal } from './link/journal.ts';
+import { LinkDialer, type DialerOptions } from './link/dialer.ts';
 import { LinkServer, type Handlers } from './link/server.ts';
 import { LINK_PATHS, LinkError, type EventData, type EventName } from './link/protocol.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -18,6 +19,7 @@ import { StoreMonitor } from './store/health.ts';
 import { openStore, RedisStore } from './store/index.ts';
 import { StoreUnavailableError, type Store } from './store/store.ts';
 import { putUploadPiece } from './uploads.ts';
+import { HOST_VERSION } from './version.ts';
 import { WebhookQueue } from './webhooks/queue.ts';
 
 export interface HostOptions {
@@ -32,6 +34,8 @@ export interface HostOptions {
   journalMax?: number;
   /** Link challenge lifetime and cap (tests shorten the lifetime). */
   linkChallenges?: { ttlMs?: number; max?: number };
+  /** Dial-out timings (keep-alive, backoff), for tests. */
+  dialer?: Pick<DialerOptions, 'pingMs' | 'minBackoffMs' | 'maxBackoffMs'>;
   /** Webhook retry timing, in milliseconds (tests shorten it). */
   webhookRetry?: ConstructorParameters<typeof WebhookQueue>[0]['retry'];
 }
@@ -150,7 +154,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // The link before the devices: events raised while they load are journaled too.
   const handlers: Handlers = {
-    'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list() }),
+    'host.status': async () => ({ publicUrl: config.publicUrl ?? null, devices: registry.list(), version: HOST_VERSION }),
     'device.upsert': async (settings) => (await registry.upsert(settings)).state,
     'device.delete': async ({ id }) => ({ deleted: await registry.delete(id) }),
     'device.connect': async ({ id }) => {
@@ -209,6 +213,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
   };
   link = new LinkServer({ secret: config.hostSecret, handlers: storeFailuresAsLinkErrors(handlers), logger, publicUrl: config.publicUrl, challenges: options.linkChallenges, journal });
+  // Dial-out: the host opens the link itself and takes none on /link (one link, one direction).
+  const dialer = config.hostId && config.edgeUrl ? new LinkDialer({ edgeUrl: config.edgeUrl, hostId: config.hostId, secret: config.hostSecret, server: link, logger, ...options.dialer }) : undefined;
 
   // Devices first: the webhook queue asks the registry where each stored job goes.
   await registry.load();
@@ -220,9 +226,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     if (req.method === 'GET' && path === '/healthz') {
       const store = storeHealth.report;
       const up = store.status === 'up';
-      const body = { status: !up ? 'down' : store.emptied ? 'degraded' : 'ok', ...(up ? {} : { down: ['store'] }), store, devices: registry.list().length, links: link!.connected };
+      const edge = dialer && { dialing: config.edgeUrl, up: dialer.isUp, lastError: dialer.lastError || null };
+      const body = { status: !up ? 'down' : store.emptied ? 'degraded' : 'ok', ...(up ? {} : { down: ['store'] }), store, devices: registry.list().length, links: link!.connected, ...(edge && { edge }) };
       res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    } else if (req.method === 'GET' && path === LINK_PATHS.challenge) {
+    } else if (req.method === 'GET' && path === LINK_PATHS.challenge && !dialer) {
       // Never cached: each answer is good for one upgrade.
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(link!.challenge()));
     } else if (req.method === 'GET' && path === '/metrics') {
@@ -234,7 +241,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     }
   });
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://host').pathname === LINK_PATHS.socket) link!.handleUpgrade(req, socket, head);
+    if (new URL(req.url ?? '/', 'http://host').pathname === LINK_PATHS.socket && !dialer) link!.handleUpgrade(req, socket, head);
     else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
   await new Promise<void>((resolve, reject) => {
@@ -244,6 +251,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const url = `http://${config.host}:${(server.address() as AddressInfo).port}`;
   logger.info({ url, store: config.redisUrl ? 'redis' : 'files' }, 'session host listening');
 
+  dialer?.start();
   const restored = registry.reconnectAll().catch((error) => logger.error({ err: error }, 'restoring devices failed'));
 
   let stopping: Promise<void> | undefined;
@@ -253,6 +261,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       registry.shutdown();
       mediaDownloads.close();
       storeHealth.stop();
+      dialer?.stop();
       link!.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

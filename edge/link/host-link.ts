@@ -5,10 +5,13 @@
 // (scheduler.ts, outbox.ts). A Durable Object has one alarm, so it
 // serves all three: while the link is up it is set to the earlier of the next heartbeat and the
 // next due send; while it is down, to the next re-dial (which delivers what came due on success).
+// A host without a URL dials in instead (`fetch`: the same proof, sides swapped); its link is
+// accepted with the Hibernation API and kept alive by the host's pings, which the runtime answers
+// without waking the object: no heartbeat, no re-dial, the object sleeps between frames.
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import type { EventData, EventName, Method, Params, Result } from '../../session-host/link/protocol.ts';
+import { Challenges, checkDial, type EventData, type EventName, type Method, PING, PONG, type Params, type Result, welcomeFor } from '../../session-host/link/protocol.ts';
 import { hostsTable } from '../db/schema.ts';
 import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
@@ -24,6 +27,18 @@ export { MAX_ATTEMPTS } from './scheduler.ts';
 export type { Outcome } from './transport.ts';
 
 const HEARTBEAT_MS = 30_000;
+/**
+ * A host-dialled link silent this long (no frame, no ping) is taken for dead: the host pings every
+ * 25 s, so this is three missed pings. Only then may another dial-in with the same id replace it.
+ */
+const SILENT_LINK_MS = 80_000;
+
+/** What a host-dialled socket carries through the object's sleep. */
+interface Attachment {
+  hostId: string;
+}
+
+const refusal = (status: number, error: string) => Response.json({ error }, { status, headers: { 'cache-control': 'no-store' } });
 
 export class HostLink extends DurableObject<Env> {
   /** Which host this object speaks for: `default` (HOST_URL) or a registered host's id. */
@@ -36,15 +51,23 @@ export class HostLink extends DurableObject<Env> {
   private readonly log: MessageLog;
   private readonly dispatcher: Dispatcher;
   private projectionOf?: Projection;
+  /** Challenges for hosts that dial in; in memory, so none outlives the object (see protocol.ts). */
+  private readonly challenges = new Challenges();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const log = () => `host link ${this.hostId}`;
+    // A dialling host's keep-alive, answered by the runtime: the object is not woken for it.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     this.link = new LinkTransport({
       target: () => this.target(),
+      accepted: () => ctx.getWebSockets().find((ws) => ws.readyState === WebSocket.OPEN),
       up: () => this.up(),
       // Behind the events this link delivered: none of them may turn a device back on afterwards.
-      lost: () => ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error))),
+      lost: () => {
+        ctx.waitUntil(ctx.storage.put('lastSeenAt', Date.now()));
+        ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error)));
+      },
       retry: (ms) => ctx.waitUntil(ctx.storage.setAlarm(Date.now() + ms)),
       apply: (event, data) => this.apply(event, data),
       get log() {
@@ -63,7 +86,11 @@ export class HostLink extends DurableObject<Env> {
       projection: () => this.projection,
       waitUntil: (work) => ctx.waitUntil(work),
       // Never sooner than a moment from now: a send that keeps throwing must not spin the alarm.
-      wakeAt: (dueAt) => ctx.storage.setAlarm(Math.max(Math.min(this.nextBeatAt, dueAt), Date.now() + 250)),
+      // A host-dialled link has no heartbeat: with nothing due, no alarm, and the object sleeps.
+      wakeAt: (dueAt) => {
+        const at = Math.min(this.link.via === 'edge' ? this.nextBeatAt : Number.POSITIVE_INFINITY, dueAt);
+        return Number.isFinite(at) ? ctx.storage.setAlarm(Math.max(at, Date.now() + 250)) : ctx.storage.deleteAlarm();
+      },
       get log() {
         return log();
       },
@@ -96,24 +123,28 @@ export class HostLink extends DurableObject<Env> {
     await this.ctx.storage.put('hostId', hostId);
   }
 
-  private async target(): Promise<{ url: string; secret: string } | undefined> {
+  /** Where the host is (a null URL: it dials in) and its secret; undefined for a host nobody configured. */
+  private async target(): Promise<{ url: string | null; secret: string } | undefined> {
     if (this.hostId === DEFAULT_HOST_ID) {
-      return this.env.HOST_URL && this.env.HOST_SECRET ? { url: this.env.HOST_URL, secret: this.env.HOST_SECRET } : undefined;
+      return this.env.HOST_SECRET ? { url: this.env.HOST_URL || null, secret: this.env.HOST_SECRET } : undefined;
     }
     const [host] = await drizzle(this.env.DB).select().from(hostsTable).where(eq(hostsTable.id, this.hostId));
-    return host && { url: host.url, secret: host.secret };
+    return host && { url: host.url || null, secret: host.secret };
   }
 
-  /** The link is up: heartbeat from now; settings first, so the host knows every device before the queue reaches it. */
+  /** The link is up: heartbeat from now (if we dialled); settings first, so the host knows every device before the queue reaches it. */
   private up(): void {
-    this.nextBeatAt = Date.now() + HEARTBEAT_MS;
-    this.ctx.waitUntil(this.ctx.storage.setAlarm(this.nextBeatAt));
+    if (this.link.via === 'edge') {
+      this.nextBeatAt = Date.now() + HEARTBEAT_MS;
+      this.ctx.waitUntil(this.ctx.storage.setAlarm(this.nextBeatAt));
+    }
     this.ctx.waitUntil(
       this.projection
         .sync(
           (method, params) => this.link.request(method, params),
           (work) => this.link.inOrder(work),
         )
+        .then((status) => (status?.version ? this.ctx.storage.put('hostVersion', status.version) : undefined))
         .catch((error) => console.error(`host link ${this.hostId}: sync failed:`, error))
         .then(() => this.scheduler.flushNotices())
         .then(() => this.scheduler.drain()),
@@ -152,7 +183,7 @@ export class HostLink extends DurableObject<Env> {
     // Log rows a failed copy left behind (D1 was unreachable) go again with the heartbeat.
     if (this.log.size) this.ctx.waitUntil(this.log.flush().catch(() => undefined));
     if (this.link.isUp) {
-      if (Date.now() >= this.nextBeatAt) {
+      if (this.link.via === 'edge' && Date.now() >= this.nextBeatAt) {
         const outcome = await this.link.request('host.status', {}, 10_000);
         if (!outcome.ok) return this.link.drop('heartbeat failed');
         await this.link.inOrder(() => this.projection.applyStates(outcome.result.devices, true));
@@ -161,7 +192,7 @@ export class HostLink extends DurableObject<Env> {
       await this.scheduler.drain(); // ends by setting the next alarm
       return;
     }
-    if (!(await this.target())) return; // nothing to dial: stop the alarm
+    if (!(await this.target())?.url) return; // nothing to dial (none configured, or it dials in): stop the alarm
     await this.link.connected().catch(() => undefined); // a failure schedules the next try
   }
 
@@ -173,11 +204,83 @@ export class HostLink extends DurableObject<Env> {
     return this.link.request(method, params, timeoutMs);
   }
 
-  /** For status pages: whether the link is up (dialling if asked), and the last error if not. */
-  async linkState(hostId: string, dial = false): Promise<{ online: boolean; lastError: string | null }> {
+  /**
+   * For status pages: whether the link is up (dialling if asked), which side dialled it, when the
+   * host was last heard from (unix ms), the version it reported, and the last error if down.
+   */
+  async linkState(hostId: string, dial = false): Promise<{ online: boolean; lastError: string | null; via: 'edge' | 'host' | null; lastSeenAt: number | null; version: string | null }> {
     await this.bind(hostId);
     if (dial) await this.link.connected().catch(() => undefined);
-    return { online: this.link.isUp, lastError: this.link.lastError || null };
+    const online = this.link.isUp;
+    const [stored, version] = await Promise.all([this.ctx.storage.get<number>('lastSeenAt'), this.ctx.storage.get<string>('hostVersion')]);
+    return { online, lastError: online ? null : this.link.lastError || null, via: this.link.via, lastSeenAt: online ? this.lastHeardAt() : (stored ?? null), version: version ?? null };
+  }
+
+  /** When the host was last heard from on the open link: a frame, or a ping the runtime answered for us. */
+  private lastHeardAt(): number {
+    const socket = this.link.via === 'host' ? this.ctx.getWebSockets().find((ws) => ws.readyState === WebSocket.OPEN) : undefined;
+    const pinged = socket ? (this.ctx.getWebSocketAutoResponseTimestamp(socket)?.getTime() ?? 0) : 0;
+    return Math.max(pinged, this.link.heardAt) || Date.now();
+  }
+
+  // ───────────────────────── a host dialling in (Hibernation API) ─────────────────────────
+
+  /**
+   * `GET /link/<host id>/challenge` and the upgrade to `/link/<host id>`, forwarded by the Worker:
+   * the host proves the secret over a challenge of ours, we prove it back in the welcome. Refused:
+   * a host registered with a URL (the edge dials those), a wrong or replayed proof, and a second
+   * host with the same id while the first is connected.
+   */
+  async fetch(request: Request): Promise<Response> {
+    const match = /^\/link\/([^/]+)(\/challenge)?$/.exec(new URL(request.url).pathname);
+    if (!match) return refusal(404, 'not found');
+    await this.bind(decodeURIComponent(match[1]!));
+    const target = await this.target();
+    if (!target) return refusal(404, `no session host ${this.hostId}`);
+    if (target.url) return refusal(409, `host ${this.hostId} is registered with a URL, so the edge dials it; remove its URL to let it dial in`);
+    if (match[2]) return Response.json(this.challenges.issue(), { headers: { 'cache-control': 'no-store' } });
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return refusal(426, 'expected a WebSocket upgrade');
+    const check = await checkDial(target.secret, 'host', this.challenges, (name) => request.headers.get(name));
+    if (!check.ok) {
+      console.warn(`host link ${this.hostId}: dial-in refused: ${check.reason}`);
+      return refusal(401, `link refused: ${check.reason}`);
+    }
+    const welcome = JSON.stringify(await welcomeFor(target.secret, 'edge', check.challenge, check.nonce, null));
+    // Checked after the last await, so two dials proving at once cannot both get in.
+    if (this.link.isUp) {
+      if (Date.now() - this.lastHeardAt() < SILENT_LINK_MS) {
+        console.warn(`host link ${this.hostId}: dial-in refused: the host is already connected`);
+        return refusal(409, `host ${this.hostId} is already connected: a second host with the same id is refused`);
+      }
+      this.link.drop('silent; replaced by a new dial-in');
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ hostId: this.hostId } satisfies Attachment);
+    server.send(welcome);
+    this.link.accept(server);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.wake(ws);
+    this.link.receive(ws, typeof message === 'string' ? message : new TextDecoder().decode(message));
+  }
+
+  async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    await this.wake(ws);
+    this.link.closed(ws, `the host closed the link (${code})`);
+  }
+
+  async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    await this.wake(ws);
+    this.link.closed(ws, `link error: ${(error as Error)?.message ?? error}`);
+  }
+
+  /** After a sleep the object knows nothing: which host it serves comes with the socket. */
+  private async wake(ws: WebSocket): Promise<void> {
+    const attached = ws.deserializeAttachment() as Attachment | null;
+    if (attached?.hostId) await this.bind(attached.hostId);
   }
 
   /**

@@ -123,8 +123,9 @@ export class Projection {
   /**
    * After (re)connecting: push every device's settings to the host, remove the devices the host
    * still has but D1 no longer does (deleted while the host was offline), then take its states.
+   * Answers the host's status (undefined if it did not give one).
    */
-  async sync(request: Request, inOrder: (work: () => Promise<void>) => Promise<void>): Promise<void> {
+  async sync(request: Request, inOrder: (work: () => Promise<void>) => Promise<void>): Promise<Result<'host.status'> | undefined> {
     const devices = await this.db().select().from(devicesTable).where(this.hostFilter());
     // A few at a time over the one link: a host with hundreds of devices is not synced one round trip each.
     const waiting = [...devices];
@@ -136,7 +137,7 @@ export class Projection {
     };
     await Promise.all(Array.from({ length: SYNC_CONCURRENCY }, worker));
     const status = await request('host.status', {});
-    if (!status.ok) return;
+    if (!status.ok) return undefined;
     const known = new Set(devices.map((d) => d.id));
     // Queued at once, in the events' order (see LinkTransport.inOrder), before anything else is awaited.
     const applied = inOrder(() =>
@@ -147,6 +148,7 @@ export class Projection {
     );
     for (const orphan of status.result.devices.filter((d) => !known.has(d.id))) await request('device.delete', { id: orphan.id });
     await applied;
+    return status.result;
   }
 
   /** A device's pacing of queued sends. */

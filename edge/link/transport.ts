@@ -1,8 +1,10 @@
 // The edge's end of the link: dials the session host's /link (WebSockets from a Worker are opened
-// with fetch + Upgrade) after taking its single-use challenge, checks the host's proof, carries
-// requests over the one socket with a deadline each, and hands the host's events on one after
-// another, acknowledging the journaled ones once they are applied. What a link going up or down
-// means (alarms, the D1 projection, the outbox) is the HostLink's business, told through hooks.
+// with fetch + Upgrade) after taking its single-use challenge and checks the host's proof, or takes
+// a link the host dialled and the HostLink accepted (`accept`, frames through `receive`); then, the
+// same either way, carries requests over the one socket with a deadline each, and hands the host's
+// events on one after another, acknowledging the journaled ones once they are applied. What a link
+// going up or down means (alarms, the D1 projection, the outbox) is the HostLink's business, told
+// through hooks.
 import {
   challengeReply,
   checkWelcome,
@@ -30,9 +32,14 @@ export type Outcome<T> = ({ ok: true; result: T } | { ok: false; error: { code: 
   hostMs?: number;
 };
 
+/** Which side dialled the link: the edge (to the host's URL) or the host (to the edge). */
+export type LinkSide = 'edge' | 'host';
+
 export interface LinkHooks {
-  /** Where the host is, and the secret it shares; undefined when none is configured. */
-  target(): Promise<{ url: string; secret: string } | undefined>;
+  /** Where the host is (null: it dials in), and the secret it shares; undefined when none is configured. */
+  target(): Promise<{ url: string | null; secret: string } | undefined>;
+  /** A link the host dialled that is still open, after the object slept (Hibernation API). */
+  accepted(): WebSocket | undefined;
   /** The link is up and proven. */
   up(): void;
   /** The link went down. */
@@ -45,6 +52,8 @@ export interface LinkHooks {
 }
 
 const DIAL_TIMEOUT_MS = 5_000;
+/** What a host-dialled link waits on: the HostLink checked the host's proof before accepting it. */
+const PROVEN = Promise.resolve();
 const MAX_BACKOFF_MS = 60_000;
 /** Tries to apply one event (0.5 s, then 1 s… apart) before the link is dropped to have it sent again. */
 const EVENT_ATTEMPTS = 3;
@@ -60,11 +69,14 @@ interface Pending {
 export class LinkTransport {
   private readonly hooks: LinkHooks;
   private socket?: WebSocket;
+  private side: LinkSide | null = null;
   private dialing?: Promise<WebSocket>;
   private readonly pending = new Map<string, Pending>();
   private nextId = 1;
   lastError = '';
   private downSince = 0;
+  /** When the host last sent a frame (unix ms; 0: not since this object woke). */
+  heardAt = 0;
   /** The host's events, applied in order (see onFrame), and how many wait in that chain. */
   private applying: Promise<void> = Promise.resolve();
   private eventsWaiting = 0;
@@ -79,7 +91,21 @@ export class LinkTransport {
   }
 
   get isUp(): boolean {
-    return this.socket?.readyState === WebSocket.OPEN;
+    return this.current()?.readyState === WebSocket.OPEN;
+  }
+
+  /** Which side dialled the link that is up; null while it is down. */
+  get via(): LinkSide | null {
+    return this.isUp ? this.side : null;
+  }
+
+  /** The link's socket, taking back a host-dialled one the runtime kept while the object slept. */
+  private current(): WebSocket | undefined {
+    if (!this.socket) {
+      const kept = this.hooks.accepted();
+      if (kept) [this.socket, this.side] = [kept, 'host'];
+    }
+    return this.socket;
   }
 
   /** Sends one request to the host (dialling if needed); never throws and never waits past `timeoutMs`. */
@@ -109,7 +135,8 @@ export class LinkTransport {
 
   /** The open link, dialling it first if there is none. */
   connected(): Promise<WebSocket> {
-    if (this.socket?.readyState === WebSocket.OPEN) return Promise.resolve(this.socket);
+    const socket = this.current();
+    if (socket?.readyState === WebSocket.OPEN) return Promise.resolve(socket);
     this.dialing ??= this.dial().finally(() => (this.dialing = undefined));
     return this.dialing;
   }
@@ -125,6 +152,11 @@ export class LinkTransport {
   private async dial(): Promise<WebSocket> {
     const target = await this.hooks.target();
     if (!target) throw new Error('no session host is configured (HOST_URL and HOST_SECRET)');
+    if (!target.url) {
+      // Nothing to dial and nothing to retry: the host comes by itself.
+      this.lastError = 'the host has not dialled in (it dials the edge itself: EDGE_URL and HOST_ID on the host)';
+      throw new Error(this.lastError);
+    }
     const base = target.url.replace(/^ws/, 'http');
     const url = new URL(LINK_PATHS.socket, base);
     let response: Response;
@@ -158,11 +190,37 @@ export class LinkTransport {
     await proven;
     socket.addEventListener('close', () => this.onDown(socket, 'link closed'));
     socket.addEventListener('error', () => this.onDown(socket, 'link error'));
+    this.opened(socket, 'edge');
+    return socket;
+  }
+
+  /**
+   * A link the host dialled, proven and accepted by the HostLink (the welcome already sent): its
+   * frames come through `receive` and its end through `closed`, as the Hibernation API hands them.
+   */
+  accept(socket: WebSocket): void {
+    this.opened(socket, 'host');
+  }
+
+  /** A frame of the host-dialled link. */
+  receive(socket: WebSocket, text: string): void {
+    if (!this.current()) [this.socket, this.side] = [socket, 'host'];
+    this.onFrame(socket, text, PROVEN);
+  }
+
+  /** The host-dialled link closed or failed. */
+  closed(socket: WebSocket, why: string): void {
+    this.current();
+    this.onDown(socket, why);
+  }
+
+  private opened(socket: WebSocket, side: LinkSide): void {
     this.socket = socket;
+    this.side = side;
+    this.heardAt = Date.now();
     this.downSince = 0;
     this.lastError = '';
     this.hooks.up();
-    return socket;
   }
 
   /** Waits for the host's proof that it holds the secret; closes the socket if it does not come. */
@@ -205,7 +263,9 @@ export class LinkTransport {
 
   private onDown(socket: WebSocket, why: string): void {
     if (this.socket !== socket) return;
+    const side = this.side;
     this.socket = undefined;
+    this.side = null;
     // Requests in flight end now rather than at their deadline. Each was written to the link, so
     // the host may have carried it out: answered like a timeout (the message may still go out),
     // never as the sure failure `host_offline` is. Nothing is retried here (the outbox decides, by id).
@@ -215,10 +275,12 @@ export class LinkTransport {
       this.pending.delete(id);
     }
     this.hooks.lost(why);
-    this.hooks.retry(1_000);
+    // A host that dials in comes back by itself; one we dial, we dial again.
+    if (side === 'edge') this.hooks.retry(1_000);
   }
 
   private onFrame(socket: WebSocket, text: string, proven: Promise<void>): void {
+    this.heardAt = Date.now();
     let json: unknown;
     try {
       json = JSON.parse(text);

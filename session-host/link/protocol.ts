@@ -1,9 +1,10 @@
 // The link between the edge and a session host: an authenticated WebSocket carrying JSON frames.
 // Defined once here and imported by both ends; every frame is validated on receipt.
 //
-// Handshake. Today the edge dials and the host accepts; the helpers below take the sides as
-// arguments, so the host can dial an edge that accepts (with the Hibernation API) the same way.
-//   1. The dialler asks the acceptor for a challenge: `GET /link/challenge` answers
+// Handshake. Either side dials: the edge dials a host's public URL (`<url>/link`), or a host with
+// EDGE_URL and HOST_ID dials the edge (`<edge>/link/<host id>`, accepted by the host's Durable
+// Object with the Hibernation API). The steps are the same, with the sides as arguments:
+//   1. The dialler asks the acceptor for a challenge: `GET <link path>/challenge` answers
 //      `{challenge, expiresInMs}`, 32 random bytes the acceptor keeps for CHALLENGE_TTL_MS, at
 //      most MAX_CHALLENGES of them (see `Challenges`).
 //   2. The dialler's upgrade request to `/link` carries `x-link-challenge`, `x-link-nonce` (its
@@ -30,7 +31,21 @@
 import { z } from 'zod';
 
 export const LINK_PROTOCOL = 'wa-gateway-link/2';
+/** Where a host accepts the edge's link. */
 export const LINK_PATHS = { socket: '/link', challenge: '/link/challenge' } as const;
+/** Where the edge accepts a host that dials it. */
+export const edgeLinkPaths = (hostId: string) => {
+  const socket = `/link/${encodeURIComponent(hostId)}`;
+  return { socket, challenge: `${socket}/challenge` };
+};
+/** Host ids as the edge names them (`default`, `host_…`); also what HOST_ID accepts. */
+export const hostIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * The dialling host's keep-alive: it sends this text frame and the edge answers PONG without
+ * waking its Durable Object (a WebSocket auto-response), so an idle link costs the edge nothing.
+ */
+export const PING = 'ping';
+export const PONG = 'pong';
 export const LINK_HEADERS = { challenge: 'x-link-challenge', nonce: 'x-link-nonce', signature: 'x-link-sig' } as const;
 /** Long enough for the dialler's next request (one round trip), short enough to be useless later. */
 export const CHALLENGE_TTL_MS = 10_000;
@@ -313,7 +328,8 @@ const chatMethods = {
 // ───────────── requests: method → params and result ─────────────
 
 export const methods = {
-  'host.status': { params: z.object({}), result: z.object({ publicUrl: z.string().nullable(), devices: z.array(deviceState) }) },
+  // `version`: the host's package version (absent from hosts older than it).
+  'host.status': { params: z.object({}), result: z.object({ publicUrl: z.string().nullable(), devices: z.array(deviceState), version: z.string().max(64).optional() }) },
   'device.upsert': { params: deviceSettings, result: deviceState },
   'device.delete': { params: z.object({ id: deviceId }), result: z.object({ deleted: z.boolean() }) },
   'device.connect': { params: z.object({ id: deviceId }), result: deviceState },

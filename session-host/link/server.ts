@@ -1,7 +1,7 @@
 // The host's end of the link: issues challenges, refuses any upgrade that does not prove the
 // shared secret over one of them, answers the edge's requests through the registry, and pushes
 // events to every authenticated link: journaled ones (journal.ts) are sent again to each new link
-// until the edge acknowledges them.
+// until the edge acknowledges them. A link the host dialled itself (dialer.ts) is served the same way.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -19,6 +19,7 @@ import {
   type EventName,
   type Method,
   type Params,
+  PONG,
   type ReplyFrame,
   type Result,
   welcomeFor,
@@ -88,6 +89,15 @@ export class LinkServer {
 
   private accept(ws: WebSocket, welcome: string): void {
     ws.send(welcome);
+    this.serve(ws);
+  }
+
+  /**
+   * Serves a proven link, whichever side dialled: first what the edge has not acknowledged, then
+   * its requests and acks. `early` are frames that came while the dialler was checking the
+   * edge's welcome, handled after the backlog in the order they came.
+   */
+  serve(ws: WebSocket, early: string[] = []): void {
     // What the edge has not acknowledged, oldest first; synchronously, so nothing raised from
     // now on can overtake it.
     const backlog = this.journal?.pending() ?? [];
@@ -95,12 +105,19 @@ export class LinkServer {
     this.links.add(ws);
     if (backlog.length) this.log.info({ events: backlog.length }, 'link: unacknowledged events sent again');
     this.log.info({ links: this.links.size }, 'link connected');
-    ws.on('message', (data) => void this.onFrame(ws, data.toString()));
+    ws.on('message', (data) => this.receive(ws, data.toString()));
+    for (const text of early) this.receive(ws, text);
     ws.on('close', () => {
       this.links.delete(ws);
       this.log.info({ links: this.links.size }, 'link closed');
     });
     ws.on('error', (error) => this.log.warn({ err: error }, 'link socket error'));
+  }
+
+  private receive(ws: WebSocket, text: string): void {
+    // The edge's answer to a dialling host's keep-alive (dialer.ts watches it).
+    if (text === PONG) return;
+    void this.onFrame(ws, text);
   }
 
   private async onFrame(ws: WebSocket, text: string): Promise<void> {

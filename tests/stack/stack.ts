@@ -35,6 +35,11 @@ export interface StackOptions {
   hostSecret?: string;
   /** Variables for the session host (on top of those taken from the environment). */
   hostEnv?: Record<string, string>;
+  /**
+   * The session host dials the edge (EDGE_URL, HOST_ID=default) instead of the edge dialling it:
+   * the edge gets HOST_SECRET and no HOST_URL.
+   */
+  dialOut?: boolean;
   /** Extra Worker variables (e.g. DEMO_SIM_URL). */
   edgeVars?: Record<string, string>;
   /** Where child output goes; default: discarded unless it is an error at start. */
@@ -170,7 +175,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await prepareEdge(persist);
 
   const fromEnv = Object.fromEntries(HOST_VARIABLES.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
-  const hostEnv = { ...baseEnv, ...fromEnv, ...options.hostEnv, PORT: String(hostPort), HOST: '127.0.0.1', HOST_SECRET: hostSecret, DATA_DIR: join(dataDir, 'host') };
+  const dialOut = options.dialOut ? { EDGE_URL: edgeUrl, HOST_ID: 'default' } : {};
+  const hostEnv = { ...baseEnv, ...fromEnv, ...options.hostEnv, ...dialOut, PORT: String(hostPort), HOST: '127.0.0.1', HOST_SECRET: hostSecret, DATA_DIR: join(dataDir, 'host') };
   let hostOutput = '';
   const spawnHost = () => {
     const child = spawn(process.execPath, ['session-host/main.ts'], { cwd: ROOT, env: hostEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -186,7 +192,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await waitForHealth(hostUrl, stack.host, () => hostOutput);
 
   const envFile = join(dataDir, 'edge.env');
-  writeEnvFile(envFile, { ADMIN_KEY: adminKey, HOST_URL: process.env.HOST_URL ?? hostUrl, HOST_SECRET: hostSecret, ...options.edgeVars });
+  const dialled: Record<string, string> = options.dialOut ? {} : { HOST_URL: process.env.HOST_URL ?? hostUrl };
+  writeEnvFile(envFile, { ADMIN_KEY: adminKey, ...dialled, HOST_SECRET: hostSecret, ...options.edgeVars });
   let edgeOutput = () => '';
   const spawnEdge = async () => {
     const edge = await spawnWranglerDev({ port: edgePort, persist, envFile, onOutput: (text) => options.onOutput?.('edge', text) });
