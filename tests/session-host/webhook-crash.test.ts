@@ -1,7 +1,7 @@
 // No lost webhook, none twice: events queued while the receiver is down survive a SIGKILL of the
 // host and reach the receiver exactly once when both are back.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
+import { hostMetrics, spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import { WaSim } from '../wa-sim/index.ts';
@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => sim.stop());
 
-const queueDepth = async (url: string) => Number((await (await fetch(`${url}/metrics`)).text()).match(/^wa_webhook_queue_depth (\d+)$/m)?.[1]);
+const queueDepth = async (url: string) => Number((await hostMetrics(url)).match(/^wa_webhook_queue_depth (\d+)$/m)?.[1]);
 
 it('delivers each event exactly once after the receiver was down and the host was killed', async () => {
   const receiver = await new WebhookReceiver().start();
