@@ -1,7 +1,7 @@
 // No lost webhook, none twice: events queued while the receiver is down survive a SIGKILL of the
 // host and reach the receiver exactly once when both are back; a SIGTERM (a service stop) lets a
 // delivery in flight finish instead of cutting it.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { hostMetrics, spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
@@ -49,6 +49,11 @@ it('lets a delivery in flight finish on SIGTERM, and does not send it again afte
   const receiver = await new WebhookReceiver().start();
   const dataDir = tempDir();
   let proc = await spawnHost(sim, { DATA_DIR: dataDir });
+  // A failed assertion must not leave a host running.
+  onTestFinished(() => {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    return receiver.stop();
+  });
   let link = await LinkClient.connect(proc.url, TEST_SECRET);
   await link.request('device.upsert', { id: 'stopping', webhookUrl: receiver.url, webhookSecret: 'stop-test-secret-0000001' });
   const { phone } = await sim.scanQr((await link.request('device.connect', { id: 'stopping' })).qr!);
