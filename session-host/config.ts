@@ -10,6 +10,7 @@ const schema = z
     PORT: z.coerce.number().int().min(0).max(65_535).default(8790),
     HOST: z.string().default('127.0.0.1'),
     HOST_SECRET: z.string().min(16, 'must be at least 16 characters (a long random string shared with the edge)'),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (a long random string for the metrics scraper)').optional(),
     REDIS_URL: z.string().url().optional(),
     DATA_DIR: z.string().min(1).default('data'),
     WA_WS_URL: z
@@ -42,6 +43,8 @@ export type Config = {
   port: number;
   host: string;
   hostSecret: string;
+  /** A second token that reads /metrics (the host secret does too), so a scraper need not hold the secret. */
+  metricsToken?: string;
   redisUrl?: string;
   dataDir: string;
   waWebSocketUrl?: string;
@@ -76,6 +79,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: c.PORT,
     host: c.HOST,
     hostSecret: c.HOST_SECRET,
+    metricsToken: c.METRICS_TOKEN,
     redisUrl: c.REDIS_URL,
     dataDir: c.DATA_DIR,
     waWebSocketUrl: c.WA_WS_URL,

@@ -1,8 +1,10 @@
 // The session host, wired together: store, webhook queue, device sessions, the link server and
-// the HTTP endpoints (/healthz, /metrics, /link).
+// the HTTP endpoints (/healthz, /metrics, /link). Only /link, /link/challenge and /healthz answer
+// without credentials, so the port can face the internet (a tunnel); /metrics takes a Bearer token.
 import makeWASocket, { WA_CERT_DETAILS, type UserFacingSocketConfig } from '@whiskeysockets/baileys';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bearerRefusal } from './bearer.ts';
 import type { Config } from './config.ts';
 import { EventJournal } from './link/journal.ts';
 import { LinkDialer, type DialerOptions } from './link/dialer.ts';
@@ -221,6 +223,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   await webhooks.start();
   await storeHealth.start();
 
+  const metricsTokens = [config.hostSecret, ...(config.metricsToken ? [config.metricsToken] : [])];
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://host').pathname;
     if (req.method === 'GET' && path === '/healthz') {
@@ -233,6 +236,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Never cached: each answer is good for one upgrade.
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(link!.challenge()));
     } else if (req.method === 'GET' && path === '/metrics') {
+      const refusal = bearerRefusal(req.headers.authorization, metricsTokens);
+      if (refusal) {
+        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer realm="metrics"' }).end(JSON.stringify({ error: refusal }));
+        return;
+      }
       const store = { up: storeHealth.up, emptied: storeHealth.emptiedCount };
       const text = renderMetrics({ devices: registry.list(), ...metrics, webhooks: webhooks.stats, linksConnected: link!.connected, store, journal: journal.stats });
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);

@@ -45,7 +45,7 @@ async function spawnHost(sim: SimProcess, dataDir: string, port: number, extra: 
 const stop = (child: ChildProcess) => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM')));
 
 async function memoryOf(url: string) {
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${SECRET}` } })).text();
   const value = (name: string) => Number(metrics.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
   return { rss: value('process_resident_memory_bytes'), heap: value('nodejs_heap_used_bytes') };
 }

@@ -86,7 +86,7 @@ async function hostMemory(sim: SimProcess, devices: number) {
     link2.close();
   }
   await new Promise((r) => setTimeout(r, 3_000)); // idle: let start-up garbage settle
-  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${SECRET}` } })).text();
   const value = (name: string) => Number(metrics.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
   const memory = { rssBytes: value('process_resident_memory_bytes'), heapBytes: value('nodejs_heap_used_bytes'), restoreSeconds };
   await stop(child);

@@ -3,6 +3,7 @@
 // recipient's receipts arrive while no link is up; once it is back, the message log shows them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
+import { hostMetrics } from '../support/host.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -23,7 +24,7 @@ const call = (method: string, path: string, options?: EdgeCall) => callEdge(stac
 /** The host's own view: links up, and events waiting for the edge's acknowledgement. */
 async function hostState() {
   const health = (await (await fetch(`${stack.hostUrl}/healthz`)).json()) as { links: number };
-  const metrics = await (await fetch(`${stack.hostUrl}/metrics`)).text();
+  const metrics = await hostMetrics(stack.hostUrl, stack.hostSecret);
   return { links: health.links, journaled: Number(/^wa_link_journal_events (\d+)$/m.exec(metrics)?.[1]) };
 }
 

@@ -8,7 +8,7 @@ import type { Host } from '../../session-host/host.ts';
 import type { DeviceState } from '../../session-host/link/protocol.ts';
 import { verifyWebhookSignature } from '../../session-host/webhooks/signature.ts';
 import { mp4, pdf, png } from '../support/fixtures.ts';
-import { startTestHost, TEST_SECRET } from '../support/host.ts';
+import { hostMetrics, startTestHost, TEST_SECRET } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import { WaSim } from '../wa-sim/index.ts';
@@ -253,7 +253,7 @@ describe('operations', () => {
     const health = await fetch(`${host.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok' });
-    const metrics = await (await fetch(`${host.url}/metrics`)).text();
+    const metrics = await hostMetrics(host.url);
     expect(metrics).toMatch(/^# TYPE wa_sessions gauge$/m);
     expect(metrics).toMatch(/^wa_sessions\{status="CONNECTED"\} [1-9]\d*$/m);
     expect(metrics).toMatch(/^wa_messages_sent_total [1-9]\d*$/m);

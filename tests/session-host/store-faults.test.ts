@@ -15,7 +15,7 @@ import { useStoreAuthState } from '../../session-host/store/auth-state.ts';
 import { FileStore } from '../../session-host/store/file-store.ts';
 import { RedisStore } from '../../session-host/store/redis-store.ts';
 import { WebhookQueue } from '../../session-host/webhooks/queue.ts';
-import { startTestHost, TEST_SECRET, tempDir } from '../support/host.ts';
+import { hostMetrics, startTestHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import { RedisServer } from '../support/redis-server.ts';
@@ -71,7 +71,7 @@ const health = async (url: string) => {
   const res = await fetch(`${url}/healthz`);
   return { status: res.status, body: (await res.json()) as { status: string; down?: string[]; store: { status: string; backend: string; error?: string; emptied?: { rewritten: string } } } };
 };
-const metrics = async (url: string) => (await fetch(`${url}/metrics`)).text();
+const metrics = (url: string) => hostMetrics(url);
 
 describe('a Redis outage', () => {
   it('refuses sends within 2 s each as store_unavailable, loses no incoming message, and recovers without a restart', async () => {

@@ -1,7 +1,8 @@
 // No lost webhook, none twice: events queued while the receiver is down survive a SIGKILL of the
-// host and reach the receiver exactly once when both are back.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
+// host and reach the receiver exactly once when both are back; a SIGTERM (a service stop) lets a
+// delivery in flight finish instead of cutting it.
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { hostMetrics, spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import { WaSim } from '../wa-sim/index.ts';
@@ -12,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => sim.stop());
 
-const queueDepth = async (url: string) => Number((await (await fetch(`${url}/metrics`)).text()).match(/^wa_webhook_queue_depth (\d+)$/m)?.[1]);
+const queueDepth = async (url: string) => Number((await hostMetrics(url)).match(/^wa_webhook_queue_depth (\d+)$/m)?.[1]);
 
 it('delivers each event exactly once after the receiver was down and the host was killed', async () => {
   const receiver = await new WebhookReceiver().start();
@@ -39,6 +40,47 @@ it('delivers each event exactly once after the receiver was down and the host wa
   await expect.poll(() => queueDepth(proc.url), { timeout: 10_000 }).toBe(0);
   const delivered = receiver.received.filter((r) => r.json.event === 'message').map((r) => r.json.id);
   expect(delivered).toEqual(ids); // each once, in order
+  proc.child.kill('SIGTERM');
+  await new Promise((resolve) => proc.child.once('exit', resolve));
+  await receiver.stop();
+});
+
+it('lets a delivery in flight finish on SIGTERM, and does not send it again after the restart', async () => {
+  const receiver = await new WebhookReceiver().start();
+  const dataDir = tempDir();
+  let proc = await spawnHost(sim, { DATA_DIR: dataDir });
+  // A failed assertion must not leave a host running.
+  onTestFinished(() => {
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    return receiver.stop();
+  });
+  let link = await LinkClient.connect(proc.url, TEST_SECRET);
+  await link.request('device.upsert', { id: 'stopping', webhookUrl: receiver.url, webhookSecret: 'stop-test-secret-0000001' });
+  const { phone } = await sim.scanQr((await link.request('device.connect', { id: 'stopping' })).qr!);
+  await link.nextEvent('device.status', (d) => d.id === 'stopping' && d.status === 'CONNECTED');
+  await receiver.waitFor((r) => r.json.event === 'connection');
+  link.close();
+
+  let answer!: () => void;
+  receiver.hold = new Promise((resolve) => (answer = resolve));
+  const { id } = await sim.sendIncoming(phone, '6281300000002', 'in flight at the stop');
+  await receiver.waitFor((r) => r.json.id === id); // arrived, not answered yet
+  const exited = new Promise((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  proc.child.kill('SIGTERM');
+  await expect.poll(() => proc.output()).toMatch(/stopping/);
+  expect(proc.child.exitCode).toBe(null); // still waiting for the receiver's answer
+  answer();
+  receiver.hold = undefined;
+  expect(await exited).toBe(0);
+
+  // Webhooks of one device go out in order: had the delivery been cut, it would come again before
+  // the status of the reconnected device.
+  const before = receiver.received.length;
+  proc = await spawnHost(sim, { DATA_DIR: dataDir });
+  link = await LinkClient.connect(proc.url, TEST_SECRET);
+  await receiver.waitFor((r) => receiver.received.indexOf(r) >= before && r.json.event === 'connection', 30_000);
+  expect(receiver.received.filter((r) => r.json.id === id)).toHaveLength(1);
+  link.close();
   proc.child.kill('SIGTERM');
   await new Promise((resolve) => proc.child.once('exit', resolve));
   await receiver.stop();

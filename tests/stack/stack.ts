@@ -24,6 +24,7 @@ const HOST_VARIABLES = [
   'MEDIA_TIMEOUT_MS',
   'EDGE_URL',
   'RETENTION_DAYS',
+  'METRICS_TOKEN',
 ];
 
 export interface StackOptions {

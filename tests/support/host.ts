@@ -14,6 +14,13 @@ export const TEST_SECRET = 'test-host-secret-0123456789abcdef';
 
 export const tempDir = (name = 'wa-host') => mkdtempSync(join(tmpdir(), `${name}-`));
 
+/** The host's Prometheus text; /metrics takes the host secret (or METRICS_TOKEN) as a Bearer token. */
+export async function hostMetrics(url: string, token = TEST_SECRET): Promise<string> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`GET /metrics answered ${res.status}: ${await res.text()}`);
+  return res.text();
+}
+
 /** The environment a host needs to talk to the simulator. */
 export function simEnv(sim: WaSim, extra: Record<string, string> = {}): Record<string, string> {
   return {

@@ -12,6 +12,8 @@ export class WebhookReceiver {
   readonly received: Received[] = [];
   /** Status to answer with; anything but 2xx or 3xx makes the sender retry. */
   status = 200;
+  /** While set, answers wait for it: a delivery stays in flight (it is recorded on arrival). */
+  hold?: Promise<void>;
   port = 0;
   private server?: Server;
 
@@ -29,7 +31,10 @@ export class WebhookReceiver {
           this.received.push({ headers: req.headers, body, json: JSON.parse(body) });
         }
         // A 3xx as Google Apps Script answers: a redirect to the script's result page.
-        res.writeHead(this.status, this.status >= 300 && this.status < 400 ? { location: '/result' } : {}).end();
+        const status = this.status;
+        const answer = () => res.writeHead(status, status >= 300 && status < 400 ? { location: '/result' } : {}).end();
+        if (this.hold) this.hold.then(answer);
+        else answer();
       });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
