@@ -42,6 +42,9 @@ export interface HostOptions {
   webhookRetry?: ConstructorParameters<typeof WebhookQueue>[0]['retry'];
 }
 
+/** How long a stop waits for the edge's requests in flight (sends waiting for WhatsApp's ack). */
+const STOP_REQUESTS_MS = 10_000;
+
 export interface Host {
   url: string;
   server: Server;
@@ -265,6 +268,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      // Sends in flight get their answer first (WhatsApp's ack), then the sockets close.
+      await link!.drain(STOP_REQUESTS_MS);
       logger.info('stopping: closing WhatsApp sockets (devices stay logged in)');
       registry.shutdown();
       mediaDownloads.close();

@@ -31,6 +31,9 @@ export type Handlers = { [M in Method]: (params: Params<M>) => Promise<Result<M>
 export class LinkServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   private readonly links = new Set<WebSocket>();
+  /** Requests being handled (see drain). */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private draining = false;
   private readonly challenges: Challenges;
   private readonly journal: EventJournal | undefined;
   private readonly secret: string;
@@ -136,17 +139,39 @@ export class LinkServer {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(r));
     };
     try {
+      // Refused before anything is done, so the edge knows for sure it was not (a send goes later).
+      if (this.draining) throw new LinkError('host_offline', 'the session host is stopping');
       const spec = methods[method as Method];
       if (!spec) throw new LinkError('bad_request', `unknown method ${method}`);
       const parsed = spec.params.safeParse(params ?? {});
       if (!parsed.success) throw new LinkError('bad_request', z.prettifyError(parsed.error));
       const handler = this.handlers[method as Method] as (p: unknown) => Promise<unknown>;
-      reply({ id, ok: true, result: await handler(parsed.data) });
+      const handled = handler(parsed.data);
+      this.inFlight.add(handled);
+      try {
+        reply({ id, ok: true, result: await handled });
+      } finally {
+        this.inFlight.delete(handled);
+      }
     } catch (error) {
       if (error instanceof LinkError) return reply({ id, ok: false, error: { code: error.code, message: error.message } });
       this.log.error({ err: error, method }, 'link request failed');
       reply({ id, ok: false, error: { code: 'internal', message: 'internal error on the session host' } });
     }
+  }
+
+  /**
+   * The first step of a stop: takes no more requests and waits, up to `timeoutMs`, for those in
+   * flight (a send waiting for WhatsApp's ack) to be answered, so none ends as an unknown outcome.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    if (!this.inFlight.size) return;
+    this.log.info({ requests: this.inFlight.size }, 'stopping: waiting for requests in flight');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.allSettled(this.inFlight), deadline]);
+    clearTimeout(timer);
   }
 
   /** Sends an event to every link; one the edge must not miss is journaled first. */

@@ -1,6 +1,6 @@
 // No lost webhook, none twice: events queued while the receiver is down survive a SIGKILL of the
 // host and reach the receiver exactly once when both are back; a SIGTERM (a service stop) lets a
-// delivery in flight finish instead of cutting it.
+// delivery in flight finish instead of cutting it, and a send in flight get WhatsApp's ack.
 import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { hostMetrics, spawnHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { LinkClient } from '../support/link-client.ts';
@@ -84,4 +84,33 @@ it('lets a delivery in flight finish on SIGTERM, and does not send it again afte
   proc.child.kill('SIGTERM');
   await new Promise((resolve) => proc.child.once('exit', resolve));
   await receiver.stop();
+});
+
+it('lets a send in flight get WhatsApp\'s ack on SIGTERM, and refuses new requests meanwhile', async () => {
+  const proc = await spawnHost(sim, { DATA_DIR: tempDir() });
+  onTestFinished(() => {
+    sim.holdAcks = undefined;
+    if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  });
+  const link = await LinkClient.connect(proc.url, TEST_SECRET);
+  await link.request('device.upsert', { id: 'sending' });
+  await sim.scanQr((await link.request('device.connect', { id: 'sending' })).qr!);
+  await link.nextEvent('device.status', (d) => d.id === 'sending' && d.status === 'CONNECTED');
+  const customer = sim.addContact({ phone: '6281300000003' });
+
+  let ack!: () => void;
+  sim.holdAcks = new Promise((resolve) => (ack = resolve));
+  const sending = link.request('message.send', { deviceId: 'sending', to: customer.jid, text: 'in flight at the stop' });
+  await expect.poll(() => sim.outbox.some((m) => m.text === 'in flight at the stop')).toBe(true); // at WhatsApp, not acknowledged yet
+  const exited = new Promise((resolve) => proc.child.once('exit', (code) => resolve(code)));
+  proc.child.kill('SIGTERM');
+  await expect.poll(() => proc.output()).toMatch(/waiting for requests in flight/);
+  // Nothing new is started: refused for sure, so the edge sends it later, elsewhere or again.
+  await expect(link.request('host.status', {})).rejects.toMatchObject({ code: 'host_offline', message: 'the session host is stopping' });
+  expect(proc.child.exitCode).toBe(null);
+
+  ack();
+  const sent = await sending;
+  expect(sent.id).toMatch(/^[0-9A-F]+$/);
+  expect(await exited).toBe(0);
 });

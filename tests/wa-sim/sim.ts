@@ -120,6 +120,8 @@ export class WaSim implements ConnectionHandler {
   readonly presences: { from: string; tag: string; attrs: Record<string, string> }[] = [];
   autoReceipts: 'none' | 'delivery' | 'read';
   receiptDelayMs = 250;
+  /** While set, the server's acks of sent messages wait for it (a send kept in flight). */
+  holdAcks: Promise<void> | undefined;
   /**
    * A lighter mode for many idle devices: companions are told the server already holds their
    * one-time prekeys, so a pairing skips generating, storing and uploading the 812 Baileys sends
@@ -793,6 +795,7 @@ export class WaSim implements ConnectionHandler {
     this.outbox.push(outgoing);
     if (!outgoing.error) this.deliveredIds.add(`${sender.jid} ${id}`);
     if (outgoing.error) this.log(`message ${id} from ${sender.jid} to ${to}: ${outgoing.error}`);
+    if (this.holdAcks) await this.holdAcks;
     conn.send(node('ack', { class: 'message', id, from: to, t: String(nowSeconds()) }));
     this.events.emit('outgoing', outgoing);
     if (this.autoReceipts !== 'none' && !outgoing.error) {
