@@ -101,7 +101,8 @@ export class HostLink extends DurableObject<Env> {
       return this.env.HOST_URL && this.env.HOST_SECRET ? { url: this.env.HOST_URL, secret: this.env.HOST_SECRET } : undefined;
     }
     const [host] = await drizzle(this.env.DB).select().from(hostsTable).where(eq(hostsTable.id, this.hostId));
-    return host && { url: host.url, secret: host.secret };
+    // A host without a URL dials in itself: nothing to dial from here.
+    return host?.url ? { url: host.url, secret: host.secret } : undefined;
   }
 
   /** The link is up: heartbeat from now; settings first, so the host knows every device before the queue reaches it. */
