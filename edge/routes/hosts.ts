@@ -58,6 +58,15 @@ const removal = z.object({
   deleteDevices: z.enum(['true', 'false']).optional().meta({ description: "true: delete the host's devices with it (their keys stop working, their WhatsApp sessions end)" }),
 });
 
+/**
+ * Dials a host's URL now rather than at the link's next retry, without holding the answer: once
+ * tried, the HostLink keeps trying (with backoff) until the host answers.
+ */
+function dialSoon(env: Env, ctx: { waitUntil(work: Promise<unknown>): void }, hostId: string): void {
+  const { id, stub } = hostLink(env, hostId);
+  ctx.waitUntil(stub.linkState(id, true).catch(() => undefined));
+}
+
 export const hosts = new Hono<AppEnv>()
   .get(
     '/',
@@ -84,6 +93,7 @@ export const hosts = new Hono<AppEnv>()
         .insert(hostsTable)
         .values({ id: `host_${randomHex(8)}`, name, url, secret })
         .returning();
+      if (url) dialSoon(c.env, c.executionCtx, created!.id);
       return c.json({ ...hostView(created!), secret }, 201);
     },
   )
@@ -103,11 +113,7 @@ export const hosts = new Hono<AppEnv>()
       const { db } = c.var;
       const [changed] = Object.keys(changes).length ? await db.update(hostsTable).set(changes).where(eq(hostsTable.id, id)).returning() : await db.select().from(hostsTable).where(eq(hostsTable.id, id));
       if (!changed) throw new HTTPException(404, { message: `Host not found: ${id}` });
-      if (changes.url) {
-        // Dial the new URL now rather than at the link's next retry, without holding the answer.
-        const link = hostLink(c.env, id);
-        c.executionCtx.waitUntil(link.stub.linkState(link.id, true).catch(() => undefined));
-      }
+      if (changes.url) dialSoon(c.env, c.executionCtx, id);
       return c.json(hostView(changed));
     },
   )
