@@ -139,15 +139,22 @@ describe('the Hosts section', () => {
     await eventually(() => row.getByTestId('host-status').textContent()).toContain('Online');
   });
 
-  it('adds a host with a URL; started with the secret shown, it comes online', async () => {
-    const port = await freePort();
-    const { id, secret } = await addHost(home.name, `http://127.0.0.1:${port}`);
+  it('adds a host with a URL; started with the secret shown, it comes online once its URL is right', async () => {
+    // A quick tunnel's URL changes whenever it restarts: the host is registered with an old one.
+    const [stale, port] = [await freePort(), await freePort()];
+    const { id, secret } = await addHost(home.name, `http://127.0.0.1:${stale}`);
     home.id = id;
     const row = hostRow(id);
-    expect(await row.textContent()).toContain(`Edge dials http://127.0.0.1:${port}`);
+    expect(await row.textContent()).toContain(`Edge dials http://127.0.0.1:${stale}`);
+    await startHost({ PORT: String(port), HOST_SECRET: secret });
     await eventually(() => row.getByTestId('host-status').textContent()).toContain('Offline');
 
-    await startHost({ PORT: String(port), HOST_SECRET: secret });
+    await row.getByRole('button', { name: `Edit ${home.name}` }).click();
+    const form = page.getByRole('dialog', { name: `Edit ${home.name}` });
+    expect(await form.getByLabel(/Host URL/).inputValue()).toBe(`http://127.0.0.1:${stale}`);
+    await form.getByLabel(/Host URL/).fill(`http://127.0.0.1:${port}`);
+    await form.getByRole('button', { name: 'Save' }).click();
+    await eventually(() => row.textContent()).toContain(`Edge dials http://127.0.0.1:${port}`);
     await eventually(() => row.getByTestId('host-status').textContent()).toContain('Online');
     expect((await api('GET', '/api/hosts')).json.hosts.find((h: { id: string }) => h.id === id)).toMatchObject({ online: true, mode: 'url' });
   });
