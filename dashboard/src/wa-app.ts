@@ -7,6 +7,7 @@ import './wa-contact-groups.ts';
 import './wa-contacts.ts';
 import './wa-devices.ts';
 import './wa-gateway-status.ts';
+import './wa-hosts.ts';
 import './wa-send-test.ts';
 import './wa-sign-in.ts';
 import './wa-stats.ts';
@@ -79,6 +80,7 @@ export class WaApp extends LitElement {
         <wa-stats></wa-stats>
         <wa-gateway-status></wa-gateway-status>
         <wa-devices></wa-devices>
+        <wa-hosts></wa-hosts>
         <wa-send-test></wa-send-test>
         <div class="pair">
           <wa-contacts></wa-contacts>

@@ -1,20 +1,22 @@
 import { LitElement, html } from 'lit';
 import { keyed } from 'lit/directives/keyed.js';
 import { createDevice, type DeviceSettings, getDevice, updateDevice, type KeyedDevice } from './data/devices.ts';
+import { DEFAULT_HOST, hosts } from './data/hosts.ts';
 import type { Device } from './data/status.ts';
-import { messageOf } from './data/store.ts';
+import { Watch, messageOf } from './data/store.ts';
 import { base } from './styles.ts';
 import './wa-copy-button.ts';
 
 /**
- * Adds a device, or edits one's name and webhook URLs (one for everything, and optionally
- * Fonnte-style separate ones for message and device statuses). A new device is announced with a
+ * Adds a device on a session host of the admin's choice, or edits one's name and webhook URLs (one
+ * for everything, and optionally Fonnte-style separate ones for message and device statuses). A new device is announced with a
  * `device-created` event carrying its full API key, for the page to show once.
  */
 export class WaDeviceForm extends LitElement {
   static properties = { opened: { state: true }, device: { state: true }, settings: { state: true }, busy: { state: true }, error: { state: true } };
   static styles = [base];
 
+  #hosts = new Watch(this, hosts);
   /** Counts the openings: each gets a fresh form, so nothing typed before lingers. */
   opened = 0;
   device?: Device;
@@ -45,6 +47,7 @@ export class WaDeviceForm extends LitElement {
         this.opened,
         html`<form class="form" @submit=${this.#submit}>
         <label>Device name <input name="name" required maxlength="100" autocomplete="off" value=${this.device?.name ?? ''} /></label>
+        ${editing ? '' : this.#hostPicker()}
         <label
           >Webhook URL <span class="hint">Optional: incoming messages are posted here, and statuses unless they have their own URL below.</span>
           <input name="webhookUrl" type="url" placeholder="https://example.com/webhook" value=${this.device?.webhookUrl ?? ''}
@@ -75,14 +78,28 @@ export class WaDeviceForm extends LitElement {
     </dialog>`;
   }
 
+  /** Which session host runs the new device: the first listed (the default host, when there is one) unless the admin picks another. */
+  #hostPicker() {
+    const listed = this.#hosts.value.data;
+    if (!listed?.length) return '';
+    return html`<label
+      >Host <span class="hint">The session host that runs its WhatsApp session.</span>
+      <select name="hostId">
+        ${listed.map((h, i) => html`<option value=${h.id} ?selected=${i === 0}>${h.name}${h.online ? '' : ' (offline)'}</option>`)}
+      </select></label
+    >`;
+  }
+
   async #submit(event: SubmitEvent) {
     event.preventDefault();
     const form = new FormData(event.target as HTMLFormElement);
     // An empty separate URL falls back to the webhook URL (null); "" (send none) is set through
     // the admin API, and kept here while the field stays empty.
     const own = (field: 'statusWebhookUrl' | 'connectionWebhookUrl') => String(form.get(field)).trim() || (this.settings?.[field] === '' ? '' : null);
+    const hostId = form.get('hostId');
     const input = {
       name: String(form.get('name')).trim(),
+      ...(hostId && !this.device && { hostId: hostId === DEFAULT_HOST ? null : String(hostId) }),
       webhookUrl: String(form.get('webhookUrl')).trim(),
       // Left out while an edited device's values are still loading, so saving early keeps them.
       ...((!this.device || this.settings) && { statusWebhookUrl: own('statusWebhookUrl'), connectionWebhookUrl: own('connectionWebhookUrl') }),

@@ -8,7 +8,7 @@ import './wa-device-form.ts';
 import './wa-device-link.ts';
 import './wa-secret-dialog.ts';
 
-const STATE_LABELS: Record<DeviceState, string> = {
+export const STATE_LABELS: Record<DeviceState, string> = {
   CONNECTED: 'Connected',
   QR: 'Waiting for scan',
   CONNECTING: 'Connecting',

@@ -2,9 +2,18 @@ import { LitElement, css, html } from 'lit';
 import { base } from './styles.ts';
 import './wa-copy-button.ts';
 
-/** Shows a device's new API key, the one time it is ever shown; forgotten when closed. */
+export interface SecretOptions {
+  /** What the secret is, e.g. "API key" (also its copy button's name and its test id). */
+  what?: string;
+  /** What to do if it is lost. */
+  ifLost?: string;
+  /** More to show under it, e.g. how to use it. */
+  details?: unknown;
+}
+
+/** Shows a new secret (a device's API key, a host's secret), the one time it is ever shown; forgotten when closed. */
 export class WaSecretDialog extends LitElement {
-  static properties = { heading: { state: true }, secret: { state: true } };
+  static properties = { heading: { state: true }, secret: { state: true }, options: { state: true } };
   static styles = [
     base,
     css`
@@ -21,27 +30,34 @@ export class WaSecretDialog extends LitElement {
         flex: 1;
         font-size: 0.95rem;
       }
+      dialog.wide {
+        width: min(46rem, calc(100vw - 1.5rem));
+      }
     `,
   ];
 
   heading = '';
   secret = '';
+  options: SecretOptions = {};
 
-  async show(heading: string, secret: string): Promise<void> {
+  async show(heading: string, secret: string, options: SecretOptions = {}): Promise<void> {
     this.heading = heading;
     this.secret = secret;
+    this.options = options;
     await this.updateComplete;
     this.renderRoot.querySelector('dialog')!.showModal();
   }
 
   render() {
-    return html`<dialog aria-labelledby="heading" @close=${() => (this.secret = '')}>
+    const { what = 'API key', ifLost = 'Regenerate it if it is ever lost.', details } = this.options;
+    return html`<dialog aria-labelledby="heading" class=${details ? 'wide' : ''} @close=${() => ((this.secret = ''), (this.options = {}))}>
       <h2 id="heading">${this.heading}</h2>
-      <p>Store this API key now: it is shown only once. Regenerate it if it is ever lost.</p>
+      <p>Store this ${what} now: it is shown only once. ${ifLost}</p>
       <div class="secret">
-        <code data-testid="api-key">${this.secret}</code>
-        <wa-copy-button .value=${this.secret} label="Copy API key"></wa-copy-button>
+        <code data-testid=${what.toLowerCase().replace(/\W+/g, '-')}>${this.secret}</code>
+        <wa-copy-button .value=${this.secret} label="Copy ${what}"></wa-copy-button>
       </div>
+      ${details ?? ''}
       <form method="dialog" class="dialog-actions"><button class="primary">Done</button></form>
     </dialog>`;
   }

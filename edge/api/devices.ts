@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { DeviceState } from '../../session-host/link/protocol.ts';
 import { hashKey, maskKey, newDeviceKey } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
-import { deviceStatuses, devicesTable, hostsTable, type Device } from '../db/schema.ts';
+import { deviceStatuses, devicesTable, hostsTable, messagesTable, type Device } from '../db/schema.ts';
 import type { DB } from '../env.ts';
 import { hostLink, relay } from '../link/relay.ts';
 import { dateTime } from './openapi.ts';
@@ -137,6 +137,16 @@ export async function regenerateKey(db: DB, id: string) {
   const [device] = await db.update(devicesTable).set(key).where(eq(devicesTable.id, id)).returning();
   if (!device) throw new HTTPException(404, { message: `Device not found: ${id}` });
   return { device, apiKey };
+}
+
+/**
+ * Deletes a device and its message log. Its key is refused from this call on; its host logs it
+ * out of WhatsApp if it can be reached now.
+ */
+export async function deleteDevice(env: Env, db: DB, device: Device): Promise<void> {
+  await db.batch([db.delete(messagesTable).where(eq(messagesTable.deviceId, device.id)), db.delete(devicesTable).where(eq(devicesTable.id, device.id))]);
+  await keepKey(env, device, 'forget');
+  await tellHost(env, device, 'delete');
 }
 
 /**

@@ -13,7 +13,8 @@ const updatedAt = () =>
 export const hostsTable = sqliteTable('hosts', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
-  url: text('url').notNull(),
+  // Null: the host dials the edge itself (EDGE_URL, HOST_ID), so there is nothing to dial.
+  url: text('url'),
   secret: text('secret').notNull(),
   createdAt: createdAt(),
 });

@@ -223,6 +223,13 @@ export class HostLink extends DurableObject<Env> {
     return Math.max(pinged, this.link.heardAt) || Date.now();
   }
 
+  /** The host's record changed or is gone: the link up drops, and a host with a URL is dialled again. */
+  async relink(hostId: string): Promise<void> {
+    await this.bind(hostId);
+    this.link.drop('the host was changed or removed');
+    if ((await this.target())?.url) await this.link.connected().catch(() => undefined);
+  }
+
   // ───────────────────────── a host dialling in (Hibernation API) ─────────────────────────
 
   /**

@@ -143,7 +143,7 @@ export class LinkTransport {
 
   /** Drops the link (a failed heartbeat): requests in flight end as unknown outcomes. */
   drop(why: string): void {
-    const socket = this.socket;
+    const socket = this.current();
     if (!socket) return;
     socket.close(1011, why);
     this.onDown(socket, why);

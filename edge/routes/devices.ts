@@ -3,11 +3,26 @@ import { asc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
-import { adminDevice, adminView, connectionWebhookUrl, createDevice, edgeOrigin, findDevice, keepKey, keyedDevice, regenerateKey, settingsOf, statusWebhookUrl, tellHost, webhookUrl } from '../api/devices.ts';
+import {
+  adminDevice,
+  adminView,
+  connectionWebhookUrl,
+  createDevice,
+  deleteDevice,
+  edgeOrigin,
+  findDevice,
+  keepKey,
+  keyedDevice,
+  regenerateKey,
+  settingsOf,
+  statusWebhookUrl,
+  tellHost,
+  webhookUrl,
+} from '../api/devices.ts';
 import { body, endpoint } from '../api/openapi.ts';
 import { phoneField } from '../api/phone.ts';
 import { deviceFor } from '../auth.ts';
-import { devicesTable, messagesTable } from '../db/schema.ts';
+import { devicesTable } from '../db/schema.ts';
 import type { AppEnv } from '../env.ts';
 import { asRelayError, relayFailure } from '../errors.ts';
 import { relay } from '../link/relay.ts';
@@ -78,11 +93,8 @@ export const devices = new Hono<AppEnv>()
       errors: { 404: 'No such device' },
     }),
     async (c) => {
-      const { db } = c.var;
-      const device = await findDevice(db, c.req.param('id'));
-      await db.batch([db.delete(messagesTable).where(eq(messagesTable.deviceId, device.id)), db.delete(devicesTable).where(eq(devicesTable.id, device.id))]);
-      await keepKey(c.env, device, 'forget');
-      await tellHost(c.env, device, 'delete');
+      const device = await findDevice(c.var.db, c.req.param('id'));
+      await deleteDevice(c.env, c.var.db, device);
       return c.json({ success: true as const, id: device.id });
     },
   )

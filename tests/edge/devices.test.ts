@@ -162,28 +162,3 @@ describe('device sessions', () => {
     });
   });
 });
-
-describe('session hosts (admin API)', () => {
-  it('are registered without ever showing their secret, and hold devices', async () => {
-    const { status, body } = await admin('POST', '/api/hosts', { json: { name: 'Home', url: 'http://127.0.0.1:9', secret: 'a-long-shared-secret' } });
-    expect(status).toBe(201);
-    expect(body).toEqual({ id: expect.stringMatching(/^host_/), name: 'Home', url: 'http://127.0.0.1:9', createdAt: expect.any(String) });
-    const listed = await admin('GET', '/api/hosts');
-    expect(listed.body.hosts).toContainEqual(body);
-    expect(JSON.stringify(listed.body)).not.toContain('a-long-shared-secret');
-
-    const device = await newDevice('On the home host', { hostId: body.id });
-    expect(device.hostId).toBe(body.id);
-    const busy = await admin('DELETE', `/api/hosts/${body.id}`);
-    expect(busy).toEqual({ status: 409, body: { error: `Host ${body.id} still has devices: ${device.id}` } });
-    await admin('DELETE', `/api/devices/${device.id}`);
-    expect(await admin('DELETE', `/api/hosts/${body.id}`)).toEqual({ status: 200, body: { success: true, id: body.id } });
-    expect((await admin('DELETE', `/api/hosts/${body.id}`)).status).toBe(404);
-  });
-
-  it('refuse invalid input, naming the field', async () => {
-    const { status, body } = await admin('POST', '/api/hosts', { json: { name: 'Home', url: 'not a url', secret: 'short' } });
-    expect(status).toBe(400);
-    expect(body.error).toBe('url: must be an http(s) or ws(s) URL; secret: must be at least 16 characters');
-  });
-});

@@ -77,6 +77,7 @@ describe('GET /api/openapi.json', () => {
         'DELETE /api/groups/{id}',
         'GET /api/hosts',
         'POST /api/hosts',
+        'PATCH /api/hosts/{id}',
         'DELETE /api/hosts/{id}',
         'GET /api/demo',
         'POST /api/demo/devices/{id}/scan',

@@ -86,7 +86,7 @@ it('lets a delivery in flight finish on SIGTERM, and does not send it again afte
   await receiver.stop();
 });
 
-it('lets a send in flight get WhatsApp\'s ack on SIGTERM, and refuses new requests meanwhile', async () => {
+it("lets a send in flight get WhatsApp's ack on SIGTERM, and refuses new requests meanwhile", async () => {
   const proc = await spawnHost(sim, { DATA_DIR: tempDir() });
   onTestFinished(() => {
     sim.holdAcks = undefined;

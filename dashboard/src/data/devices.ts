@@ -1,4 +1,6 @@
-// Device management. Every change is followed by a fresh status, so the table shows it at once.
+// Device management. Every change is followed by a fresh status (and host list, which shows each
+// host's devices), so the page shows it at once.
+import { refreshHosts } from './hosts.ts';
 import { api } from './session.ts';
 import { refreshStatus, type Device } from './status.ts';
 
@@ -22,7 +24,7 @@ export interface WaGroup {
 
 async function thenRefresh<T>(call: Promise<T>): Promise<T> {
   const result = await call;
-  await refreshStatus();
+  await Promise.all([refreshStatus(), refreshHosts()]);
   return result;
 }
 
@@ -35,7 +37,8 @@ export interface WebhookUrls {
   connectionWebhookUrl?: string | null;
 }
 
-export const createDevice = (input: { name: string } & WebhookUrls) => thenRefresh(api<KeyedDevice>('POST', '/api/devices', input));
+/** `hostId`: a registered host; absent or null for the default host. */
+export const createDevice = (input: { name: string; hostId?: string | null } & WebhookUrls) => thenRefresh(api<KeyedDevice>('POST', '/api/devices', input));
 export const getDevice = (id: string) => api<DeviceSettings>('GET', path(id));
 export const updateDevice = (id: string, changes: { name?: string } & WebhookUrls) => thenRefresh(api<Device>('PATCH', path(id), changes));
 export const deleteDevice = (id: string) => thenRefresh(api('DELETE', path(id)));
