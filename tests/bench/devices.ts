@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LinkClient } from '../support/link-client.ts';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 import { startSimProcess, type SimProcess } from './stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

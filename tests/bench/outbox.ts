@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { LinkServer, type Handlers } from '../../session-host/link/server.ts';
 import { LINK_PATHS, LinkError, type DeviceState } from '../../session-host/link/protocol.ts';
-import { freePort, killGroup, prepareEdge, spawnWranglerDev, waitForHealth, writeEnvFile } from '../stack/stack.ts';
+import { freePort, killGroup, prepareEdge, spawnWranglerDev, waitForHealth, writeEnvFile } from '../../bin/stack.ts';
 
 /** Fonnte's /send takes this many targets per request. */
 const TARGETS_PER_REQUEST = 50;

@@ -20,7 +20,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { RedisServer } from '../support/redis-server.ts';
 import { LinkClient } from '../support/link-client.ts';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 import { startSimProcess, type SimProcess } from './stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

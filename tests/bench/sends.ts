@@ -25,7 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { MemoryAuth } from '../support/baileys-client.ts';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { freePort, startStack, type Stack } from '../../bin/stack.ts';
 import { cpuPerMessage, edgeCpuMs, ownCpuMs, treeCpuMs, type CpuReading } from './cpu.ts';
 import { closeInspectors, edgeInspectors } from './memory.ts';
 import { startProfile, summariseProfile, type ProfileSummary } from './profile.ts';

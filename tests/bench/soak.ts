@@ -19,7 +19,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { freePort, startStack, type Stack } from '../../bin/stack.ts';
 import { closeInspectors, collectGarbage, edgeInspectors, edgeMemory, growthPerRequest, Inspector, mb, sleep, type EdgeInspectors, type EdgeMemory, type GrowthPerRequest } from './memory.ts';
 import { startSimProcess } from './stack.ts';
 import { baselineSettings, D1_QUERIES_PER_SEND, DO_RPCS_PER_SEND, runWorkerdBaselines, type BaselineResult } from './workerd-baselines.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LinkClient } from '../support/link-client.ts';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SECRET = 'bench-host-secret-0123456789abcdef';

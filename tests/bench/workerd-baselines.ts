@@ -20,7 +20,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, killGroup, spawnWranglerDev, waitForHealth } from '../stack/stack.ts';
+import { freePort, killGroup, spawnWranglerDev, waitForHealth } from '../../bin/stack.ts';
 import { closeInspectors, collectGarbage, edgeInspectors, edgeMemory, growthPerRequest, sleep, type EdgeMemory, type GrowthPerRequest } from './memory.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -152,7 +152,7 @@ interface DevServer {
   stop(): Promise<void>;
 }
 
-/** `wrangler dev` on a generated Worker, started as tests/stack/stack.ts starts the gateway's. */
+/** `wrangler dev` on a generated Worker, started as bin/stack.ts starts the gateway's. */
 async function startDev(dir: string): Promise<DevServer> {
   const port = await freePort();
   const { child, output } = await spawnWranglerDev({ port, persist: join(dir, 'state'), config: join(dir, 'wrangler.toml'), cwd: dir });

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import qrcode from 'qrcode-generator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startStack, type Stack } from '../stack/stack.ts';
+import { freePort, startStack, type Stack } from '../../bin/stack.ts';
 import { png, wav } from '../support/fixtures.ts';
 import { WaSim } from '../wa-sim/index.ts';
 

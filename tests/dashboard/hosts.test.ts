@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, OFFLINE_ENV, startStack, waitForHealth, type Stack } from '../stack/stack.ts';
+import { freePort, OFFLINE_ENV, startStack, waitForHealth, type Stack } from '../../bin/stack.ts';
 import { WaSim } from '../wa-sim/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

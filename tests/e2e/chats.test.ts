@@ -2,7 +2,7 @@
 // the real session host and Baileys, and the simulator showing what WhatsApp got.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, type EdgeCall, linkDevice, startSimStack, until } from '../support/e2e.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

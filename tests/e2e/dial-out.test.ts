@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { challengeReply, dialHeaders, edgeLinkPaths } from '../../session-host/link/protocol.ts';
 import { callEdge, createLinkedDevice, startSimStack, until, untilConnected } from '../support/e2e.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
-import { freePort, type Stack, waitForHealth } from '../stack/stack.ts';
+import { freePort, type Stack, waitForHealth } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

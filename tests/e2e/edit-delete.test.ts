@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, type EdgeCall, startSimStack } from '../support/e2e.ts';
 import { png } from '../support/fixtures.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

@@ -9,7 +9,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, untilConnected, type EdgeCall, sleep, startSimStack, until } from '../support/e2e.ts';
-import { freePort, type Stack } from '../stack/stack.ts';
+import { freePort, type Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 /** Forwards the link both ways; `hold()` stops the host→edge direction, `cut()` drops the link. */

@@ -3,7 +3,7 @@
 // device's connection mid-burst (a silent death, a 515 restart, a 440 replacement).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, sleep, startSimStack, until } from '../support/e2e.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { DisconnectKind } from '../wa-sim/sim.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 

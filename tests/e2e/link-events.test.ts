@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, type EdgeCall, startSimStack, until } from '../support/e2e.ts';
 import { hostMetrics } from '../support/host.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

@@ -6,7 +6,7 @@
 // sync used to fail above 100 devices.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, type EdgeCall, sleep, startSimStack } from '../support/e2e.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 const DEVICES = 150;

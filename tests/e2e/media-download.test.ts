@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signMedia } from '../../session-host/link/media-link.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { png } from '../support/fixtures.ts';
 import { type Received, WebhookReceiver } from '../support/receiver.ts';

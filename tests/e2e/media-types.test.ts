@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, type EdgeCall, sleep, startSimStack } from '../support/e2e.ts';
 import { png, wav } from '../support/fixtures.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { OutgoingMessage, WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

@@ -4,7 +4,7 @@
 import qrcode from 'qrcode-generator';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import { callEdge, reportedDevice, startSimStack, until, untilConnected } from '../support/e2e.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 

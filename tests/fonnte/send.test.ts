@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLinkedDevice, startSimStack, until } from '../support/e2e.ts';
 import { wav } from '../support/fixtures.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { OutgoingMessage, WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

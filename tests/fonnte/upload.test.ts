@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { MAX_UPLOAD_BYTES } from '../../session-host/link/protocol.ts';
 import { mp4, pdf, wav } from '../support/fixtures.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 let sim: WaSim;

@@ -2,7 +2,7 @@
 // Worker, session host and simulator: the WhatsApp id for a send answered at once, the log id
 // (`msg_…`) for a queued one, on every status from queued to read, at the status URL only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Stack } from '../stack/stack.ts';
+import type { Stack } from '../../bin/stack.ts';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import type { WaSim } from '../wa-sim/index.ts';

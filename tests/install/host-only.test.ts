@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort, killGroup, prepareEdge, spawnWranglerDev, waitForHealth, writeEnvFile } from '../stack/stack.ts';
+import { freePort, killGroup, prepareEdge, spawnWranglerDev, waitForHealth, writeEnvFile } from '../../bin/stack.ts';
 import { callEdge, until } from '../support/e2e.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

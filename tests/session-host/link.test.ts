@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Host } from '../../session-host/host.ts';
 import { Challenges, LINK_HEADERS } from '../../session-host/link/protocol.ts';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 import { startTestHost, TEST_SECRET, tempDir } from '../support/host.ts';
 import { fetchChallenge, handshake, LinkClient } from '../support/link-client.ts';
 import { WaSim } from '../wa-sim/index.ts';

@@ -3,7 +3,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type Stack, type StackOptions, startStack } from '../stack/stack.ts';
+import { freePort, type Stack, type StackOptions, startStack } from '../../bin/stack.ts';
 import { type StartOptions, WaSim } from '../wa-sim/sim.ts';
 
 import { until } from './until.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../session-host/config.ts';
 import { defaultSocketFactory, startHost, type Host, type HostOptions } from '../../session-host/host.ts';
 import type { UserFacingSocketConfig } from '@whiskeysockets/baileys';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
 export const TEST_SECRET = 'test-host-secret-0123456789abcdef';

@@ -2,7 +2,7 @@
 // again and flush: the shared Redis on 6379 belongs to everyone's tests and is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort } from '../stack/stack.ts';
+import { freePort } from '../../bin/stack.ts';
 import { tempDir } from './host.ts';
 
 export interface RedisServerOptions {

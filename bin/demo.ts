@@ -3,11 +3,11 @@
 // internet. Each run starts fresh under data/demo.
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { WaSim } from '../wa-sim/index.ts';
+import { WaSim } from '../tests/wa-sim/index.ts';
 import { startStack } from './stack.ts';
 import { runUntilStopped } from './start.ts';
 
-const dataDir = resolve(import.meta.dirname, '../../data/demo');
+const dataDir = resolve(import.meta.dirname, '../data/demo');
 rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
 
