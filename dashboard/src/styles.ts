@@ -180,6 +180,21 @@ export const base = css`
     overflow-wrap: anywhere;
   }
 
+  /* A status light: grey while unknown, green on, red off. */
+  .dot {
+    display: inline-block;
+    width: 0.6rem;
+    height: 0.6rem;
+    border-radius: 50%;
+    margin-right: 0.35rem;
+    background: var(--muted);
+  }
+  .dot.on {
+    background: #17b26a;
+  }
+  .dot.off {
+    background: var(--red);
+  }
   .badge {
     display: inline-block;
     border-radius: 999px;

@@ -24,20 +24,6 @@ export class WaGatewayStatus extends LitElement {
         margin: 0.2rem 0 0;
         overflow-wrap: anywhere;
       }
-      .dot {
-        display: inline-block;
-        width: 0.6rem;
-        height: 0.6rem;
-        border-radius: 50%;
-        margin-right: 0.35rem;
-        background: var(--muted);
-      }
-      .dot.on {
-        background: #17b26a;
-      }
-      .dot.off {
-        background: var(--red);
-      }
     `,
   ];
 

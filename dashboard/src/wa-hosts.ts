@@ -55,17 +55,6 @@ export class WaHosts extends LitElement {
         display: grid;
         gap: 0.25rem;
       }
-      .dot {
-        display: inline-block;
-        width: 0.6rem;
-        height: 0.6rem;
-        border-radius: 50%;
-        margin-right: 0.35rem;
-        background: var(--red);
-      }
-      .dot.on {
-        background: #17b26a;
-      }
       .command {
         display: flex;
         gap: 0.5rem;
@@ -135,7 +124,7 @@ export class WaHosts extends LitElement {
       </td>
       <td data-label="Connection">${h.url ? html`Edge dials <span class="mono">${h.url}</span>` : 'Dials in'}</td>
       <td data-label="Status" data-testid="host-status">
-        <div><span class="dot ${h.online ? 'on' : ''}" aria-hidden="true"></span>${h.online ? 'Online' : 'Offline'}</div>
+        <div><span class="dot ${h.online ? 'on' : 'off'}" aria-hidden="true"></span>${h.online ? 'Online' : 'Offline'}</div>
         <div class="muted">
           ${h.lastSeenAt ? html`Last seen <time datetime=${h.lastSeenAt} title=${new Date(h.lastSeenAt).toLocaleString()}>${ago(h.lastSeenAt)}</time>` : h.online ? 'Last seen now' : 'Not seen yet'}
         </div>

@@ -4,6 +4,7 @@ import { asc, eq } from 'drizzle-orm';
 import { HTTPException } from 'hono/http-exception';
 import { devicesTable, hostsTable, type Device, type Host } from '../db/schema.ts';
 import type { DB } from '../env.ts';
+import type { HostLink } from '../link/host-link.ts';
 import { DEFAULT_HOST_ID } from '../link/projection.ts';
 import { hostLink } from '../link/relay.ts';
 import { deleteDevice } from './devices.ts';
@@ -22,28 +23,16 @@ function defaultHost(env: Env) {
   return { id: DEFAULT_HOST_ID, name: 'Default host', url, mode: modeOf(url), createdAt: null };
 }
 
-/**
- * What the HostLink reports of its link. `via`, `lastSeenAt` and `version` are optional here
- * because older HostLinks report only `online` and `lastError`; they read as null then.
- */
-type LinkState = { online: boolean; lastError: string | null; via?: 'edge' | 'host' | null; lastSeenAt?: number | null; version?: string | null };
-
 /** The host's link as its HostLink knows it now; never dials, never throws. */
 async function linkStateOf(env: Env, hostId: string) {
-  let state: LinkState;
+  let state: Awaited<ReturnType<HostLink['linkState']>>;
   try {
     const { id, stub } = hostLink(env, hostId === DEFAULT_HOST_ID ? null : hostId);
     state = await stub.linkState(id, false);
   } catch (error) {
-    state = { online: false, lastError: (error as Error).message };
+    state = { online: false, lastError: (error as Error).message, via: null, lastSeenAt: null, version: null };
   }
-  return {
-    online: state.online,
-    via: state.via ?? null,
-    lastSeenAt: state.lastSeenAt ? new Date(state.lastSeenAt).toISOString() : null,
-    version: state.version ?? null,
-    lastError: state.lastError,
-  };
+  return { ...state, lastSeenAt: state.lastSeenAt ? new Date(state.lastSeenAt).toISOString() : null };
 }
 
 type HostDevice = Pick<Device, 'id' | 'name' | 'status' | 'phoneNumber'>;

@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, OFFLINE_ENV, startStack, waitForHealth, type Stack } from '../../bin/stack.ts';
 import { WaSim } from '../wa-sim/index.ts';
@@ -31,13 +32,7 @@ beforeAll(async () => {
   const caFile = join(dataDir, 'wa-sim-ca.pem');
   writeFileSync(caFile, sim.caCertPem);
   simEnv = { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, MEDIA_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' };
-  [stack, browser] = await Promise.all([
-    startStack({ dataDir, edgePort: await freePort(), hostPort: await freePort(), hostEnv: simEnv }),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    }),
-  ]);
+  [stack, browser] = await Promise.all([startStack({ dataDir, edgePort: await freePort(), hostPort: await freePort(), hostEnv: simEnv }), launchChromium()]);
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(15_000);
 }, 120_000);
