@@ -10,6 +10,7 @@ import { chats } from './routes/chats.ts';
 import { contacts } from './routes/contacts.ts';
 import { demo } from './routes/demo.ts';
 import { devices } from './routes/devices.ts';
+import { eventsSocket, eventTickets } from './routes/events.ts';
 import { fonnte } from './routes/fonnte.ts';
 import { groups } from './routes/groups.ts';
 import { healthz } from './routes/healthz.ts';
@@ -44,6 +45,7 @@ const anyBodyLimit = bodyLimit({
 
 // Session hosts dialling in: before the API's middleware (no Server-Timing on a WebSocket upgrade).
 app.route('/link', link);
+app.route('/api/events', eventsSocket);
 app.use(serverTiming);
 // /send takes Fonnte's `file` uploads (up to 4 MB) in multipart bodies; other bodies stay within 1 MB.
 app.use((c, next) => (c.req.path === '/send' && mayCarryFile(c) ? uploadBodyLimit(c, next) : anyBodyLimit(c, next)));
@@ -64,6 +66,7 @@ app.route('/api/contacts', contacts);
 app.route('/api/groups', groups);
 app.route('/api/hosts', hosts);
 app.route('/api/media', media);
+app.route('/api/events', eventTickets);
 app.route('/api/demo', demo);
 app.route('/api/openapi.json', openApi(app));
 // Fonnte's other endpoints at Fonnte's paths (/validate, /device, /qr …).
@@ -75,3 +78,4 @@ app.notFound(notFound);
 export default app;
 export { HostLink } from './link/host-link.ts';
 export { KeyGuard } from './key-guard.ts';
+export { EventHub } from './events/hub.ts';

@@ -98,7 +98,17 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const journal = new EventJournal({ store, logger, max: options.journalMax });
   await journal.load();
   let link: LinkServer | undefined;
-  const emit = <E extends EventName>(event: E, data: EventData<E>) => link!.broadcast(event, data);
+  // A live event's body gets what its webhook delivery gets (a signed link to incoming media); in
+  // one chain, so they reach the edge in the order they were raised.
+  const prepareBody = mediaLinker(config.hostSecret, (deviceId) => config.edgeUrl ?? registry.edgeUrlOf(deviceId));
+  let live = Promise.resolve();
+  const emit = <E extends EventName>(event: E, data: EventData<E>) => {
+    if (event !== 'webhook') return link!.broadcast(event, data);
+    const { deviceId, type, body } = data as EventData<'webhook'>;
+    live = live
+      .then(async () => link!.broadcast('webhook', { deviceId, type, body: (await prepareBody(deviceId, type, body)) as Record<string, unknown> }))
+      .catch((error) => logger.warn({ err: error }, 'live event not sent'));
+  };
   const metrics = { messagesSent: 0, messagesReceived: 0 };
   let registry!: SessionRegistry;
   let webhooks!: WebhookQueue;
@@ -119,7 +129,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     target: (deviceId, type) => registry.webhookTarget(deviceId, type),
     allowPrivateNetworks: config.mediaAllowPrivateNetworks,
     retry: options.webhookRetry,
-    prepare: mediaLinker(config.hostSecret, (deviceId) => config.edgeUrl ?? registry.edgeUrlOf(deviceId)),
+    prepare: prepareBody,
   });
   registry = new SessionRegistry({
     store,

@@ -13,12 +13,13 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { Challenges, checkDial, type EventData, type EventName, type Method, PING, PONG, type Params, type Result, welcomeFor } from '../../session-host/link/protocol.ts';
 import { hostsTable } from '../db/schema.ts';
+import type { LiveEvent } from '../events/hub.ts';
 import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
 import { Dispatcher, type SendReply, type SendRequest } from './dispatch.ts';
 import { MessageLog } from './message-log.ts';
 import { Outbox } from './outbox.ts';
-import { DEFAULT_HOST_ID, Projection } from './projection.ts';
+import { DEFAULT_HOST_ID, OFFLINE_REASON, Projection } from './projection.ts';
 import { OutboxScheduler } from './scheduler.ts';
 import { LinkTransport, type Outcome } from './transport.ts';
 
@@ -51,6 +52,10 @@ export class HostLink extends DurableObject<Env> {
   private readonly log: MessageLog;
   private readonly dispatcher: Dispatcher;
   private projectionOf?: Projection;
+  /** Live events waiting for this turn's publish, the chain of publishes, and whether anyone listens. */
+  private liveBatch: LiveEvent[] = [];
+  private livePublished: Promise<void> = Promise.resolve();
+  private listening = true;
   /** Challenges for hosts that dial in; in memory, so none outlives the object (see protocol.ts). */
   private readonly challenges = new Challenges();
 
@@ -66,7 +71,13 @@ export class HostLink extends DurableObject<Env> {
       // Behind the events this link delivered: none of them may turn a device back on afterwards.
       lost: () => {
         ctx.waitUntil(ctx.storage.put('lastSeenAt', Date.now()));
-        ctx.waitUntil(this.link.inOrder(() => this.projection.markOffline()).catch((error) => console.error(`${log()}: marking devices offline failed:`, error)));
+        ctx.waitUntil(
+          this.link
+            .inOrder(async () => {
+              for (const id of await this.projection.markOffline()) this.live({ event: 'device', deviceId: id, data: { id, status: 'DISCONNECTED', qr: null, reason: OFFLINE_REASON } });
+            })
+            .catch((error) => console.error(`${log()}: marking devices offline failed:`, error)),
+        );
       },
       retry: (ms) => ctx.waitUntil(ctx.storage.setAlarm(Date.now() + ms)),
       apply: (event, data) => this.apply(event, data),
@@ -152,10 +163,14 @@ export class HostLink extends DurableObject<Env> {
   }
 
   private async apply<E extends EventName>(event: E, data: EventData<E>): Promise<void> {
-    if (event === 'device.status') {
+    if (event === 'webhook') {
+      const { deviceId, type, body } = data as EventData<'webhook'>;
+      if (this.keys.check(deviceId, undefined) === 'ok') this.live({ event: type, deviceId, data: body });
+    } else if (event === 'device.status') {
       const state = data as EventData<'device.status'>;
       await this.projection.applyStates([state]);
       if (state.status === 'CONNECTED') this.scheduler.deviceBack(state.id);
+      if (this.keys.check(state.id, undefined) === 'ok') this.live({ event: 'device', deviceId: state.id, data: state });
     } else if (event === 'message.status') {
       const status = data as EventData<'message.status'>;
       // WhatsApp's ack of a send of ours: into the log beside the send's own outcome (usually one
@@ -174,6 +189,33 @@ export class HostLink extends DurableObject<Env> {
       await this.log.flush().catch(() => undefined);
       await this.projection.applyStatus(status);
     }
+  }
+
+  /**
+   * Hands an event to the EventHub, batched per turn and in order (one chain of publishes). While
+   * the hub says nobody listens, nothing is sent until it says otherwise (`listen`).
+   */
+  private live(event: LiveEvent): void {
+    if (!this.listening) return;
+    this.liveBatch.push(event);
+    if (this.liveBatch.length > 1) return;
+    this.livePublished = this.livePublished.then(async () => {
+      await Promise.resolve(); // the rest of this turn's events join the batch
+      const batch = this.liveBatch;
+      this.liveBatch = [];
+      try {
+        this.listening = await this.env.EVENT_HUB.getByName('events').publish(batch);
+      } catch (error) {
+        console.warn(`host link ${this.hostId}: live events not published:`, error);
+      }
+    });
+    this.ctx.waitUntil(this.livePublished);
+  }
+
+  /** Someone listens to live events again: publish them from now on. */
+  async listen(hostId: string): Promise<void> {
+    await this.bind(hostId);
+    this.listening = true;
   }
 
   /** Heartbeat while up (a status round trip that also refreshes D1); re-dial while down. */

@@ -8,6 +8,7 @@ import { devicesTable, messagesTable } from '../db/schema.ts';
 import type { Outcome } from './transport.ts';
 
 export const DEFAULT_HOST_ID = 'default';
+export const OFFLINE_REASON = 'session host is offline';
 
 /** Statements per D1 batch when writing a whole host's device states (one per changed device). */
 const STATES_PER_BATCH = 100;
@@ -116,8 +117,10 @@ export class Projection {
       .where(eq(messagesTable.id, row.id));
   }
 
-  async markOffline(): Promise<void> {
-    await this.db().update(devicesTable).set({ status: 'DISCONNECTED', qr: null, statusReason: 'session host is offline' }).where(this.hostFilter());
+  /** The host is gone: its devices are disconnected. Answers their ids. */
+  async markOffline(): Promise<string[]> {
+    const rows = await this.db().update(devicesTable).set({ status: 'DISCONNECTED', qr: null, statusReason: OFFLINE_REASON }).where(this.hostFilter()).returning({ id: devicesTable.id });
+    return rows.map((r) => r.id);
   }
 
   /**

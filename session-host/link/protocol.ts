@@ -398,6 +398,10 @@ export const events = {
   'device.status': deviceState,
   'message.status': z.object({ deviceId: z.string(), id: z.string(), outboxId: z.string().optional(), to: z.string(), status: messageStatus, timestamp: z.number().int() }),
   'message.incoming': z.object({ deviceId: z.string(), id: z.string(), from: z.string(), chat: z.string(), type: z.string(), text: z.string(), timestamp: z.number().int() }),
+  // Live events (GET /api/events): every webhook body as the device's webhook gets it (`type`:
+  // message, status, connection, group), raised whether or not the device has a webhook URL.
+  // Not journaled: a live stream shows what happens now; the webhooks are what must not be lost.
+  webhook: z.object({ deviceId: z.string(), type: z.string(), body: z.record(z.string(), z.unknown()) }),
 } as const;
 
 export type EventName = keyof typeof events;

@@ -415,8 +415,12 @@ export class DeviceSession {
     return this.chatOps;
   }
 
-  /** Queues a webhook, unless the device has nowhere to send it (which is then not worth a write). */
+  /**
+   * Raises a webhook's body as a live event for the edge, and queues it for the device's webhook
+   * unless the device has nowhere to send it (which is then not worth a write).
+   */
   private async webhook(event: Parameters<SessionDeps['webhooks']['enqueue']>[1]): Promise<void> {
+    this.deps.emit('webhook', { deviceId: this.id, type: event.type, body: event.payload as Record<string, unknown> });
     if (webhookUrlFor(this.settings, event.type) && this.settings.webhookSecret) await this.deps.webhooks.enqueue(this.id, event);
   }
 }
