@@ -1,5 +1,7 @@
 // The live state of every device, from GET /api/status (which the edge keeps current from the
-// session host's events): polled while something on the page shows it and the page is visible.
+// session host's events), while something on the page shows it and the page is visible: loaded
+// once, then kept current by the live events' device states; polled only while they are down.
+import { live, onLiveEvent, type LiveEvent } from './events.ts';
 import { api, onSignOut } from './session.ts';
 import { Store, messageOf, type Remote } from './store.ts';
 
@@ -32,10 +34,34 @@ const POLL_MS = 2_000;
 // While a QR code is up, a scan should show as "Connected" at once, not up to 2 s later.
 const LINKING_POLL_MS = 700;
 
-export const status = new Store<Remote<GatewayStatus>>({ loading: true }, () => void refreshStatus());
+let stopEvents: (() => void) | undefined;
+export const status = new Store<Remote<GatewayStatus>>({ loading: true }, (watched) => {
+  stopEvents?.();
+  stopEvents = watched ? onLiveEvent(applyEvent) : undefined;
+  void refreshStatus();
+});
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 let inFlight: AbortController | undefined;
+
+/** A device's new state, as the live events tell it: into the list without asking again. */
+function applyEvent(event: LiveEvent): void {
+  const data = status.value.data;
+  if (event.event !== 'device' || !data) return;
+  const change = event.data as Partial<Device> & { status: DeviceState };
+  const devices = data.devices.map((d) => {
+    if (d.id !== event.deviceId) return d;
+    const next = { ...d, ...pick(change) };
+    return { ...next, authenticated: next.status === 'CONNECTED', hasQr: next.qr !== null };
+  });
+  status.set({ ...status.value, data: { ...data, devices } });
+}
+
+const FIELDS = ['status', 'qr', 'phoneNumber', 'pushName', 'totalMessagesSent'] as const;
+const pick = (change: Partial<Device>) => Object.fromEntries(FIELDS.filter((k) => k in change).map((k) => [k, change[k]])) as Partial<Device>;
+
+// The live events coming up: one load to catch up, then no polling; going down: polling again.
+live.subscribe(() => void refreshStatus());
 
 /** Fetches the status now (and goes on polling while watched, visible and signed in). */
 export async function refreshStatus(): Promise<void> {
@@ -52,6 +78,7 @@ export async function refreshStatus(): Promise<void> {
   }
   if (inFlight !== call) return;
   inFlight = undefined;
+  if (live.value) return;
   const linking = status.value.data?.devices.some((d) => d.status === 'QR' || d.status === 'CONNECTING');
   timer = setTimeout(refreshStatus, linking ? LINKING_POLL_MS : POLL_MS);
 }
