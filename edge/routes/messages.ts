@@ -268,6 +268,9 @@ async function revoke(db: DB, env: Env, row: Message) {
   return deleted!;
 }
 
+/** How a cancelled message is logged: failed, with this error. */
+const CANCELLED = 'cancelled';
+
 const notQueued = (status: string, action: string) => new HTTPException(409, { message: `Only a queued message can be ${action}; this one is ${status}` });
 
 export const messageChange = z
@@ -302,7 +305,10 @@ const moment = z
 export const messageQuery = z
   .object({
     deviceId: z.string().optional().meta({ description: "Only this device's messages (a device key sees only its own anyway)" }),
-    status: z.enum(messageStatuses).optional(),
+    status: z
+      .enum([...messageStatuses, 'cancelled'])
+      .optional()
+      .meta({ description: 'Only messages in this status; cancelled: the queued messages cancelled before they went out (their status is failed, their error "cancelled")' }),
     to: recipientField
       .transform((r) => r.number)
       .optional()
@@ -417,7 +423,7 @@ export const messages = new Hono<AppEnv>()
         .where(
           and(
             device ? eq(messagesTable.deviceId, device) : undefined,
-            status ? eq(messagesTable.status, status) : undefined,
+            status === 'cancelled' ? and(eq(messagesTable.status, 'failed'), eq(messagesTable.error, CANCELLED)) : status ? eq(messagesTable.status, status) : undefined,
             to ? eq(messagesTable.to, to) : undefined,
             from ? gte(messagesTable.createdAt, from) : undefined,
             until ? lte(messagesTable.createdAt, until) : undefined,

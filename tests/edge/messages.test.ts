@@ -1,4 +1,5 @@
 import { env } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newMessageId } from '../../edge/api/send.ts';
@@ -118,6 +119,17 @@ describe('GET /api/messages', () => {
     const next = await list(`?deviceId=${a.id}&from=${first.createdAt.getTime()}&limit=200&cursor=${ofA.body.nextCursor}`);
     expect(ids(next.body)).toEqual(newestFirst((m) => m.deviceId === a.id && m.createdAt >= first.createdAt).slice(3));
     expect(ids((await list('?from=2000-01-01&until=2000-01-02')).body)).toEqual([]);
+  });
+
+  it('filters the cancelled messages apart from the other failures', async () => {
+    const cancelled = { ...newMessageId(), deviceId: a.id, to: '628129999999', type: 'text' as const, status: 'failed' as const, error: 'cancelled' };
+    await db.insert(messagesTable).values(cancelled);
+    try {
+      expect(ids((await list('?status=cancelled')).body)).toEqual([cancelled.id]);
+      expect(ids((await list('?status=failed&limit=1')).body)).toEqual([cancelled.id]); // still a failure
+    } finally {
+      await db.delete(messagesTable).where(eq(messagesTable.id, cancelled.id));
+    }
   });
 
   it('refuses a bad recipient or time, naming the field', async () => {
