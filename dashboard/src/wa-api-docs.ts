@@ -67,7 +67,7 @@ export class WaApiDocs extends LitElement {
           : !data
             ? html`<p class="muted" role="status">${loading ? 'Loading...' : ''}</p>`
             : html`<p class="muted" role="status" data-testid="route-count">
-                  ${shown.length ? `${shown.length} of ${data.length} routes${query ? ` match "${query}"` : ''}. Click a route to open it.` : `No route matches "${query}".`}
+                  ${shown.length ? `${shown.length} of ${data.length} routes${query ? ` match "${query}"` : ''}.${single ? '' : ' Click a route to open it.'}` : `No route matches "${query}".`}
                 </p>
                 ${group(
                   'Sending and status',

@@ -66,6 +66,12 @@ export class WaMessages extends LitElement {
         max-width: 16rem;
         overflow-wrap: anywhere;
       }
+      @media (min-width: 641px) {
+        .to,
+        .times dd {
+          white-space: nowrap;
+        }
+      }
       .pager {
         display: flex;
         gap: 0.5rem;
@@ -167,7 +173,7 @@ export class WaMessages extends LitElement {
     const busy = this.busy === m.id;
     return html`<tr data-message-id=${m.id}>
       <td data-label="Status"><span class="badge status ${shown}" data-testid="message-status">${shown}</span></td>
-      <td data-label="Recipient"><span class="mono">${m.to}</span></td>
+      <td data-label="Recipient"><span class="mono to">${m.to}</span></td>
       <td data-label="Device">${device}</td>
       <td data-label="Type">
         <span>${m.type}${m.preview ? html`<span class="preview">${m.preview}</span>` : nothing}</span>
