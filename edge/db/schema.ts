@@ -103,6 +103,8 @@ export const messagesTable = sqliteTable(
     index('messages_device_created_idx').on(t.deviceId, t.createdAt),
     // Status receipts from WhatsApp arrive keyed by WhatsApp's message id.
     index('messages_wa_message_id_idx').on(t.waMessageId),
+    // The log filtered by recipient, with or without a device (the admin looks across devices).
+    index('messages_to_created_idx').on(t.to, t.createdAt),
   ],
 );
 

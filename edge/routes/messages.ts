@@ -1,5 +1,5 @@
 // The seed's structured sends, and the message log.
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, lte, or } from 'drizzle-orm';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
@@ -268,6 +268,9 @@ async function revoke(db: DB, env: Env, row: Message) {
   return deleted!;
 }
 
+/** How a cancelled message is logged: failed, with this error. */
+const CANCELLED = 'cancelled';
+
 const notQueued = (status: string, action: string) => new HTTPException(409, { message: `Only a queued message can be ${action}; this one is ${status}` });
 
 export const messageChange = z
@@ -288,13 +291,35 @@ const revokedAnswer = loggedMessage.extend({
   deletedForEveryone: z.literal(true).meta({ description: 'Deleted for everyone in the chat (it was sent); a queued message is cancelled instead' }),
 });
 
-export const messageQuery = z.object({
-  deviceId: z.string().optional().meta({ description: "Only this device's messages (a device key sees only its own anyway)" }),
-  status: z.enum(messageStatuses).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().optional().meta({ description: 'nextCursor from the previous page' }),
-  page: z.coerce.number().int().min(1).optional().meta({ description: '1-based page number, instead of cursor' }),
-});
+/** A moment in a query: an ISO 8601 date or time, or unix milliseconds. */
+const moment = z
+  .string()
+  .transform((value, ctx) => {
+    const at = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (Number.isFinite(at) && !Number.isNaN(new Date(at).getTime())) return new Date(at);
+    ctx.addIssue({ code: 'custom', message: `must be an ISO date (2026-05-21 or 2026-05-21T08:00:00Z) or unix milliseconds, got ${JSON.stringify(value.slice(0, 40))}` });
+    return z.NEVER;
+  })
+  .optional();
+
+export const messageQuery = z
+  .object({
+    deviceId: z.string().optional().meta({ description: "Only this device's messages (a device key sees only its own anyway)" }),
+    status: z
+      .enum([...messageStatuses, 'cancelled'])
+      .optional()
+      .meta({ description: 'Only messages in this status; cancelled: the queued messages cancelled before they went out (their status is failed, their error "cancelled")' }),
+    to: recipientField
+      .transform((r) => r.number)
+      .optional()
+      .meta({ description: 'Only messages to this recipient, written as for a send (628123456789, 0812…, +62 …, or a group id)' }),
+    from: moment.meta({ description: 'Only messages created at or after this time: ISO 8601 (2026-05-21, 2026-05-21T08:00:00Z) or unix milliseconds' }),
+    until: moment.meta({ description: 'Only messages created at or before this time: ISO 8601 or unix milliseconds' }),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().optional().meta({ description: 'nextCursor from the previous page' }),
+    page: z.coerce.number().int().min(1).optional().meta({ description: '1-based page number, instead of cursor' }),
+  })
+  .refine((q) => !q.from || !q.until || q.from <= q.until, { path: ['until'], message: 'must not be before from' });
 
 export const messagePage = z.object({
   messages: z.array(loggedMessage).meta({ description: 'Newest first' }),
@@ -387,7 +412,7 @@ export const messages = new Hono<AppEnv>()
     endpoint({ summary: 'The message log, newest first', auth: 'device', responses: { 200: messagePage }, errors: { 403: 'A device key asking for another device' } }),
     query(messageQuery),
     async (c) => {
-      const { deviceId, status, limit, cursor, page } = c.req.valid('query');
+      const { deviceId, status, to, from, until, limit, cursor, page } = c.req.valid('query');
       const { db, caller } = c.var;
       const device = caller.admin ? deviceId : (await deviceFor(db, caller, deviceId)).id;
       // The freshest sends are in a list read right after sending.
@@ -395,7 +420,16 @@ export const messages = new Hono<AppEnv>()
       const rows = await db
         .select()
         .from(messagesTable)
-        .where(and(device ? eq(messagesTable.deviceId, device) : undefined, status ? eq(messagesTable.status, status) : undefined, cursor ? lt(messagesTable.id, cursor) : undefined))
+        .where(
+          and(
+            device ? eq(messagesTable.deviceId, device) : undefined,
+            status === 'cancelled' ? and(eq(messagesTable.status, 'failed'), eq(messagesTable.error, CANCELLED)) : status ? eq(messagesTable.status, status) : undefined,
+            to ? eq(messagesTable.to, to) : undefined,
+            from ? gte(messagesTable.createdAt, from) : undefined,
+            until ? lte(messagesTable.createdAt, until) : undefined,
+            cursor ? lt(messagesTable.id, cursor) : undefined,
+          ),
+        )
         .orderBy(desc(messagesTable.id))
         .limit(limit + 1)
         .offset(page ? (page - 1) * limit : 0);

@@ -106,6 +106,27 @@ function expectedQr(text: string): Set<string> {
 const markPage = () => page.evaluate("window.marker = 'still here'");
 const pageMarker = () => page.evaluate<string | undefined>('window.marker');
 const pageWidth = () => page.evaluate<number>('document.documentElement.scrollWidth');
+const scrollWidth = () => page.evaluate<number>('document.scrollingElement.scrollWidth');
+
+/** The dashboard's views: the navigation's link, the hash it goes to, and a heading only it shows. */
+const VIEWS = [
+  { link: 'Overview', hash: '#overview', heading: 'Devices Management' },
+  { link: 'Messages', hash: '#messages', heading: 'Messages' },
+  { link: 'Send', hash: '#send', heading: 'Send Test Message' },
+  { link: 'Contacts', hash: '#contacts', heading: 'Contact Management' },
+  { link: 'WhatsApp Groups', hash: '#groups', heading: 'WhatsApp Group List' },
+  { link: 'API Docs', hash: '#docs', heading: 'API Integration Documentation' },
+] as const;
+type ViewName = (typeof VIEWS)[number]['link'];
+const headingOf = (name: string) => page.getByRole('heading', { name, exact: true });
+
+/** Goes to a view through the navigation, as a person would, and waits for it. */
+async function goTo(name: ViewName) {
+  const view = VIEWS.find((v) => v.link === name)!;
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name, exact: true }).click();
+  await headingOf(view.heading).waitFor();
+  expect(new URL(page.url()).hash).toBe(view.hash);
+}
 
 describe('the dashboard', () => {
   it('refuses a wrong admin key with a clear message, and signs in with the right one', async () => {
@@ -120,22 +141,65 @@ describe('the dashboard', () => {
     await key.fill(stack.adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Devices Management' }).waitFor();
-    // Every section of the seed, with its empty states.
-    for (const heading of ['API Gateway Status', 'Send Test Message', 'Contact Management', 'Group Management', 'WhatsApp Group List', 'API Integration Documentation']) {
-      await page.getByRole('heading', { name: heading }).waitFor();
-    }
+    // The overview first: the gateway, its devices and hosts, nothing of the other views.
+    expect(new URL(page.url()).hash).toBe('');
+    for (const heading of ['API Gateway Status', 'Hosts']) await headingOf(heading).waitFor();
     await eventually(() => section('wa-devices').textContent()).toContain('No devices yet');
+    await eventually(() => page.getByTestId('connection-status').textContent()).toContain('Online');
+    expect(await section('wa-gateway-status').textContent()).toContain(stack.edgeUrl);
+    await shot('02-signed-in');
+
+    // Every section of the seed, each in its view, with its empty states.
+    for (const heading of ['Messages', 'Send Test Message', 'Contact Management', 'Group Management', 'WhatsApp Group List', 'API Integration Documentation']) {
+      expect(await headingOf(heading).count(), heading).toBe(0);
+    }
+    await goTo('Send');
+    await goTo('Contacts');
+    await headingOf('Group Management').waitFor();
     // Each section loads on its own: wait for each, not only for the first.
     await eventually(() => section('wa-contacts').textContent()).toContain('No contacts found. Click "Add Contact" to create one.');
     await eventually(() => section('wa-contact-groups').textContent()).toContain('No groups found. Click "Add Group" to create one.');
+    await goTo('WhatsApp Groups');
     await eventually(() => section('wa-whatsapp-groups').textContent()).toContain('Please select a connected device above.');
-    await eventually(() => page.getByTestId('connection-status').textContent()).toContain('Online');
-    expect(await section('wa-gateway-status').textContent()).toContain(stack.edgeUrl);
+    await goTo('API Docs');
+    await goTo('Messages');
+    await eventually(() => section('wa-messages').textContent()).toContain('No messages yet');
+    // One view at a time: the overview's sections are gone from this one.
+    expect(await section('wa-devices').count()).toBe(0);
+    expect(await headingOf('API Integration Documentation').count()).toBe(0);
 
-    // The key is kept for the tab: a reload stays signed in.
+    // The key is kept for the tab, and the address keeps the view: a reload stays signed in, there.
+    await goTo('Contacts');
     await page.reload();
-    await page.getByRole('heading', { name: 'Devices Management' }).waitFor();
-    await shot('02-signed-in');
+    await headingOf('Contact Management').waitFor();
+    expect(await headingOf('Devices Management').count()).toBe(0);
+    // Back and forward walk the views visited.
+    await page.goBack();
+    await headingOf('Messages').waitFor();
+    await page.goForward();
+    await headingOf('Contact Management').waitFor();
+    await goTo('Overview');
+    await shot('02b-views');
+  });
+
+  it('shows the overview at 1280 x 900 without the sections of the other views', async () => {
+    expect(page.viewportSize()).toEqual({ width: 1280, height: 900 });
+    await eventually(() => section('wa-hosts').textContent()).toContain('Default host');
+    // Every dashboard element on the page, through the shadow roots (a string: this runs in the page).
+    const shown = await page.evaluate<string[]>(`(() => {
+      const tags = [];
+      const walk = (root) => {
+        for (const el of root.querySelectorAll('*')) {
+          if (el.tagName.startsWith('WA-')) tags.push(el.tagName.toLowerCase());
+          if (el.shadowRoot) walk(el.shadowRoot);
+        }
+      };
+      walk(document);
+      return tags;
+    })()`);
+    expect(shown).toEqual(expect.arrayContaining(['wa-stats', 'wa-gateway-status', 'wa-devices', 'wa-hosts']));
+    for (const other of ['wa-messages', 'wa-send-test', 'wa-contacts', 'wa-contact-groups', 'wa-whatsapp-groups', 'wa-api-docs', 'wa-api-route']) expect(shown).not.toContain(other);
+    expect(await scrollWidth()).toBeLessThanOrEqual(1280);
   });
 
   it('adds a device and shows its API key once, which then works', async () => {
@@ -242,6 +306,7 @@ describe('the dashboard', () => {
   });
 
   it('sends a test message, text and then media, which the simulator receives exactly once', async () => {
+    await goTo('Send');
     const form = section('wa-send-test');
     const text = `Pesanan #${Date.now()} sudah dikirim`;
     await form.getByLabel('Device').selectOption({ label: shop.name });
@@ -253,7 +318,6 @@ describe('the dashboard', () => {
     const out = await sim.waitForOutgoing((m) => m.text === text);
     expect(out.to).toBe(`${CUSTOMER}@s.whatsapp.net`);
     expect(sim.outbox.filter((m) => m.text === text)).toHaveLength(1);
-    await eventually(() => page.getByTestId('stat-sent').textContent()).toContain('1');
     await shot('08-sent', form);
 
     await form.getByLabel(/Media URL/).fill(`${filesUrl}/photo.png`);
@@ -269,10 +333,16 @@ describe('the dashboard', () => {
     await form.getByLabel('Recipient number').fill('12');
     await form.getByRole('button', { name: 'Send message' }).click();
     await eventually(() => form.getByRole('alert').textContent()).toContain('Not sent: to:');
+
+    // The overview counts what went out: the text and the image.
+    await goTo('Overview');
+    await eventually(() => page.getByTestId('stat-sent').textContent()).toContain('2');
   });
 
   it('sends a voice note, a location and a poll from Send Test Message, as the recipient decrypts them', async () => {
+    await goTo('Send');
     const form = section('wa-send-test');
+    await form.getByLabel('Device').selectOption({ label: shop.name });
     await form.getByLabel('Recipient number').fill('0812-3456-7001');
     await form.getByLabel('Message', { exact: true }).fill('');
     await form.getByLabel(/Media URL/).fill(`${filesUrl}/tone.wav`);
@@ -307,6 +377,7 @@ describe('the dashboard', () => {
   });
 
   it('adds and renames a contact group', async () => {
+    await goTo('Contacts');
     const groups = section('wa-contact-groups');
     await groups.getByRole('button', { name: 'Add Group' }).click();
     let dialog = page.getByRole('dialog', { name: 'Add group' });
@@ -380,6 +451,7 @@ describe('the dashboard', () => {
   });
 
   it("lists a connected device's WhatsApp groups with their ids", async () => {
+    await goTo('WhatsApp Groups');
     const group = sim.addGroup({ subject: 'Family Group', participants: [shop.phone, CUSTOMER] });
     const list = section('wa-whatsapp-groups');
     await list.getByLabel('Connected device').selectOption({ label: `${shop.name} (+${shop.phone})` });
@@ -390,13 +462,18 @@ describe('the dashboard', () => {
   });
 
   it("documents every route, with snippets that use this gateway's base URL and work as pasted", async () => {
+    await goTo('API Docs');
     const docs = section('wa-api-docs');
     const openapi = (await (await fetch(`${stack.edgeUrl}/api/openapi.json`)).json()) as { paths: Record<string, object> };
     const operations = Object.values(openapi.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     await eventually(() => docs.locator('wa-api-route').count()).toBe(operations);
 
     const route = docs.locator('wa-api-route[data-route="POST /api/send-message"] details');
-    await route.scrollIntoViewIfNeeded();
+    // Folded until clicked.
+    expect(await route.getAttribute('open')).toBeNull();
+    expect(await route.getByRole('tab', { name: 'Python' }).isVisible()).toBe(false);
+    await route.locator('summary').click();
+    expect(await route.getAttribute('open')).not.toBeNull();
     for (const text of ['Request Headers', 'Authorization', 'Request Parameters (JSON Body)', 'Message dispatched successfully', '200 OK (Success)']) {
       expect(await route.textContent()).toContain(text);
     }
@@ -419,7 +496,36 @@ describe('the dashboard', () => {
     await sim.waitForOutgoing((m) => m.text === 'Hello from WA Gateway');
   });
 
+  it('finds a route by searching as one types, and says when none matches', async () => {
+    const docs = section('wa-api-docs');
+    const search = docs.getByLabel('Search routes');
+    const all = await docs.locator('wa-api-route').count();
+    await search.fill('send-media');
+    await eventually(() => docs.locator('wa-api-route').count()).toBe(1);
+    const route = docs.locator('wa-api-route[data-route="POST /api/send-media"] details');
+    expect(await docs.getByTestId('route-count').textContent()).toContain(`1 of ${all} routes match "send-media"`);
+    // The one route left opens by itself, showing what it takes.
+    expect(await route.getAttribute('open')).not.toBeNull();
+    expect(await route.getByRole('tab', { name: 'Python' }).isVisible()).toBe(true);
+    expect(await route.locator('table').first().textContent()).toContain('Authorization');
+    await shot('12b-docs-search');
+
+    // By field name and method too.
+    await search.fill('viewOnce');
+    await eventually(() => docs.locator('wa-api-route').count()).toBe(1);
+    await search.fill('delete messages');
+    await eventually(() => docs.locator('wa-api-route').count()).toBeGreaterThan(0);
+    for (const r of await docs.locator('wa-api-route').all()) expect(await r.getAttribute('data-route')).toMatch(/^DELETE .*messages/);
+
+    await search.fill('no-such-route');
+    await eventually(() => docs.getByTestId('route-count').textContent()).toContain('No route matches "no-such-route".');
+    expect(await docs.locator('wa-api-route').count()).toBe(0);
+    await search.fill('');
+    await eventually(() => docs.locator('wa-api-route').count()).toBe(all);
+  });
+
   it('regenerates a key, disconnects and deletes a device', async () => {
+    await goTo('Overview');
     await deviceRow(shop.name)
       .getByRole('button', { name: `Regenerate the API key of ${shop.name}` })
       .click();
@@ -448,14 +554,24 @@ describe('the dashboard', () => {
     await page.setViewportSize({ width: 375, height: 812 });
     await page.reload();
     await page.getByRole('heading', { name: 'Devices Management' }).waitFor();
-    await section('wa-api-docs').locator('wa-api-route').first().waitFor();
     await eventually(() => deviceRow(shop.name).count()).toBe(1);
     expect(await pageWidth()).toBeLessThanOrEqual(375);
+    expect(await scrollWidth()).toBeLessThanOrEqual(375);
     await shot('14-mobile');
     await section('wa-devices').getByRole('button', { name: 'Add Device' }).click();
     expect(await pageWidth()).toBeLessThanOrEqual(375);
     await shot('15-mobile-dialog');
     await page.keyboard.press('Escape');
+
+    // The navigation reaches every view (its strip scrolls sideways, not the page), and none overflows.
+    for (const view of VIEWS) {
+      await goTo(view.link);
+      if (view.link === 'API Docs') await section('wa-api-docs').locator('wa-api-route').first().waitFor();
+      if (view.link === 'Messages') await eventually(() => section('wa-messages').locator('tbody tr[data-message-id]').count()).toBeGreaterThan(0);
+      expect(await scrollWidth(), view.link).toBeLessThanOrEqual(375);
+    }
+    await shot('14b-mobile-messages');
+    await goTo('Overview');
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 

@@ -195,3 +195,15 @@ function routeOf(method: string, path: string, op: Operation): RouteDoc {
 export function routesOf(doc: OpenApi): RouteDoc[] {
   return Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => routeOf(method, path, op)));
 }
+
+/**
+ * Whether a route answers a search: every word of `query` is in its method, path, summary or one
+ * of its field names (so "post send-media" and "caption" both find POST /api/send-media).
+ */
+export function matches(route: RouteDoc, query: string): boolean {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return true;
+  const names = [...route.headers, ...route.pathParams, ...route.query, ...route.body].map((f) => f.name);
+  const text = [route.method, route.path, route.summary, ...names].join(' ').toLowerCase();
+  return words.every((w) => text.includes(w));
+}

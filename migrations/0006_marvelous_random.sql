@@ -1,0 +1,1 @@
+CREATE INDEX `messages_to_created_idx` ON `messages` (`to`,`created_at`);
