@@ -1,3 +1,4 @@
+import { live, onLiveEvent, type LiveEvent } from './events.ts';
 import { api, onSignOut } from './session.ts';
 import { Store, messageOf, type Remote } from './store.ts';
 
@@ -92,12 +93,27 @@ export interface MessageLog extends Remote<LoggedMessage[]> {
 }
 
 const POLL_MS = 3_000;
+/** With live events up, a status change refreshes the page at once; the poll is only a safety net. */
+const LIVE_POLL_MS = 15_000;
+/** Its row reaches D1 just after the event: refreshed a moment later, once for a burst of them. */
+const AFTER_EVENT_MS = 400;
 const ANY: LogFilter = { deviceId: '', status: '', to: '', from: '', until: '' };
 const initial = (): MessageLog => ({ loading: true, filter: ANY, cursors: [undefined], nextCursor: null });
 
-export const messageLog = new Store<MessageLog>(initial(), () => void refreshLog());
+let stopEvents: (() => void) | undefined;
+export const messageLog = new Store<MessageLog>(initial(), (watched) => {
+  stopEvents?.();
+  stopEvents = watched ? onLiveEvent(onEvent) : undefined;
+  void refreshLog();
+});
 
 let timer: ReturnType<typeof setTimeout> | undefined;
+
+function onEvent(event: LiveEvent): void {
+  if (event.event !== 'status') return;
+  clearTimeout(timer);
+  timer = setTimeout(refreshLog, AFTER_EVENT_MS);
+}
 let inFlight: AbortController | undefined;
 
 /** A local date as unix ms: the start of that day, or with `endOfDay` its last millisecond. */
@@ -118,7 +134,7 @@ function pathOf(filter: LogFilter, cursor: string | undefined): string {
   return `/api/messages?${query}`;
 }
 
-/** Fetches the shown page now, and again every few seconds while watched and visible, so statuses move on their own. */
+/** Fetches the shown page now, and again on status events (or every few seconds without them) while watched and visible, so statuses move on their own. */
 export async function refreshLog(): Promise<void> {
   clearTimeout(timer);
   inFlight?.abort();
@@ -135,7 +151,7 @@ export async function refreshLog(): Promise<void> {
   }
   if (inFlight !== call) return;
   inFlight = undefined;
-  timer = setTimeout(refreshLog, POLL_MS);
+  timer = setTimeout(refreshLog, live.value ? LIVE_POLL_MS : POLL_MS);
 }
 
 /** Narrows the log; back to its first page. */
