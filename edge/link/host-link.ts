@@ -15,6 +15,7 @@ import { Challenges, checkDial, type EventData, type EventName, type Method, PIN
 import { hostsTable } from '../db/schema.ts';
 import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
+import { Inbox, inboxRetentionDays } from './inbox.ts';
 import { Dispatcher, type SendReply, type SendRequest } from './dispatch.ts';
 import { MessageLog } from './message-log.ts';
 import { Outbox } from './outbox.ts';
@@ -51,6 +52,7 @@ export class HostLink extends DurableObject<Env> {
   private readonly log: MessageLog;
   private readonly dispatcher: Dispatcher;
   private projectionOf?: Projection;
+  private inboxOf?: Inbox;
   /** Challenges for hosts that dial in; in memory, so none outlives the object (see protocol.ts). */
   private readonly challenges = new Challenges();
 
@@ -110,6 +112,12 @@ export class HostLink extends DurableObject<Env> {
     });
   }
 
+  /** Received messages kept at the edge (the inbox). */
+  private get inbox(): Inbox {
+    this.inboxOf ??= new Inbox(this.env.DB, this.hostId, inboxRetentionDays(this.env.INBOX_RETENTION_DAYS));
+    return this.inboxOf;
+  }
+
   private get projection(): Projection {
     this.projectionOf ??= new Projection(this.env.DB, this.hostId);
     return this.projectionOf;
@@ -120,6 +128,7 @@ export class HostLink extends DurableObject<Env> {
     if (this.hostId === hostId) return;
     this.hostId = hostId;
     this.projectionOf = undefined;
+    this.inboxOf = undefined;
     await this.ctx.storage.put('hostId', hostId);
   }
 
@@ -156,6 +165,9 @@ export class HostLink extends DurableObject<Env> {
       const state = data as EventData<'device.status'>;
       await this.projection.applyStates([state]);
       if (state.status === 'CONNECTED') this.scheduler.deviceBack(state.id);
+    } else if (event === 'message.incoming') {
+      await this.inbox.record(data as EventData<'message.incoming'>);
+      if (this.inbox.pruneDue()) this.ctx.waitUntil(this.inbox.prune().catch((error) => console.error(`host link ${this.hostId}: inbox retention failed:`, error)));
     } else if (event === 'message.status') {
       const status = data as EventData<'message.status'>;
       // WhatsApp's ack of a send of ours: into the log beside the send's own outcome (usually one
