@@ -8,6 +8,7 @@ import './wa-contacts.ts';
 import './wa-devices.ts';
 import './wa-gateway-status.ts';
 import './wa-hosts.ts';
+import './wa-inbox.ts';
 import './wa-send-test.ts';
 import './wa-sign-in.ts';
 import './wa-stats.ts';
@@ -82,6 +83,7 @@ export class WaApp extends LitElement {
         <wa-devices></wa-devices>
         <wa-hosts></wa-hosts>
         <wa-send-test></wa-send-test>
+        <wa-inbox id="inbox"></wa-inbox>
         <div class="pair">
           <wa-contacts></wa-contacts>
           <wa-contact-groups></wa-contact-groups>
