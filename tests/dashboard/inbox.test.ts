@@ -78,7 +78,12 @@ describe('the inbox', () => {
     await eventually(() => bubble(id).textContent()).toContain('yang ini');
     // Fetched with the admin key from the media route and drawn: the picture's own size, not a broken image.
     const img = bubble(id).locator('img');
-    await eventually(() => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)).toBe(120);
+    await eventually(() =>
+      img.evaluate((el) => {
+        const drawn = el as unknown as { complete: boolean; naturalWidth: number };
+        return drawn.complete && drawn.naturalWidth;
+      }),
+    ).toBe(120);
     expect(await img.getAttribute('src')).toMatch(/^blob:/);
     await page.screenshot({ path: join(ARTIFACTS, 'inbox-image.png') });
 
