@@ -18,8 +18,27 @@ const TICKS: Record<string, { mark: string; label: string }> = {
 
 const time = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
 const chatTitle = (c: Chat) => c.name ?? (c.isGroup ? c.chat : `+${c.chat}`);
-/** What a message without text says, for the chat list and quotes. */
-const gist = (type: string, text: string) => text || `[${type}]`;
+/** What a message says in a line, for the chat list, quotes and bubbles: types without text say what they are. */
+function gist(type: string, text: string): string {
+  switch (type) {
+    case 'reaction':
+      return text ? `Reacted ${text}` : 'Took a reaction back';
+    case 'edit':
+      return `Edited a message: ${text}`;
+    case 'revoke':
+      return 'Deleted a message';
+    case 'poll':
+      return `Poll: ${text}`;
+    case 'poll_vote':
+      return text ? `Voted: ${text}` : 'Voted';
+    case 'location':
+      return `📍 ${text}`;
+    case 'contact':
+      return `Contact: ${text}`;
+    default:
+      return text || `[${type}]`;
+  }
+}
 
 /** The inbox: pick a device, a chat, read its conversation and reply (quoting a message if wished). */
 export class WaInbox extends LitElement {
