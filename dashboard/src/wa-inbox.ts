@@ -7,6 +7,7 @@ import { base } from './styles.ts';
 
 /** How often the open view looks for new messages. */
 const POLL_MS = 4000;
+const UNQUOTABLE = new Set(['edit', 'revoke', 'poll_vote']);
 const MEDIA_TYPES: MediaType[] = ['image', 'video', 'document', 'audio', 'voice', 'sticker'];
 const TICKS: Record<string, { mark: string; label: string }> = {
   queued: { mark: '🕓', label: 'Queued' },
@@ -236,7 +237,8 @@ export class WaInbox extends LitElement {
 
   #bubble(m: ChatMessage) {
     const quoted = m.direction === 'in' && m.quotedId ? this.messages?.find((other) => other.id === m.quotedId) : undefined;
-    const canQuote = m.direction === 'in' || (m.status !== 'queued' && m.status !== 'failed');
+    // The host remembers received messages for quoting, but not edits, deletes and votes (they are about another message).
+    const canQuote = m.direction === 'in' ? !UNQUOTABLE.has(m.type) : m.status !== 'queued' && m.status !== 'failed';
     const state = m.direction === 'out' ? m.status : undefined;
     const tick = state ? TICKS[state] : undefined;
     return html`<div class="bubble ${m.direction}" data-id=${m.id}>
