@@ -258,7 +258,6 @@ export class WaInbox extends LitElement {
     const got = this.media[m.id];
     const name = m.media?.fileName ?? `${m.type} file`;
     if (m.type === 'image' || m.type === 'sticker') {
-      if (got === undefined) void this.#fetchMedia(m.id);
       if (got === 'failed') return html`<p class="muted">The image could not be loaded.</p>`;
       if (!got || got === 'loading') return html`<p class="muted">Loading image…</p>`;
       return html`<img src=${got} alt=${m.text || 'Received image'} />`;
@@ -267,6 +266,13 @@ export class WaInbox extends LitElement {
     return html`<button class="small" ?disabled=${got === 'loading'} @click=${() => this.#fetchMedia(m.id)}>
       ${got === 'failed' ? 'Try the download again' : `Download ${name}`}
     </button>`;
+  }
+
+  /** Images are drawn as soon as they are in the conversation: each is fetched once, after the render that shows it. */
+  updated() {
+    for (const m of this.messages ?? []) {
+      if (m.direction === 'in' && m.media && (m.type === 'image' || m.type === 'sticker') && this.media[m.id] === undefined) void this.#fetchMedia(m.id);
+    }
   }
 
   #replyForm() {
