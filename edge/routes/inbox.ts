@@ -1,7 +1,7 @@
 // The inbox: a device's chats with their last received message, and one chat's conversation
 // (what it received, kept at the edge for INBOX_RETENTION_DAYS, beside what it sent, from the
 // message log). Device key for its own device, or the admin key naming one.
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
@@ -10,6 +10,7 @@ import { notARecipient, toRecipient } from '../api/phone.ts';
 import { deviceFor } from '../auth.ts';
 import { contactsTable, inboxChatsTable, inboxMessagesTable, messageStatuses, messagesTable, messageTypes, type InboxMessage, type Message } from '../db/schema.ts';
 import type { AppEnv, DB } from '../env.ts';
+import { inboxRetentionDays } from '../link/inbox.ts';
 import { settled } from './messages.ts';
 
 /** "<unix ms>:<id>": where the previous page ended, in the page's order (time, then id, both descending). */
@@ -88,6 +89,12 @@ const outgoing = z.object({
 
 type Item = (z.infer<typeof incoming> | z.infer<typeof outgoing>) & { at: Date };
 
+/**
+ * The oldest moment the inbox still shows: expired rows are deleted with later writes, so a quiet
+ * inbox may still hold some, and reads leave them out.
+ */
+const keptSince = (env: Env) => new Date(Date.now() - inboxRetentionDays(env.INBOX_RETENTION_DAYS) * 86_400_000);
+
 const parsed = <T>(value: string | null, empty: T): T => (value ? (JSON.parse(value) as T) : empty);
 
 const incomingView = (m: InboxMessage): Item => ({
@@ -147,7 +154,7 @@ export const inbox = new Hono<AppEnv>()
       const rows = await c.var.db
         .select()
         .from(t)
-        .where(and(eq(t.deviceId, device.id), after(t.lastAt, t.chat, parseCursor(cursor))))
+        .where(and(eq(t.deviceId, device.id), gte(t.lastAt, keptSince(c.env)), after(t.lastAt, t.chat, parseCursor(cursor))))
         .orderBy(desc(t.lastAt), desc(t.chat))
         .limit(limit + 1);
       const shown = rows.slice(0, limit);
@@ -192,7 +199,7 @@ export const inbox = new Hono<AppEnv>()
         db
           .select()
           .from(i)
-          .where(and(eq(i.deviceId, device.id), eq(i.chat, recipient.number), after(i.timestamp, i.id, from)))
+          .where(and(eq(i.deviceId, device.id), eq(i.chat, recipient.number), gte(i.receivedAt, keptSince(c.env)), after(i.timestamp, i.id, from)))
           .orderBy(desc(i.timestamp), desc(i.id))
           .limit(limit + 1),
         db

@@ -144,6 +144,10 @@ describe('the inbox', () => {
       inbox.record({ deviceId: device.id, id, from, chat: `${from}@s.whatsapp.net`, type: 'text', text: id, timestamp: Math.floor(receivedAt / 1000) }, receivedAt);
     for (const n of [1, 2, 3]) await message(`OLD-${n}`, '628111000311', now - 40 * day + n);
     await message('NEW-1', '628111000312', now - day);
+    // Not deleted yet, but past the retention: reads leave them out already.
+    const before = await call('GET', '/api/chats', { key: device.apiKey });
+    expect(before.body.chats.map((c: { chat: string }) => c.chat)).toEqual(['628111000312']);
+    expect((await call('GET', '/api/chats/628111000311/messages', { key: device.apiKey })).body.messages).toEqual([]);
 
     expect(await inbox.prune(now, 2)).toBe(2);
     expect(inbox.pruneDue(now)).toBe(true); // a full batch: more is due at once
