@@ -225,7 +225,9 @@ export class WaInbox extends LitElement {
   #conversation() {
     if (!this.chat) return html`<p class="muted">Choose a chat to read it and reply.</p>`;
     const chat = this.chats?.find((c) => c.chat === this.chat);
-    const shown = [...(this.messages ?? [])].reverse();
+    // An edit or a delete whose message is shown is told on that message instead.
+    const ids = new Set(this.messages?.map((m) => m.id));
+    const shown = [...(this.messages ?? [])].reverse().filter((m) => !(m.direction === 'in' && (m.type === 'edit' || m.type === 'revoke') && ids.has(aboutId(m))));
     return html`<div>
       <h3>${chat ? chatTitle(chat) : this.chat}</h3>
       <div class="conversation" role="log" aria-label="Conversation">
@@ -238,15 +240,16 @@ export class WaInbox extends LitElement {
   #bubble(m: ChatMessage) {
     const quoted = m.direction === 'in' && m.quotedId ? this.messages?.find((other) => other.id === m.quotedId) : undefined;
     // The host remembers received messages for quoting, but not edits, deletes and votes (they are about another message).
-    const canQuote = m.direction === 'in' ? !UNQUOTABLE.has(m.type) : m.status !== 'queued' && m.status !== 'failed';
+    const canQuote = m.direction === 'in' ? !UNQUOTABLE.has(m.type) && !m.deletedAt : m.status !== 'queued' && m.status !== 'failed';
     const state = m.direction === 'out' ? m.status : undefined;
     const tick = state ? TICKS[state] : undefined;
     return html`<div class="bubble ${m.direction}" data-id=${m.id}>
       ${m.direction === 'in' && chatIsGroup(this.chat) ? html`<div class="sender">${m.senderName ?? m.sender}</div>` : nothing}
       ${quoted ? html`<div class="quote">${gist(quoted.type, quoted.text)}</div>` : nothing} ${m.direction === 'in' && m.media ? this.#media(m) : nothing}
-      <div class="text">${m.direction === 'out' && m.deleted ? html`<em>Deleted for everyone</em>` : gist(m.type, m.text)}</div>
+      <div class="text">${(m.direction === 'out' && m.deleted) || (m.direction === 'in' && m.deletedAt) ? html`<em>Deleted for everyone</em>` : gist(m.type, m.text)}</div>
       ${m.direction === 'out' && m.status === 'failed' && m.error ? html`<div class="muted">${m.error}</div>` : nothing}
       <div class="meta">
+        ${m.direction === 'in' && m.editedAt && !m.deletedAt ? html`<span>Edited</span>` : nothing}
         <time datetime=${m.timestamp}>${time(m.timestamp)}</time>
         ${tick ? html`<span class="tick ${state}" title=${tick.label} aria-label=${tick.label}>${tick.mark}</span>` : nothing}
         ${canQuote ? html`<button class="small reply" aria-label="Reply to this message" @click=${() => this.#quote(m)}>Reply</button>` : nothing}
@@ -374,6 +377,8 @@ export class WaInbox extends LitElement {
 }
 
 const chatIsGroup = (chat: string) => chat.endsWith('@g.us');
+/** The message an edit or a delete is about. */
+const aboutId = (m: Received) => String((m.details?.edit as { messageId?: string } | undefined)?.messageId ?? (m.details?.revoke as { messageId?: string } | undefined)?.messageId ?? '');
 
 customElements.define('wa-inbox', WaInbox);
 declare global {

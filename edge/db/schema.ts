@@ -140,6 +140,9 @@ export const inboxMessagesTable = sqliteTable(
     timestamp: integer('timestamp', { mode: 'timestamp_ms' }).notNull(),
     /** When the edge stored it (ms): the retention counts from here. */
     receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+    /** When the sender edited it (the text is the new one), or deleted it for everyone (the text is gone). */
+    editedAt: integer('edited_at', { mode: 'timestamp_ms' }),
+    deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
   },
   (t) => [
     primaryKey({ columns: [t.deviceId, t.id] }),

@@ -84,7 +84,29 @@ export class Inbox {
       )
       // A group's name is its subject, which messages do not carry: the push name is a member's.
       .bind(message.deviceId, this.hostId, message.from, isGroup || message.fromMe ? null : name, message.id, sender, message.type, message.text, at);
-    await this.d1.batch([insert, chat]);
+    await this.d1.batch([insert, chat, ...this.changeOfTarget(message, at)]);
+  }
+
+  /**
+   * An edit or a delete for everyone also changes the message it is about, if the inbox has it:
+   * the conversation shows the new text, or that it was deleted. The event's own row stays, as the
+   * webhook delivered it.
+   */
+  private changeOfTarget(message: IncomingMessage, at: number): D1PreparedStatement[] {
+    const about = (field: 'edit' | 'revoke') => {
+      const detail = message.details?.[field] as { messageId?: unknown; text?: unknown } | undefined;
+      return typeof detail?.messageId === 'string' && detail.messageId ? detail : undefined;
+    };
+    // Only the sender's own message: in a group, another member cannot edit or delete it.
+    const same = 'device_id = ?1 AND id = ?2 AND chat = ?3 AND sender = ?4';
+    const sender = message.author ?? message.from;
+    const edit = message.type === 'edit' && about('edit');
+    if (edit && typeof edit.text === 'string') {
+      return [this.d1.prepare(`UPDATE inbox_messages SET text = ?5, edited_at = ?6 WHERE ${same} AND deleted_at IS NULL`).bind(message.deviceId, edit.messageId, message.from, sender, edit.text, at)];
+    }
+    const revoke = message.type === 'revoke' && about('revoke');
+    if (revoke) return [this.d1.prepare(`UPDATE inbox_messages SET text = '', media = NULL, deleted_at = ?5 WHERE ${same}`).bind(message.deviceId, revoke.messageId, message.from, sender, at)];
+    return [];
   }
 
   /** Whether a prune is due now (see PRUNE_EVERY_MS). */

@@ -72,6 +72,8 @@ const incoming = z.object({
   mentions: z.array(z.string()),
   media: media.nullable(),
   details: z.record(z.string(), z.unknown()).nullable().meta({ description: 'Per type, as the webhook has it: place, contacts, poll, vote, reaction, edit or revoke' }),
+  editedAt: dateTime.nullable().meta({ description: 'When the sender edited it: text is the new text' }),
+  deletedAt: dateTime.nullable().meta({ description: 'When the sender deleted it for everyone: text and media are gone' }),
   timestamp: dateTime,
 });
 
@@ -109,6 +111,8 @@ const incomingView = (m: InboxMessage): Item => ({
   mentions: parsed(m.mentions, []),
   media: parsed(m.media, null),
   details: parsed(m.details, null),
+  editedAt: m.editedAt?.toISOString() ?? null,
+  deletedAt: m.deletedAt?.toISOString() ?? null,
   timestamp: m.timestamp.toISOString(),
   at: m.timestamp,
 });

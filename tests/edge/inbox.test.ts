@@ -104,6 +104,31 @@ describe('the inbox', () => {
     expect(rest.body.nextCursor).toBeNull();
   });
 
+  it("shows a message's edit and its deletion for everyone on the message itself, when its own sender made them", async () => {
+    const device = await newDevice('Edits');
+    const now = Math.floor(Date.now() / 1000);
+    const group = '120363000000000321@g.us';
+    const said = (id: string, author: string, text: string, extra: Record<string, unknown> = {}) =>
+      incoming({ deviceId: device.id, id, from: group, chat: group, type: 'text', text, timestamp: now - 50, author, ...extra });
+    const change = (id: string, author: string, type: 'edit' | 'revoke', details: Record<string, unknown>) => said(id, author, '', { type, details, timestamp: now - 10 });
+    await feed([
+      said('G-1', '628111000321', 'harga 10rb'),
+      said('G-2', '628111000321', 'salah kirim', { media: { mimetype: 'image/jpeg', fileName: null, size: 10, seconds: null, ptt: false } }),
+      said('G-3', '628111000322', 'punya Sari'),
+      change('G-1-EDIT', '628111000321', 'edit', { edit: { messageId: 'G-1', text: 'harga 12rb' } }),
+      change('G-2-DEL', '628111000321', 'revoke', { revoke: { messageId: 'G-2' } }),
+      // Another member cannot change Sari's message.
+      change('G-3-EDIT', '628111000321', 'edit', { edit: { messageId: 'G-3', text: 'diubah orang lain' } }),
+    ]);
+    const { body } = await call('GET', `/api/chats/${encodeURIComponent(group)}/messages`, { key: device.apiKey });
+    const byId = Object.fromEntries(body.messages.map((m: { id: string }) => [m.id, m]));
+    expect(byId['G-1']).toMatchObject({ text: 'harga 12rb', editedAt: new Date((now - 10) * 1000).toISOString(), deletedAt: null });
+    expect(byId['G-2']).toMatchObject({ text: '', media: null, deletedAt: new Date((now - 10) * 1000).toISOString() });
+    expect(byId['G-3']).toMatchObject({ text: 'punya Sari', editedAt: null });
+    // The edit and the delete stay in the conversation too, as the webhook delivered them.
+    expect(byId['G-1-EDIT']).toMatchObject({ type: 'edit', details: { edit: { messageId: 'G-1' } } });
+  });
+
   it("ignores events naming a device that is not this host's, and still acknowledges them", async () => {
     const elsewhere = await admin('POST', '/api/hosts', { json: { name: 'Elsewhere', url: 'http://127.0.0.1:9', secret: 'another-long-shared-secret' } });
     const theirs = await newDevice('On another host', { hostId: elsewhere.body.id });

@@ -32,6 +32,8 @@ export interface Received {
   mentions: string[];
   media: ReceivedMedia | null;
   details: Record<string, unknown> | null;
+  editedAt: string | null;
+  deletedAt: string | null;
   timestamp: string;
 }
 

@@ -28,6 +28,8 @@ CREATE TABLE `inbox_messages` (
 	`details` text,
 	`timestamp` integer NOT NULL,
 	`received_at` integer NOT NULL,
+	`edited_at` integer,
+	`deleted_at` integer,
 	PRIMARY KEY(`device_id`, `id`),
 	FOREIGN KEY (`device_id`) REFERENCES `devices`(`id`) ON UPDATE no action ON DELETE cascade
 );
