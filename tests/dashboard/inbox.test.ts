@@ -90,5 +90,7 @@ describe('the inbox', () => {
     // On a phone's width the inbox fits: no sideways scrolling.
     await page.setViewportSize({ width: 375, height: 800 });
     await eventually(() => page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+    await bubble(id).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, 'inbox-375.png') });
   });
 });
