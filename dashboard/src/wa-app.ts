@@ -9,6 +9,7 @@ import './wa-devices.ts';
 import './wa-gateway-status.ts';
 import './wa-hosts.ts';
 import './wa-messages.ts';
+import './wa-inbox.ts';
 import './wa-send-test.ts';
 import './wa-sign-in.ts';
 import './wa-stats.ts';
@@ -35,6 +36,7 @@ const views: View[] = [
       <wa-hosts></wa-hosts>`,
   },
   { id: 'messages', label: 'Messages', render: () => html`<wa-messages></wa-messages>` },
+  { id: 'inbox', label: 'Inbox', render: () => html`<wa-inbox></wa-inbox>` },
   { id: 'send', label: 'Send', render: () => html`<wa-send-test></wa-send-test>` },
   {
     id: 'contacts',

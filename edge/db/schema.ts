@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 // Milliseconds since the epoch, filled in by SQLite so raw inserts get it too.
 const createdAt = () => integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch() * 1000)`);
@@ -105,6 +105,84 @@ export const messagesTable = sqliteTable(
     index('messages_wa_message_id_idx').on(t.waMessageId),
     // The log filtered by recipient, with or without a device (the admin looks across devices).
     index('messages_to_created_idx').on(t.to, t.createdAt),
+    // A conversation in the inbox: what the device sent to one chat, newest first.
+    index('messages_device_to_created_idx').on(t.deviceId, t.to, t.createdAt),
+  ],
+);
+
+/**
+ * The inbox: messages the devices received, kept for INBOX_RETENTION_DAYS. Written by the HostLink
+ * as the host's `message.incoming` events arrive; keyed by device and WhatsApp id, so an event the
+ * host sends again (its journal re-sends until acknowledged) is ignored.
+ */
+export const inboxMessagesTable = sqliteTable(
+  'inbox_messages',
+  {
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devicesTable.id, { onDelete: 'cascade' }),
+    /** WhatsApp's message id. */
+    id: text('id').notNull(),
+    /** Where to answer, as the message log stores a recipient: the number's digits, or the group id (…@g.us). */
+    chat: text('chat').notNull(),
+    /** Who wrote: in a group the member's number, else the chat's. */
+    sender: text('sender').notNull(),
+    senderName: text('sender_name'),
+    fromMe: integer('from_me', { mode: 'boolean' }).notNull().default(false),
+    type: text('type').notNull(),
+    text: text('text').notNull().default(''),
+    quotedId: text('quoted_id'),
+    /** JSON: numbers @mentioned. */
+    mentions: text('mentions'),
+    /** JSON: the attachment's description (mimetype, fileName, size, seconds, ptt), not its bytes. */
+    media: text('media'),
+    /** JSON: per type, the webhook's details (a place, contacts, a poll, a reaction…). */
+    details: text('details'),
+    /** When it was written, as WhatsApp says (ms). */
+    timestamp: integer('timestamp', { mode: 'timestamp_ms' }).notNull(),
+    /** When the edge stored it (ms): the retention counts from here. */
+    receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+    /** When the sender edited it (the text is the new one), or deleted it for everyone (the text is gone). */
+    editedAt: integer('edited_at', { mode: 'timestamp_ms' }),
+    deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.deviceId, t.id] }),
+    // A conversation, newest first, paged by time.
+    index('inbox_messages_chat_idx').on(t.deviceId, t.chat, t.timestamp),
+    // The retention deletes the oldest in small batches.
+    index('inbox_messages_received_idx').on(t.receivedAt),
+  ],
+);
+
+/**
+ * One row per chat of a device with its last received message, upserted with each message. Why
+ * not a GROUP BY over inbox_messages: a chat list must answer in one index range read however
+ * many chats and messages a device has; "the newest row per chat" over messages touches every
+ * chat of the device on each page. The row costs one more write per incoming message, in the
+ * same batch as the message.
+ */
+export const inboxChatsTable = sqliteTable(
+  'inbox_chats',
+  {
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devicesTable.id, { onDelete: 'cascade' }),
+    chat: text('chat').notNull(),
+    /** The last name a private chat's sender gave (groups: null; WhatsApp sends no subject with a message). */
+    name: text('name'),
+    lastMessageId: text('last_message_id').notNull(),
+    lastSender: text('last_sender').notNull(),
+    lastType: text('last_type').notNull(),
+    lastText: text('last_text').notNull().default(''),
+    lastAt: integer('last_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.deviceId, t.chat] }),
+    // A device's chat list, newest first.
+    index('inbox_chats_last_idx').on(t.deviceId, t.lastAt),
+    // The retention: chats whose last message expired.
+    index('inbox_chats_last_at_idx').on(t.lastAt),
   ],
 );
 
@@ -113,3 +191,5 @@ export type Device = typeof devicesTable.$inferSelect;
 export type ContactGroup = typeof contactGroupsTable.$inferSelect;
 export type Contact = typeof contactsTable.$inferSelect;
 export type Message = typeof messagesTable.$inferSelect;
+export type InboxMessage = typeof inboxMessagesTable.$inferSelect;
+export type InboxChat = typeof inboxChatsTable.$inferSelect;

@@ -16,6 +16,7 @@ import { hostsTable } from '../db/schema.ts';
 import type { LiveEvent } from '../events/hub.ts';
 import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
+import { Inbox, inboxRetentionDays } from './inbox.ts';
 import { Dispatcher, type SendReply, type SendRequest } from './dispatch.ts';
 import { MessageLog } from './message-log.ts';
 import { Outbox } from './outbox.ts';
@@ -56,6 +57,7 @@ export class HostLink extends DurableObject<Env> {
   private liveBatch: LiveEvent[] = [];
   private livePublished: Promise<void> = Promise.resolve();
   private listening = true;
+  private inboxOf?: Inbox;
   /** Challenges for hosts that dial in; in memory, so none outlives the object (see protocol.ts). */
   private readonly challenges = new Challenges();
 
@@ -121,6 +123,12 @@ export class HostLink extends DurableObject<Env> {
     });
   }
 
+  /** Received messages kept at the edge (the inbox). */
+  private get inbox(): Inbox {
+    this.inboxOf ??= new Inbox(this.env.DB, this.hostId, inboxRetentionDays(this.env.INBOX_RETENTION_DAYS));
+    return this.inboxOf;
+  }
+
   private get projection(): Projection {
     this.projectionOf ??= new Projection(this.env.DB, this.hostId);
     return this.projectionOf;
@@ -131,6 +139,7 @@ export class HostLink extends DurableObject<Env> {
     if (this.hostId === hostId) return;
     this.hostId = hostId;
     this.projectionOf = undefined;
+    this.inboxOf = undefined;
     await this.ctx.storage.put('hostId', hostId);
   }
 
@@ -171,6 +180,9 @@ export class HostLink extends DurableObject<Env> {
       await this.projection.applyStates([state]);
       if (state.status === 'CONNECTED') this.scheduler.deviceBack(state.id);
       if (this.keys.check(state.id, undefined) === 'ok') this.live({ event: 'device', deviceId: state.id, data: state });
+    } else if (event === 'message.incoming') {
+      await this.inbox.record(data as EventData<'message.incoming'>);
+      if (this.inbox.pruneDue()) this.ctx.waitUntil(this.inbox.prune().catch((error) => console.error(`host link ${this.hostId}: inbox retention failed:`, error)));
     } else if (event === 'message.status') {
       const status = data as EventData<'message.status'>;
       // WhatsApp's ack of a send of ours: into the log beside the send's own outcome (usually one

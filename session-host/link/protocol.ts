@@ -397,7 +397,28 @@ export type MessageStatus = z.infer<typeof messageStatus>;
 export const events = {
   'device.status': deviceState,
   'message.status': z.object({ deviceId: z.string(), id: z.string(), outboxId: z.string().optional(), to: z.string(), status: messageStatus, timestamp: z.number().int() }),
-  'message.incoming': z.object({ deviceId: z.string(), id: z.string(), from: z.string(), chat: z.string(), type: z.string(), text: z.string(), timestamp: z.number().int() }),
+  'message.incoming': z.object({
+    deviceId: z.string(),
+    id: z.string(),
+    from: z.string(),
+    chat: z.string(),
+    type: z.string(),
+    text: z.string(),
+    timestamp: z.number().int(),
+    // ── the inbox (#14): what the edge keeps of a received message. Optional, so an older host's events still validate.
+    /** Who wrote, in a group (a number, or a LID); absent in a private chat, where it is `from`. */
+    author: z.string().max(128).optional(),
+    /** The sender's WhatsApp name (push name). */
+    name: z.string().max(256).optional(),
+    /** Written by the account itself, from its phone. */
+    fromMe: z.boolean().optional(),
+    quotedId: z.string().max(128).nullable().optional(),
+    mentions: z.array(z.string().max(128)).max(256).optional(),
+    /** An attachment's description (the bytes stay with WhatsApp: GET /api/media fetches them). */
+    media: z.object({ mimetype: z.string().nullable(), fileName: z.string().nullable(), size: z.number().nullable(), seconds: z.number().nullable(), ptt: z.boolean() }).nullable().optional(),
+    /** Per type, the webhook's structured description: `place`, `contacts`, `poll`, `vote`, `reaction`, `edit` or `revoke`. */
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
   // Live events (GET /api/events): every webhook body as the device's webhook gets it (`type`:
   // message, status, connection, group), raised whether or not the device has a webhook URL.
   // Not journaled: a live stream shows what happens now; the webhooks are what must not be lost.

@@ -394,6 +394,28 @@ export function incomingPayload(deviceId: string, devicePhone: string | null, me
   } as IncomingPayload;
 }
 
+/** The webhook payload's type-specific part (a place, contacts, a poll…), by the name the webhook gives it. */
+const DETAIL_FIELDS = ['place', 'contacts', 'poll', 'vote', 'reaction', 'edit', 'revoke'] as const;
+
+/**
+ * What the edge's inbox keeps of an incoming message, taken from its webhook payload so both say
+ * the same: who wrote, quote, mentions, the media's description (not the file, and not its
+ * signed URL: the dashboard fetches media with its own key), and the type's details.
+ */
+export function inboxFieldsOf(payload: IncomingPayload) {
+  const record = payload as unknown as Record<string, unknown>;
+  const details = Object.fromEntries(DETAIL_FIELDS.filter((field) => record[field] !== undefined).map((field) => [field, record[field]]));
+  const media = payload.media && { mimetype: payload.media.mimetype, fileName: payload.media.fileName, size: payload.media.size, seconds: payload.media.seconds, ptt: payload.media.ptt };
+  return {
+    ...(payload.member ? { author: payload.member } : {}),
+    name: payload.name,
+    quotedId: payload.quotedId,
+    mentions: payload.mentions,
+    media: media ?? null,
+    details,
+  };
+}
+
 // ───────────────────────── group changes ─────────────────────────
 
 const Stub = proto.WebMessageInfo.StubType;

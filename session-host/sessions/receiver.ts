@@ -3,7 +3,7 @@
 // upsert go to the sender.
 import { jidNormalizedUser, normalizeMessageContent, proto, type WAMessage } from '@whiskeysockets/baileys';
 import type { Logger } from '../logger.ts';
-import { type DecryptedVote, type GroupPayload, groupPayload, type IncomingPayload, incomingPayload, isGroupChange, isUserMessage, senderJidsOf } from './payloads.ts';
+import { type DecryptedVote, type GroupPayload, groupPayload, type IncomingPayload, incomingPayload, inboxFieldsOf, isGroupChange, isUserMessage, senderJidsOf } from './payloads.ts';
 import { pollOf, readVote } from './polls.ts';
 import type { SessionDeps } from './registry.ts';
 import type { Sender } from './sender.ts';
@@ -67,7 +67,16 @@ export class Receiver {
       }
       this.handled(id);
       this.ctx.deps.metrics.messagesReceived++;
-      this.ctx.deps.emit('message.incoming', { deviceId: this.ctx.id, id, from: payload.sender, chat: payload.chat, type: payload.type, text: payload.message, timestamp: payload.timestamp });
+      this.ctx.deps.emit('message.incoming', {
+        deviceId: this.ctx.id,
+        id,
+        from: payload.sender,
+        chat: payload.chat,
+        type: payload.type,
+        text: payload.message,
+        timestamp: payload.timestamp,
+        ...inboxFieldsOf(payload),
+      });
     }
   }
 

@@ -79,6 +79,8 @@ describe('GET /api/openapi.json', () => {
         'POST /api/hosts',
         'PATCH /api/hosts/{id}',
         'DELETE /api/hosts/{id}',
+        'GET /api/chats',
+        'GET /api/chats/{chat}/messages',
         'GET /api/demo',
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',

@@ -109,7 +109,7 @@ describe('incoming messages', () => {
       vote: { pollId: poll, pollName: 'Warna favorit?', voter: buyer, options: ['Biru', 'Merah'] },
     });
     const event = await link.nextEvent('message.incoming', (e) => e.id === vote.id);
-    expect(event).toMatchObject({ type: 'poll_vote', text: 'Biru, Merah' });
+    expect(event).toMatchObject({ type: 'poll_vote', text: 'Biru, Merah', details: { vote: { pollId: poll, options: ['Biru', 'Merah'] } } });
 
     // A phone that names both parties by LID, and a vote taken back.
     const byLid = await sim.votePoll(poll, '6281300000002', ['Hijau'], 'lid');

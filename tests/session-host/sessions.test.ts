@@ -217,7 +217,9 @@ describe('webhooks', () => {
     expect(verifyWebhookSignature(WEBHOOK_SECRET, String(h['x-webhook-timestamp']), hook.body, String(h['x-webhook-signature']))).toBe(true);
     expect(verifyWebhookSignature('another-secret-entirely', String(h['x-webhook-timestamp']), hook.body, String(h['x-webhook-signature']))).toBe(false);
     const event = await link.nextEvent('message.incoming', (e) => e.id === id);
-    expect(event).toMatchObject({ deviceId: 'shop', text: 'Apakah barang ready?', from: '6281200000009' });
+    expect(event).toMatchObject({ deviceId: 'shop', text: 'Apakah barang ready?', from: '6281200000009', name: 'Siti', quotedId: null, mentions: [], media: null, details: {} });
+    // The edge's inbox treats `author` as a group member: a private chat has none.
+    expect(event).not.toHaveProperty('author');
   });
 
   it('describes incoming media and group messages', async () => {
@@ -226,11 +228,16 @@ describe('webhooks', () => {
     const { id } = await sim.sendIncoming(phoneOf(shop), '6281200000010', 'Stok ada?', { group: group.id });
     const hook = await receiver.waitFor((r) => r.json.id === id);
     expect(hook.json).toMatchObject({ isGroup: true, chat: `${group.id}@g.us`, member: '6281200000010', message: 'Stok ada?' });
+    // The inbox files it under the group and names who wrote it.
+    expect(await link.nextEvent('message.incoming', (e) => e.id === id)).toMatchObject({ from: `${group.id}@g.us`, author: '6281200000010', text: 'Stok ada?' });
 
     const image = { imageMessage: { caption: 'Bukti transfer', mimetype: 'image/jpeg', fileLength: 12345, fileSha256: Buffer.alloc(32, 7) } };
     const media = await sim.sendIncoming(phoneOf(shop), '6281200000011', image);
     const mediaHook = await receiver.waitFor((r) => r.json.id === media.id);
     expect(mediaHook.json).toMatchObject({ type: 'image', message: 'Bukti transfer', media: { mimetype: 'image/jpeg', size: 12345, sha256: '07'.repeat(32) } });
+    // The inbox gets the file's description, not a link: the dashboard fetches it with its own key.
+    const mediaEvent = await link.nextEvent('message.incoming', (e) => e.id === media.id);
+    expect(mediaEvent.media).toEqual({ mimetype: 'image/jpeg', fileName: null, size: 12345, seconds: null, ptt: false });
   });
 
   it('reports sent, delivered and read for a sent message, as webhooks and link events', async () => {
