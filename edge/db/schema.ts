@@ -96,6 +96,8 @@ export const messagesTable = sqliteTable(
     editedAt: integer('edited_at', { mode: 'timestamp_ms' }),
     /** When it was deleted for everyone (WhatsApp's revoke). */
     deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
+    /** The broadcast it is one recipient's copy of (null: a send of its own). */
+    broadcastId: text('broadcast_id'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -103,7 +105,38 @@ export const messagesTable = sqliteTable(
     index('messages_device_created_idx').on(t.deviceId, t.createdAt),
     // Status receipts from WhatsApp arrive keyed by WhatsApp's message id.
     index('messages_wa_message_id_idx').on(t.waMessageId),
+    // A broadcast's progress is one grouped count over its rows.
+    index('messages_broadcast_idx').on(t.broadcastId, t.status),
   ],
+);
+
+/**
+ * One message to many recipients (a contact group, or a list of numbers), sent through the
+ * outbox: each recipient's copy is a row of the message log with this id as its `broadcast_id`,
+ * so its progress is counted from the log, never kept twice.
+ */
+export const broadcastsTable = sqliteTable(
+  'broadcasts',
+  {
+    id: text('id').primaryKey(), // "bc_…", sorting in creation order
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devicesTable.id, { onDelete: 'cascade' }),
+    /** The contact group it went to (null: a list of numbers, or the group is gone). */
+    groupId: text('group_id').references(() => contactGroupsTable.id, { onDelete: 'set null' }),
+    /** The text as written, placeholders unfilled; the caption when there is media. */
+    message: text('message').notNull(),
+    mediaUrl: text('media_url'),
+    mediaType: text('media_type'),
+    total: integer('total').notNull(),
+    /** When the first message is due (null: at once). */
+    scheduledAt: integer('scheduled_at', { mode: 'timestamp_ms' }),
+    /** Fonnte's delay as given ("5" or "1-10" seconds), null: the device's own pacing only. */
+    delay: text('delay'),
+    cancelledAt: integer('cancelled_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('broadcasts_device_idx').on(t.deviceId, t.id)],
 );
 
 export type Host = typeof hostsTable.$inferSelect;
@@ -111,3 +144,4 @@ export type Device = typeof devicesTable.$inferSelect;
 export type ContactGroup = typeof contactGroupsTable.$inferSelect;
 export type Contact = typeof contactsTable.$inferSelect;
 export type Message = typeof messagesTable.$inferSelect;
+export type Broadcast = typeof broadcastsTable.$inferSelect;

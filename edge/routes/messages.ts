@@ -168,7 +168,7 @@ async function sendOne(c: Context<AppEnv>, deviceId: string | undefined, message
  * D1: a send's row reaches D1 just after its answer, and a client reading it back at once must
  * find it.
  */
-async function settled(db: DB, env: Env, caller: Caller): Promise<void> {
+export async function settled(db: DB, env: Env, caller: Caller): Promise<void> {
   const hostIds = caller.admin ? [null, ...(await db.select({ id: hostsTable.id }).from(hostsTable)).map((h) => h.id)] : [caller.device.hostId];
   await Promise.all(
     hostIds.map((hostId) => {
