@@ -3,6 +3,7 @@ import { restoreSession, session, signOut, type Session } from './data/session.t
 import { Watch } from './data/store.ts';
 import { base } from './styles.ts';
 import './wa-api-docs.ts';
+import './wa-broadcasts.ts';
 import './wa-contact-groups.ts';
 import './wa-contacts.ts';
 import './wa-devices.ts';
@@ -86,6 +87,7 @@ export class WaApp extends LitElement {
           <wa-contacts></wa-contacts>
           <wa-contact-groups></wa-contact-groups>
         </div>
+        <wa-broadcasts id="broadcasts"></wa-broadcasts>
         <wa-whatsapp-groups></wa-whatsapp-groups>
         <wa-api-docs></wa-api-docs>
       </main>`;
