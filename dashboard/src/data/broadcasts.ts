@@ -48,7 +48,9 @@ export const broadcasts = new Store<Remote<Broadcast[]>>({ loading: true }, (wat
 });
 
 const path = (id: string) => `/api/broadcasts/${encodeURIComponent(id)}`;
-const ongoing = (b: Broadcast) => b.status === 'queued' || b.status === 'sending';
+// Receipts keep arriving after the last message went: a recent broadcast is followed a while longer.
+const RECEIPTS_MS = 10 * 60_000;
+const followed = (b: Broadcast) => b.status === 'queued' || b.status === 'sending' || (b.counts.read < b.counts.sent && Date.now() - Date.parse(b.createdAt) < RECEIPTS_MS);
 
 export async function loadBroadcasts(): Promise<void> {
   broadcasts.set({ ...broadcasts.value, loading: true });
@@ -65,11 +67,11 @@ function update(next: Broadcast): void {
   broadcasts.set({ ...broadcasts.value, data: list.some((b) => b.id === next.id) ? list.map((b) => (b.id === next.id ? next : b)) : [next, ...list] });
 }
 
-/** Each broadcast still going, asked for its progress; again after a pause while watched. */
+/** Each broadcast still going (or hearing receipts), asked for its progress; again after a pause while watched. */
 async function poll(): Promise<void> {
   clearTimeout(timer);
   if (!broadcasts.watched) return;
-  const going = (broadcasts.value.data ?? []).filter(ongoing);
+  const going = (broadcasts.value.data ?? []).filter(followed);
   await Promise.all(going.map((b) => api<Broadcast>('GET', path(b.id)).then(update, () => undefined)));
   if (broadcasts.watched) timer = setTimeout(() => void poll(), POLL_MS);
 }
