@@ -68,27 +68,27 @@ export class WaBroadcasts extends LitElement {
             </select>
           </label>
         </div>
-        ${this.to === 'group'
-          ? html`<label
+        ${
+          this.to === 'group'
+            ? html`<label
               >Contact group
               <select name="groupId" required>
                 <option value="">Choose a group</option>
                 ${groupList.map((g) => html`<option value=${g.id}>${g.name}</option>`)}
               </select>
             </label>`
-          : html`<label
+            : html`<label
               >Numbers <span class="hint">One per line or comma-separated; "628123456789|Budi" fills {name}.</span>
               <textarea name="numbers" required placeholder=${'628123456789|Budi\n08123456780|Sari'}></textarea>
-            </label>`}
+            </label>`
+        }
         <label>Message <span class="hint">{name} becomes each contact's name.</span> <textarea name="message" required placeholder="Halo {name}, ..."></textarea></label>
         <div class="row">
           <label>Media URL <span class="hint">Optional: the message becomes its caption.</span> <input name="mediaUrl" type="url" placeholder="https://example.com/promo.jpg" /></label>
           <label>Send at <span class="hint">Optional; empty: now.</span> <input name="schedule" type="datetime-local" /></label>
           <label>Delay <span class="hint">Seconds between recipients: "5" or "1-10".</span> <input name="delay" placeholder="5" pattern="\\s*\\d+\\s*(-\\s*\\d+\\s*)?" /></label>
         </div>
-        ${this.preview
-          ? html`<div aria-label="Preview"><p class="muted">Preview for ${this.preview.who}:</p><p class="preview" data-preview>${this.preview.text}</p></div>`
-          : ''}
+        ${this.preview ? html`<div aria-label="Preview"><p class="muted">Preview for ${this.preview.who}:</p><p class="preview" data-preview>${this.preview.text}</p></div>` : ''}
         <div class="actions"><button class="primary" ?disabled=${this.sending}>${this.sending ? 'Queueing…' : 'Send broadcast'}</button></div>
       </form>
       <div role="status">${this.notice ? html`<p class="success">${this.notice}</p>` : ''}</div>
@@ -114,9 +114,10 @@ export class WaBroadcasts extends LitElement {
         </tr>
       </thead>
       <tbody>
-        ${rows.length
-          ? rows.map(
-              (b) => html`<tr data-broadcast=${b.id}>
+        ${
+          rows.length
+            ? rows.map(
+                (b) => html`<tr data-broadcast=${b.id}>
                 <td>${new Date(b.createdAt).toLocaleString()}</td>
                 <td>${groupName(b.groupId)} (${b.total})</td>
                 <td>${b.message}</td>
@@ -127,10 +128,11 @@ export class WaBroadcasts extends LitElement {
                 <td><span class="badge">${b.status}</span></td>
                 <td>${b.status === 'queued' || b.status === 'sending' ? html`<button class="small danger" @click=${() => this.#cancel(b)}>Cancel</button>` : ''}</td>
               </tr>`,
-            )
-          : html`<tr>
+              )
+            : html`<tr>
               <td class="empty" colspan="6">No broadcasts yet.</td>
-            </tr>`}
+            </tr>`
+        }
       </tbody>
     </table>`;
   }
@@ -198,7 +200,8 @@ export class WaBroadcasts extends LitElement {
   async #cancel(b: Broadcast) {
     const confirm = this.renderRoot.querySelector('wa-confirm')!;
     const waiting = b.counts.queued;
-    if (!(await confirm.ask({ heading: 'Cancel this broadcast?', message: `The ${waiting} message${waiting === 1 ? '' : 's'} not sent yet will not go; what went out stays.`, action: 'Cancel broadcast' }))) return;
+    if (!(await confirm.ask({ heading: 'Cancel this broadcast?', message: `The ${waiting} message${waiting === 1 ? '' : 's'} not sent yet will not go; what went out stays.`, action: 'Cancel broadcast' })))
+      return;
     this.error = '';
     try {
       const n = await cancelBroadcast(b.id);

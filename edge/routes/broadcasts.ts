@@ -36,9 +36,7 @@ const when = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return z.NEVER;
 });
 
-const numbersField = z
-  .union([z.array(z.string()), z.string()])
-  .transform((value) => (Array.isArray(value) ? value : value.split(/[,\n]/)).map((s) => s.trim()).filter(Boolean));
+const numbersField = z.union([z.array(z.string()), z.string()]).transform((value) => (Array.isArray(value) ? value : value.split(/[,\n]/)).map((s) => s.trim()).filter(Boolean));
 
 export const newBroadcast = z
   .object({
@@ -48,7 +46,11 @@ export const newBroadcast = z
       description: `Instead of groupId: the recipients, an array or a comma- or line-separated string (at most ${MAX_RECIPIENTS}); "number|name|var1|…" fills {name}, {var1}…`,
       examples: [['628123456789|Budi', '08123456780']],
     }),
-    message: z.string().max(65_536).optional().meta({ description: 'The text ({name} is filled with the contact’s name); the caption when media has none', examples: ['Halo {name}, promo hari ini!'] }),
+    message: z
+      .string()
+      .max(65_536)
+      .optional()
+      .meta({ description: 'The text ({name} is filled with the contact’s name); the caption when media has none', examples: ['Halo {name}, promo hari ini!'] }),
     media: z
       .object({
         url: httpUrl,

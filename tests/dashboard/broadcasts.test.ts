@@ -58,7 +58,12 @@ describe('the Broadcasts view', () => {
     const first = form.locator('tbody tr').first();
     await eventually(() => first.locator('[data-progress]').textContent()).toContain('5 delivered');
     await eventually(() => first.locator('.badge').textContent()).toBe('done');
-    expect(sim.outbox.filter((m) => m.text?.endsWith('diskon 20%!')).map((m) => m.text).sort()).toEqual(people.map((name) => `Halo ${name}, diskon 20%!`));
+    expect(
+      sim.outbox
+        .filter((m) => m.text?.endsWith('diskon 20%!'))
+        .map((m) => m.text)
+        .sort(),
+    ).toEqual(people.map((name) => `Halo ${name}, diskon 20%!`));
     await page.screenshot({ path: join(ARTIFACTS, 'broadcasts-done.png') });
 
     // A slow one, cancelled after its first message.

@@ -91,8 +91,7 @@ describe('broadcasts', () => {
     ]);
 
     // The counting: each row once in queued, sent, failed or cancelled; delivered and read are part of sent.
-    const set = (to: string, status: string, error: string | null = null) =>
-      env.DB.prepare('UPDATE messages SET status = ?, error = ? WHERE broadcast_id = ? AND "to" = ?').bind(status, error, id, to).run();
+    const set = (to: string, status: string, error: string | null = null) => env.DB.prepare('UPDATE messages SET status = ?, error = ? WHERE broadcast_id = ? AND "to" = ?').bind(status, error, id, to).run();
     await set('628333000001', 'read');
     expect(await progress(id)).toMatchObject({ status: 'sending', counts: { queued: 2, sent: 1, delivered: 1, read: 1, failed: 0, cancelled: 0 } });
     await set('628333000002', 'delivered');
@@ -131,7 +130,7 @@ describe('broadcasts', () => {
     const sent = hostUp();
     const created = await broadcast({ numbers: ['628555000001|Fajar'], media: { url: 'https://cdn.example.test/promo.jpg', caption: 'For {name}' } });
     expect(created.body).toMatchObject({ total: 1, message: 'For {name}', media: { url: 'https://cdn.example.test/promo.jpg', type: 'image' } });
-    const [params] = await until(async () => sent().filter((p) => p.text === 'For Fajar').length && sent().filter((p) => p.text === 'For Fajar'), 'the media copy');
-    expect(params!.media).toMatchObject({ type: 'image', url: 'https://cdn.example.test/promo.jpg' });
+    const params = await until(async () => sent().find((p) => p.text === 'For Fajar'), 'the media copy');
+    expect(params.media).toMatchObject({ type: 'image', url: 'https://cdn.example.test/promo.jpg' });
   });
 });
