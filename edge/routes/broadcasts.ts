@@ -370,7 +370,8 @@ export const broadcasts = new Hono<AppEnv>()
           waiting.map((m) => m.id),
         ));
       }
-      const [marked] = row.cancelledAt ? [row] : await db.update(broadcastsTable).set({ cancelledAt: new Date() }).where(eq(broadcastsTable.id, row.id)).returning();
+      // Nothing was waiting (it is done): nothing to cancel, and it stays done.
+      const [marked] = row.cancelledAt || !waiting.length ? [row] : await db.update(broadcastsTable).set({ cancelledAt: new Date() }).where(eq(broadcastsTable.id, row.id)).returning();
       const view = viewOf(marked!, (await countsOf(db, [marked!])).get(row.id)!);
       return c.json({ ...view, cancelled });
     },

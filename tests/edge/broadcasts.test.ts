@@ -58,6 +58,7 @@ describe('broadcasts', () => {
     });
     const other = await newDevice('Other');
     expect((await broadcast({ groupId: group.id, message: 'Hi', deviceId: other.id })).status).toBe(403);
+    expect(await broadcast({ groupId: group.id, message: 'Hi', deviceId: 'device_nope' }, `Bearer ${env.ADMIN_KEY}`)).toEqual({ status: 404, body: { error: 'Device not found: device_nope' } });
     expect((await call('GET', '/api/broadcasts?limit=0', { key: device.apiKey })).body).toEqual({ error: 'limit: Too small: expected number to be >=1' });
   });
 
@@ -97,6 +98,8 @@ describe('broadcasts', () => {
     await set('628333000002', 'delivered');
     await set('628333000003', 'failed', 'not on WhatsApp');
     expect(await progress(id)).toMatchObject({ status: 'done', counts: { queued: 0, sent: 2, delivered: 2, read: 1, failed: 1, cancelled: 0 } });
+    // Nothing waits: a cancel takes nothing out, and it stays done.
+    expect((await call('DELETE', `/api/broadcasts/${id}`, { key: device.apiKey })).body).toMatchObject({ cancelled: 0, status: 'done', cancelledAt: null });
 
     const list = await call('GET', '/api/broadcasts?limit=1', { key: device.apiKey });
     expect(list.body).toMatchObject({ broadcasts: [{ id, counts: { sent: 2 } }] });
