@@ -53,6 +53,8 @@ describe('broadcasts, end to end', () => {
     const created = await asAdmin('POST', '/api/broadcasts', { deviceId: device.id, groupId, message: 'Later {name}', delay: '4' });
     const { id } = created.json;
     await until(async () => arrived('Later ').length === 1, 'the first message', 30_000);
+    // Its outcome back at the edge: until then it is on the wire, and a cancel leaves it be.
+    await until(async () => (await progress(id)).counts.sent === 1, 'the first counted as sent');
     const cancelled = await asAdmin('DELETE', `/api/broadcasts/${id}`);
     expect(cancelled).toMatchObject({ status: 200, json: { id, cancelled: 4, status: 'cancelled', counts: { queued: 0, sent: 1, cancelled: 4 } } });
     // Past when the next one was due: nothing more went.
