@@ -3,6 +3,7 @@ import { restoreSession, session, signOut, type Session } from './data/session.t
 import { Watch } from './data/store.ts';
 import { base } from './styles.ts';
 import './wa-api-docs.ts';
+import './wa-broadcasts.ts';
 import './wa-contact-groups.ts';
 import './wa-contacts.ts';
 import './wa-devices.ts';
@@ -37,6 +38,7 @@ const views: View[] = [
   },
   { id: 'messages', label: 'Messages', render: () => html`<wa-messages></wa-messages>` },
   { id: 'inbox', label: 'Inbox', render: () => html`<wa-inbox></wa-inbox>` },
+  { id: 'broadcasts', label: 'Broadcasts', render: () => html`<wa-broadcasts></wa-broadcasts>` },
   { id: 'send', label: 'Send', render: () => html`<wa-send-test></wa-send-test>` },
   {
     id: 'contacts',

@@ -22,7 +22,19 @@ export type Rich = Pick<SendParams, 'location' | 'contacts' | 'poll' | 'reaction
  * A message to send; `dueAt` (unix ms) when it is queued for later. A `rich` one is logged as
  * `type`, with `preview` as its text in the log. `linkPreview: false`: a URL in the text gets no card.
  */
-export type Outgoing = { to: Recipient; text?: string; media?: Media; typingMs?: number; dueAt?: number; rich?: Rich; type?: MessageType; preview?: string; linkPreview?: boolean };
+export type Outgoing = {
+  to: Recipient;
+  text?: string;
+  media?: Media;
+  typingMs?: number;
+  dueAt?: number;
+  rich?: Rich;
+  type?: MessageType;
+  preview?: string;
+  linkPreview?: boolean;
+  /** One recipient's copy of this broadcast. */
+  broadcastId?: string;
+};
 
 // WhatsApp shows these inline; anything else goes as a document, which it always accepts.
 const IMAGE = /\.(jpe?g|png|gif|webp)$/i;
@@ -108,6 +120,7 @@ export async function dispatch(ctx: SendContext, deviceId: string | undefined, m
         to: m.to.number,
         type: m.type ?? m.media?.type ?? 'text',
         preview: (m.preview ?? m.text)?.slice(0, 200) ?? null,
+        broadcastId: m.broadcastId,
         params: { deviceId: device.id, to: m.to.jid, text: m.text, media: shared(m.media, ids), ...m.rich, linkPreview: m.linkPreview, outboxId: id, typingMs: m.typingMs },
         dueAt: m.dueAt,
       };

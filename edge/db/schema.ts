@@ -96,6 +96,8 @@ export const messagesTable = sqliteTable(
     editedAt: integer('edited_at', { mode: 'timestamp_ms' }),
     /** When it was deleted for everyone (WhatsApp's revoke). */
     deletedAt: integer('deleted_at', { mode: 'timestamp_ms' }),
+    /** The broadcast it is one recipient's copy of (null: a send of its own). */
+    broadcastId: text('broadcast_id'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -107,6 +109,8 @@ export const messagesTable = sqliteTable(
     index('messages_to_created_idx').on(t.to, t.createdAt),
     // A conversation in the inbox: what the device sent to one chat, newest first.
     index('messages_device_to_created_idx').on(t.deviceId, t.to, t.createdAt),
+    // A broadcast's progress is one grouped count over its rows.
+    index('messages_broadcast_idx').on(t.broadcastId, t.status),
   ],
 );
 
@@ -186,6 +190,35 @@ export const inboxChatsTable = sqliteTable(
   ],
 );
 
+/**
+ * One message to many recipients (a contact group, or a list of numbers), sent through the
+ * outbox: each recipient's copy is a row of the message log with this id as its `broadcast_id`,
+ * so its progress is counted from the log, never kept twice.
+ */
+export const broadcastsTable = sqliteTable(
+  'broadcasts',
+  {
+    id: text('id').primaryKey(), // "bc_…", sorting in creation order
+    deviceId: text('device_id')
+      .notNull()
+      .references(() => devicesTable.id, { onDelete: 'cascade' }),
+    /** The contact group it went to (null: a list of numbers, or the group is gone). */
+    groupId: text('group_id').references(() => contactGroupsTable.id, { onDelete: 'set null' }),
+    /** The text as written, placeholders unfilled; the caption when there is media. */
+    message: text('message').notNull(),
+    mediaUrl: text('media_url'),
+    mediaType: text('media_type'),
+    total: integer('total').notNull(),
+    /** When the first message is due (null: at once). */
+    scheduledAt: integer('scheduled_at', { mode: 'timestamp_ms' }),
+    /** Fonnte's delay as given ("5" or "1-10" seconds), null: the device's own pacing only. */
+    delay: text('delay'),
+    cancelledAt: integer('cancelled_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('broadcasts_device_idx').on(t.deviceId, t.id)],
+);
+
 export type Host = typeof hostsTable.$inferSelect;
 export type Device = typeof devicesTable.$inferSelect;
 export type ContactGroup = typeof contactGroupsTable.$inferSelect;
@@ -193,3 +226,4 @@ export type Contact = typeof contactsTable.$inferSelect;
 export type Message = typeof messagesTable.$inferSelect;
 export type InboxMessage = typeof inboxMessagesTable.$inferSelect;
 export type InboxChat = typeof inboxChatsTable.$inferSelect;
+export type Broadcast = typeof broadcastsTable.$inferSelect;

@@ -386,6 +386,17 @@ export class HostLink extends DurableObject<Env> {
     return outcome;
   }
 
+  /**
+   * Takes many waiting sends out of the queue in one call (a broadcast to thousands is one call,
+   * not thousands); those not queued any more are left as they are. Logged as cancelled, in D1 on return.
+   */
+  async cancelMany(hostId: string, ids: string[]): Promise<{ cancelled: number; sending: number }> {
+    await this.bind(hostId);
+    const outcome = this.scheduler.cancelMany(ids);
+    await this.log.flush();
+    return outcome;
+  }
+
   /** Moves a waiting send to `dueAt` (unix ms). */
   async reschedule(hostId: string, id: string, dueAt: number): Promise<'rescheduled' | 'sending' | 'unknown'> {
     await this.bind(hostId);

@@ -15,6 +15,8 @@ export interface NewLogRow {
   type: MessageType;
   preview: string | null;
   createdAt: number;
+  /** The broadcast this row is one recipient's copy of. */
+  broadcastId?: string;
 }
 
 /** What changes on a row as its send goes on. */
@@ -43,7 +45,7 @@ interface Pending {
 }
 
 // Columns of `messages`, by the field that fills them.
-const INSERTED = { deviceId: 'device_id', to: '"to"', type: 'type', preview: 'preview', createdAt: 'created_at' } as const;
+const INSERTED = { deviceId: 'device_id', to: '"to"', type: 'type', preview: 'preview', createdAt: 'created_at', broadcastId: 'broadcast_id' } as const;
 const CHANGED = { status: 'status', error: 'error', scheduledAt: 'scheduled_at', attempts: 'attempts', failedAt: 'failed_at' } as const;
 // A send's outcome is true whatever a receipt has done to the row meanwhile.
 const ALWAYS = { waMessageId: 'wa_message_id', sentAt: 'sent_at' } as const;
@@ -54,7 +56,7 @@ const OPEN = "messages.status IN ('queued', 'failed')";
 const rank = (status: string) => `(CASE ${status} WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 0 END)`;
 const RANK = { delivered: 2, read: 3 } as const;
 
-/** Entries per D1 batch (each statement binds at most 14 values, under D1's 100). */
+/** Entries per D1 batch (each statement binds at most 15 values, under D1's 100). */
 const PER_BATCH = 50;
 
 export class MessageLog {
@@ -93,8 +95,8 @@ export class MessageLog {
 
   /** A new row; if D1 has it already (a retry under an Idempotency-Key), `change` applies to it. */
   insert(id: string, row: NewLogRow, change: LogChange): void {
-    const { deviceId, to, type, preview, createdAt } = row;
-    this.write(id, { deviceId, to, type, preview, createdAt, ...change }, true);
+    const { deviceId, to, type, preview, createdAt, broadcastId } = row;
+    this.write(id, { deviceId, to, type, preview, createdAt, broadcastId, ...change }, true);
   }
 
   /**

@@ -99,6 +99,18 @@ export class OutboxScheduler {
     return 'cancelled';
   }
 
+  /** Takes many waiting sends out of the queue at once (a broadcast's rest); how many were. */
+  cancelMany(ids: string[]): { cancelled: number; sending: number } {
+    let cancelled = 0;
+    let sending = 0;
+    for (const id of ids) {
+      const outcome = this.cancel(id);
+      if (outcome === 'cancelled') cancelled++;
+      else if (outcome === 'sending') sending++;
+    }
+    return { cancelled, sending };
+  }
+
   /** Moves a waiting send to `dueAt` (unix ms). */
   async reschedule(id: string, dueAt: number): Promise<'rescheduled' | 'sending' | 'unknown'> {
     if (this.sendingId === id) return 'sending';

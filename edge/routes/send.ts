@@ -35,7 +35,7 @@ const flag = z.union([z.boolean(), z.number(), z.string()]).transform((v, ctx) =
 });
 
 /** Fonnte's `delay`: "5" (seconds) or a range "1-10" picked at random for each gap between targets. */
-const delayRange = scalar.transform((v, ctx) => {
+export const delayRange = scalar.transform((v, ctx) => {
   const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(v);
   const min = Number(match?.[1]);
   const max = match?.[2] === undefined ? min : Number(match[2]);
