@@ -2,6 +2,7 @@ import { LitElement, css, html, type TemplateResult } from 'lit';
 import { restoreSession, session, signOut, type Session } from './data/session.ts';
 import { Watch } from './data/store.ts';
 import { base } from './styles.ts';
+import './wa-activity.ts';
 import './wa-api-docs.ts';
 import './wa-broadcasts.ts';
 import './wa-contact-groups.ts';
@@ -34,6 +35,7 @@ const views: View[] = [
     render: () => html`<wa-stats></wa-stats>
       <wa-gateway-status></wa-gateway-status>
       <wa-devices></wa-devices>
+      <wa-activity></wa-activity>
       <wa-hosts></wa-hosts>`,
   },
   { id: 'messages', label: 'Messages', render: () => html`<wa-messages></wa-messages>` },

@@ -18,7 +18,7 @@ let sim: WaSim;
 let stack: Stack;
 let browser: Browser;
 let page: Page;
-let shop: { id: string; apiKey: string };
+let shop: { id: string; apiKey: string; phone: string };
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -181,5 +181,20 @@ describe('the Messages view', () => {
     expect(await log().getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
     await log().getByRole('button', { name: 'Newer' }).click();
     await eventually(shownIds).toEqual(all.slice(0, 25));
+  });
+
+  it("charts today's sent and received messages in the overview, per device", async () => {
+    await sim.sendIncoming(shop.phone, BUDI, 'Terima kasih!');
+    const sent = ((await asAdmin('GET', '/api/messages?limit=200')).json.messages as { sentAt: string | null }[]).filter((m) => m.sentAt).length;
+    await page.goto(`${stack.edgeUrl}/#overview`);
+    const chart = page.locator('wa-activity section.card');
+    await eventually(() => chart.getByTestId('activity-totals').textContent()).toContain(`${sent} sent`);
+    await eventually(() => chart.getByTestId('activity-totals').textContent()).toContain('1 received');
+    const today = await page.evaluate(() => new Date(Date.now() - new Date().getTimezoneOffset() * 60_000).toISOString().slice(0, 10));
+    expect(await chart.locator(`g[data-date="${today}"] title`).textContent()).toBe(`${today}: ${sent} sent, 1 received`);
+    expect(await chart.locator('g[data-date]').count()).toBe(30);
+    await chart.getByLabel('Device').selectOption({ label: 'Toko Utama' });
+    await eventually(() => chart.getByTestId('activity-totals').textContent()).toContain(`${sent} sent`);
+    await shot('activity-chart');
   });
 });
