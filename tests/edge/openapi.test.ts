@@ -89,6 +89,9 @@ describe('GET /api/openapi.json', () => {
         'POST /api/demo/devices/{id}/scan',
         'GET /api/openapi.json',
         'GET /api/media/{deviceId}/{messageId}',
+        'GET /api/events',
+        'POST /api/events/ticket',
+        'GET /api/stats/daily',
         // Fonnte's other endpoints, at Fonnte's paths.
         'POST /validate',
         'POST /device',
