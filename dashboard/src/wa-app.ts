@@ -11,6 +11,7 @@ import './wa-hosts.ts';
 import './wa-send-test.ts';
 import './wa-sign-in.ts';
 import './wa-stats.ts';
+import './wa-webhook-deliveries.ts';
 import './wa-whatsapp-groups.ts';
 
 /** The dashboard: the sign-in form, or every section once signed in. */
@@ -87,6 +88,7 @@ export class WaApp extends LitElement {
           <wa-contact-groups></wa-contact-groups>
         </div>
         <wa-whatsapp-groups></wa-whatsapp-groups>
+        <wa-webhook-deliveries id="webhooks"></wa-webhook-deliveries>
         <wa-api-docs></wa-api-docs>
       </main>`;
   }

@@ -35,21 +35,12 @@ const delivery = z.object({
   lastAttemptAt: dateTime.nullable(),
   nextAttemptAt: dateTime.nullable(),
   deliveredAt: dateTime.nullable(),
-  messageId: z
-    .string()
-    .nullable()
-    .meta({ description: 'The id in the body (the message or the send it is about)' }),
+  messageId: z.string().nullable().meta({ description: 'The id in the body (the message or the send it is about)' }),
   retryable: z.boolean().meta({ description: 'Whether POST …/retry acts on it: pending and failed ones (one given up is queued again, once)' }),
 });
 
 const listQuery = z.object({
-  limit: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1)
-    .max(MAX_DELIVERIES, `at most ${MAX_DELIVERIES}`)
-    .optional()
-    .meta({ description: 'How many, newest first (50)' }),
+  limit: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1).max(MAX_DELIVERIES, `at most ${MAX_DELIVERIES}`).optional().meta({ description: 'How many, newest first (50)' }),
   status: webhookDeliveryFilter.optional().meta({ description: 'Only deliveries in this state' }),
 });
 

@@ -60,11 +60,13 @@ describe.each(backends)('webhook deliveries on the %s store', (_backend, openBac
     await receiver.stop();
     await store.close();
     await cleanup();
+    // Neither the URL's credentials nor its query values reach the logs.
+    expect(lines.join('')).not.toMatch(/hunter2|query-secret/);
   });
 
   /** A started queue posting to the receiver, its URL carrying credentials and a token in the query. */
   async function queue(options: Partial<WebhookQueueOptions> = {}): Promise<WebhookQueue> {
-    const url = receiver.url.replace('http://', 'http://user:hunter2@') + '?token=query-secret';
+    const url = `${receiver.url.replace('http://', 'http://user:hunter2@')}?token=query-secret`;
     const q = new WebhookQueue({
       store,
       logger: pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) }),
@@ -186,4 +188,3 @@ describe.each(backends)('webhook deliveries on the %s store', (_backend, openBac
     expect(receiver.received.map((r) => r.json.id)).toEqual(['first', 'second']);
   });
 });
-
