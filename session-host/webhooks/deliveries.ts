@@ -1,12 +1,22 @@
 // What became of each device's recent webhooks, for people to see (and retry) when a receiver
 // fails. A job still in the queue is its own record (queue.ts keeps its attempts, last status code
-// and error on it); this file keeps the finished ones: delivered, given up, or dropped. A finished
-// job's record is written in the same store write that deletes the job, so the hot path gains one
-// small key per webhook, never a write of its own. Records expire with the retention like other
-// per-message state, and each device keeps at most `perDevice` of them: the oldest are deleted in
-// the write that adds a new one.
+// and error on it); this file keeps the finished ones: delivered, given up, or dropped.
+//
+// A device's finished records are one key, `delivery:<device>`, holding its newest `perDevice` of
+// them. Records are gathered in memory and written every FLUSH_MS, one read and one write per
+// device that had any, so a delivery's own writes stay what they were and a busy device costs a
+// few writes a second however many webhooks it sends (a key per record was a file created and one
+// deleted per webhook). Listing reads the gathered ones too. A crash loses at most the last
+// FLUSH_MS of records, never a webhook. Records older than the retention are left out when the key
+// is read or written, and the key itself expires a retention after its newest record, so an idle
+// device's history goes like other per-message state.
 import { z } from 'zod';
-import type { Changes, Store } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+
+/** How long finished records wait in memory to be written together. */
+const FLUSH_MS = 500;
+/** Records held through a store outage; past it the oldest are forgotten (they are only for display). */
+const MAX_UNWRITTEN = 10_000;
 
 export const DELIVERY_STATUSES = ['pending', 'failed', 'delivered', 'dropped'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -46,11 +56,14 @@ const recordSchema = z.object({
   lastAttemptAt: z.number().nullable(),
   deliveredAt: z.number().nullable(),
   messageId: z.string().nullable(),
+  /** When it left the queue: the order of the list, and what the retention counts from. */
+  finishedAt: z.number(),
   /** Kept only for a job given up, so it can be queued again (once: `requeued` says it was). */
   payload: z.looseObject({}).optional(),
   requeued: z.boolean().optional(),
 });
 export type FinishedRecord = z.infer<typeof recordSchema>;
+const recordList = z.array(z.unknown());
 
 export interface DeliveryHistoryOptions {
   store: Store;
@@ -65,8 +78,12 @@ export class DeliveryHistory {
   private readonly retentionMs: number;
   readonly perDevice: number;
   private readonly prefix: string;
-  /** Per device, its records' keys oldest first (by the job's seq); some may have expired since. */
-  private readonly keysByDevice = new Map<string, { seq: number; key: string }[]>();
+  /** Per device, records not written yet, oldest first. */
+  private unwritten = new Map<string, FinishedRecord[]>();
+  private unwrittenCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+  /** Read-modify-writes of the keys, one at a time. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(options: DeliveryHistoryOptions) {
     this.store = options.store;
@@ -75,62 +92,108 @@ export class DeliveryHistory {
     this.prefix = options.keyPrefix ?? 'delivery:';
   }
 
-  /** Reads which records a previous run left, so trimming counts them. */
-  async load(): Promise<void> {
-    this.keysByDevice.clear();
-    for (const key of await this.store.keys(this.prefix)) {
-      const name = this.nameOf(key);
-      if (name) this.index(name.deviceId, name.seq, key);
-    }
+  /** Records a finished job; it is written with the next flush. */
+  finish(deviceId: string, record: FinishedRecord): void {
+    const records = this.unwritten.get(deviceId) ?? [];
+    records.push(record);
+    this.unwritten.set(deviceId, records);
+    if (++this.unwrittenCount > MAX_UNWRITTEN) this.dropOldestUnwritten();
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
   }
 
-  /**
-   * The changes that record a finished job, to add to the queue's own write: the record, and the
-   * deletion of the device's oldest records past `perDevice`.
-   */
-  finish(deviceId: string, seq: number, record: FinishedRecord): { changes: Changes; expiresAt: Record<string, number> } {
-    const key = `${this.prefix}${deviceId}:${seq}-${record.id}`;
-    const changes: Changes = { [key]: JSON.stringify(record) };
-    const keys = this.index(deviceId, seq, key);
-    while (keys.length > this.perDevice) changes[keys.shift()!.key] = null;
-    return { changes, expiresAt: { [key]: Date.now() + this.retentionMs } };
-  }
-
-  /** The device's records, newest first. */
-  async list(deviceId: string): Promise<(FinishedRecord & { key: string })[]> {
-    const keys = (await this.store.keys(`${this.prefix}${deviceId}:`))
-      .map((key) => ({ key, name: this.nameOf(key) }))
-      .filter(({ name }) => name?.deviceId === deviceId)
-      .sort((a, b) => b.name!.seq - a.name!.seq);
-    const values = await this.store.getMany(keys.map((k) => k.key));
-    return keys.flatMap(({ key }, i) => {
-      const parsed = values[i] === undefined ? undefined : recordSchema.safeParse(safeJson(values[i]!));
-      return parsed?.success ? [{ ...parsed.data, key }] : [];
+  /** Writes the gathered records now; after a failure they are kept and tried again later. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.serially(async () => {
+      if (!this.unwritten.size) return;
+      const batch = this.unwritten;
+      this.unwritten = new Map();
+      this.unwrittenCount = 0;
+      try {
+        const devices = [...batch.keys()];
+        const stored = await this.store.getMany(devices.map((d) => this.key(d)));
+        const changes: Record<string, string | null> = {};
+        const expiresAt: Record<string, number> = {};
+        devices.forEach((deviceId, i) => {
+          const records = this.trim([...this.parse(stored[i]), ...batch.get(deviceId)!]);
+          this.put(changes, expiresAt, deviceId, records);
+        });
+        await this.store.write(changes, { expiresAt });
+      } catch {
+        // Kept, behind nothing: records finished since come after them.
+        for (const [deviceId, records] of batch) this.unwritten.set(deviceId, [...records, ...(this.unwritten.get(deviceId) ?? [])]);
+        this.unwrittenCount += [...batch.values()].reduce((n, r) => n + r.length, 0);
+        this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS * 4).unref();
+      }
     });
   }
 
+  /** The device's records, newest first. */
+  async list(deviceId: string): Promise<FinishedRecord[]> {
+    const stored = this.parse(await this.store.get(this.key(deviceId)));
+    return this.trim([...stored, ...(this.unwritten.get(deviceId) ?? [])]).reverse();
+  }
+
   /** Deletes one record (a given-up job queued again is a queue job once more). */
-  async remove(deviceId: string, key: string): Promise<void> {
-    const keys = this.keysByDevice.get(deviceId);
-    const i = keys?.findIndex((k) => k.key === key) ?? -1;
-    if (i >= 0) keys!.splice(i, 1);
-    await this.store.write({ [key]: null });
+  remove(deviceId: string, id: string): Promise<void> {
+    const unwritten = this.unwritten.get(deviceId);
+    if (unwritten)
+      this.unwritten.set(
+        deviceId,
+        unwritten.filter((r) => r.id !== id),
+      );
+    return this.serially(async () => {
+      const records = this.trim(this.parse(await this.store.get(this.key(deviceId))));
+      const changes: Record<string, string | null> = {};
+      const expiresAt: Record<string, number> = {};
+      this.put(
+        changes,
+        expiresAt,
+        deviceId,
+        records.filter((r) => r.id !== id),
+      );
+      await this.store.write(changes, { expiresAt });
+    });
   }
 
-  private index(deviceId: string, seq: number, key: string): { seq: number; key: string }[] {
-    const keys = this.keysByDevice.get(deviceId) ?? [];
-    let i = keys.length;
-    while (i > 0 && keys[i - 1]!.seq > seq) i--;
-    if (keys[i - 1]?.key !== key) keys.splice(i, 0, { seq, key });
-    this.keysByDevice.set(deviceId, keys);
-    return keys;
+  private put(changes: Record<string, string | null>, expiresAt: Record<string, number>, deviceId: string, records: FinishedRecord[]): void {
+    const key = this.key(deviceId);
+    changes[key] = records.length ? JSON.stringify(records) : null;
+    if (records.length) expiresAt[key] = records.at(-1)!.finishedAt + this.retentionMs;
   }
 
-  private nameOf(key: string): { deviceId: string; seq: number } | undefined {
-    const split = key.lastIndexOf(':');
-    const match = /^(\d+)-/.exec(key.slice(split + 1));
-    if (!match || split < this.prefix.length) return undefined;
-    return { deviceId: key.slice(this.prefix.length, split), seq: Number(match[1]) };
+  /** Oldest first, within the retention, at most `perDevice`. */
+  private trim(records: FinishedRecord[]): FinishedRecord[] {
+    const since = Date.now() - this.retentionMs;
+    return records.filter((r) => r.finishedAt > since).slice(-this.perDevice);
+  }
+
+  private parse(value: string | undefined): FinishedRecord[] {
+    const list = value === undefined ? undefined : recordList.safeParse(safeJson(value));
+    if (!list?.success) return [];
+    return list.data.flatMap((item) => {
+      const record = recordSchema.safeParse(item);
+      return record.success ? [record.data] : [];
+    });
+  }
+
+  private dropOldestUnwritten(): void {
+    let oldest: [string, FinishedRecord] | undefined;
+    for (const [deviceId, records] of this.unwritten) if (records[0] && (!oldest || records[0].finishedAt < oldest[1].finishedAt)) oldest = [deviceId, records[0]];
+    if (!oldest) return;
+    this.unwritten.get(oldest[0])!.shift();
+    this.unwrittenCount--;
+  }
+
+  private key(deviceId: string): string {
+    return `${this.prefix}${deviceId}`;
+  }
+
+  private serially(operation: () => Promise<void>): Promise<void> {
+    const run = this.tail.then(operation);
+    this.tail = run.catch(() => {});
+    return run;
   }
 }
 

@@ -327,11 +327,14 @@ export class WebhookQueue {
     clearTimeout(this.timer);
     if (this.held.size) this.logger.error({ jobs: this.held.size }, 'stopping with webhook jobs the store never took: they are lost');
     clearTimeout(this.heldTimer);
-    if (this.inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled(this.inFlight.values()), timeout]);
-    clearTimeout(timer);
+    if (this.inFlight.size) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
+      await Promise.race([Promise.allSettled(this.inFlight.values()), timeout]);
+      clearTimeout(timer);
+    }
+    // Finished deliveries gathered for the history are written before the store closes.
+    await this.history.flush();
   }
 
   get stats(): WebhookStats {
@@ -361,7 +364,6 @@ export class WebhookQueue {
    * jobs stored under keys without their seq are moved to keys with it first.
    */
   private async readStore(): Promise<void> {
-    await this.history.load();
     let keys = await this.store.keys(this.prefix);
     const unnamed = keys.filter((key) => !KEY_NAME.test(key.slice(key.lastIndexOf(':') + 1)));
     if (unnamed.length) {
@@ -559,9 +561,9 @@ export class WebhookQueue {
   private async delivered(job: Job, log: Logger): Promise<void> {
     this.counts.delivered++;
     this.remove(job);
-    const finished = this.finish(job, 'delivered');
+    this.finish(job, 'delivered');
     try {
-      await this.store.write({ [this.key(job)]: null, ...finished.changes }, { expiresAt: finished.expiresAt });
+      await this.store.write({ [this.key(job)]: null });
     } catch (err) {
       // Delivered all the same; only a restart before the next write would send it again.
       log.error({ err }, 'webhook delivered but its job could not be deleted');
@@ -594,8 +596,8 @@ export class WebhookQueue {
     this.counts.dropped++;
     if (why === 'expired') this.counts.expired++;
     this.remove(job);
-    const finished = this.finish(job, why === 'expired' ? 'failed' : 'dropped');
-    await this.store.write({ [this.key(job)]: null, ...finished.changes }, { expiresAt: finished.expiresAt });
+    this.finish(job, why === 'expired' ? 'failed' : 'dropped');
+    await this.store.write({ [this.key(job)]: null });
     if (why === 'dropped') log.info('webhook dropped: the device is gone or has no webhook URL');
     else log.warn({ attempts: job.attempts, ageMs: Date.now() - job.createdAt }, 'webhook expired undelivered');
   }
@@ -642,7 +644,7 @@ export class WebhookQueue {
       throw new LinkError('bad_request', `Webhook delivery ${id} cannot be retried: ${why}; only pending or failed ones can`);
     }
     await this.add(deviceId, { type, payload: record.payload }, { id: record.id, requeued: true });
-    await this.history.remove(deviceId, record.key);
+    await this.history.remove(deviceId, record.id);
     const again = (await this.queuedJobs(deviceId, this.history.perDevice)).find((j) => j.id === id);
     if (!again) throw new LinkError('internal', `Webhook delivery ${id} was queued again but is not in the queue`);
     return jobView(again);
@@ -666,8 +668,8 @@ export class WebhookQueue {
     return [...window, ...stored];
   }
 
-  /** The history's changes recording a job that leaves the queue, to go in the same write as its delete. */
-  private finish(job: Job, status: DeliveryStatus) {
+  /** Records a job that leaves the queue in the history (written in batches, off the delivery's path). */
+  private finish(job: Job, status: DeliveryStatus): void {
     const delivered = status === 'delivered';
     const record: FinishedRecord = {
       id: job.id,
@@ -681,11 +683,12 @@ export class WebhookQueue {
       lastAttemptAt: job.lastAttemptAt ?? null,
       deliveredAt: delivered ? Date.now() : null,
       messageId: bodyId(job.payload),
+      finishedAt: Date.now(),
       // Only what was given up can be queued again, so only it keeps its body.
       ...(status === 'failed' && !job.requeued && { payload: job.payload }),
       ...(job.requeued && { requeued: true }),
     };
-    return this.history.finish(job.deviceId, job.seq, record);
+    this.history.finish(job.deviceId, record);
   }
 
   /** Per-device keys let a deleted device's queue go with one `deletePrefix`; the seq orders a page-in. */
