@@ -110,7 +110,7 @@ export class WaWebhookDeliveries extends LitElement {
   }
 
   #next(d: WebhookDelivery) {
-    if (d.status === 'delivered') return d.deliveredAt ? `delivered ${relative(d.deliveredAt)}` : 'delivered';
+    if (d.status === 'delivered') return d.deliveredAt ? `delivered ${relative(d.deliveredAt).replace(/^now$/, 'just now')}` : 'delivered';
     if (d.status === 'dropped') return 'dropped';
     if (!d.nextAttemptAt) return d.status === 'failed' ? 'given up' : '';
     return relative(d.nextAttemptAt);

@@ -76,7 +76,9 @@ describe('webhook deliveries', () => {
     expect(await failing.textContent()).toContain('answered HTTP 500');
     expect(await failing.textContent()).toMatch(/in (\d+ min|1 h)/);
     // Failures are red.
-    expect(await failing.locator('td[data-label="Status"]').evaluate('(td) => getComputedStyle(td).color')).toBe('rgb(180, 35, 24)');
+    expect(await failing.locator('td[data-label="Status"]').evaluate((td) => (globalThis as unknown as { getComputedStyle(element: unknown): { color: string } }).getComputedStyle(td).color)).toBe(
+      'rgb(180, 35, 24)',
+    );
     await view().screenshot({ path: join(ARTIFACTS, 'webhooks-failing.png') });
     expect(receiver.received).toHaveLength(0);
 
