@@ -8,6 +8,7 @@ import type { AppEnv } from './env.ts';
 import { notFound, onError } from './errors.ts';
 import { broadcasts } from './routes/broadcasts.ts';
 import { chats } from './routes/chats.ts';
+import { webhookDeliveries } from './routes/webhook-deliveries.ts';
 import { contacts } from './routes/contacts.ts';
 import { demo } from './routes/demo.ts';
 import { devices } from './routes/devices.ts';
@@ -65,6 +66,7 @@ app.route('/api/devices', devices);
 // A device's chats and WhatsApp groups, live from its session.
 app.route('/api/devices', chats);
 app.route('/api/devices', waGroups);
+app.route('/api/devices', webhookDeliveries);
 app.route('/api/contacts', contacts);
 app.route('/api/groups', groups);
 app.route('/api/broadcasts', broadcasts);

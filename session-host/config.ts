@@ -34,6 +34,8 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     STORE_CHECK_MS: z.coerce.number().int().min(100).max(3_600_000).default(5_000),
     // Fractions allowed (0.0001 is about 9 s), so tests and benchmarks can see records expire.
+    // The first webhook retry's delay (it doubles each time); longer in tests that retry by hand.
+    WEBHOOK_RETRY_INITIAL_MS: z.coerce.number({ error: 'must be milliseconds' }).int().min(100).max(3_600_000).optional(),
     RETENTION_DAYS: z.coerce.number({ error: 'must be a number of days' }).positive('must be more than 0 days (fractions allowed)').max(3_650, 'must be at most 3650 days').default(7),
   })
   .refine((c) => !c.WA_ROOT_KEY || c.WA_WS_URL, { message: 'WA_ROOT_KEY is only used with WA_WS_URL', path: ['WA_ROOT_KEY'] })
@@ -62,6 +64,8 @@ export type Config = {
   storeCheckMs: number;
   /** How long per-send records (outbox claims, sent messages kept for retries and receipts) live. */
   retentionMs: number;
+  /** Delay before a failed webhook's first retry (default 2 s); it doubles each time, up to 1 h. */
+  webhookRetryInitialMs?: number;
 };
 
 export class ConfigError extends Error {}
@@ -93,5 +97,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: c.LOG_LEVEL,
     storeCheckMs: c.STORE_CHECK_MS,
     retentionMs: Math.round(c.RETENTION_DAYS * 86_400_000),
+    webhookRetryInitialMs: c.WEBHOOK_RETRY_INITIAL_MS,
   };
 }

@@ -128,7 +128,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     logger,
     target: (deviceId, type) => registry.webhookTarget(deviceId, type),
     allowPrivateNetworks: config.mediaAllowPrivateNetworks,
-    retry: options.webhookRetry,
+    retry: { initialDelayMs: config.webhookRetryInitialMs, ...options.webhookRetry },
+    historyRetentionMs: options.sessionOptions?.retentionMs ?? config.retentionMs,
     prepare: prepareBody,
   });
   registry = new SessionRegistry({
@@ -217,6 +218,15 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Not sent (yet): the only id is the one the API answered.
       await registry.get(deviceId).statusWebhook({ id: messageId, stateid: null, messageId, ...change });
       return { queued: true };
+    },
+    // Webhook deliveries per device, and retry now (webhooks/deliveries.ts).
+    'webhooks.deliveries': async ({ deviceId, limit, status }) => {
+      registry.get(deviceId); // not_found for a device this host does not have
+      return { deliveries: await webhooks.deliveries(deviceId, { limit, status }) };
+    },
+    'webhooks.retry': async ({ deviceId, id }) => {
+      registry.get(deviceId);
+      return webhooks.retryNow(deviceId, id);
     },
     'media.download': (params) => mediaDownloads.chunk(params),
     // A file sent with a request (Fonnte's `file`), piece by piece, before the sends that name it.

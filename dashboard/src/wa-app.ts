@@ -15,6 +15,7 @@ import './wa-inbox.ts';
 import './wa-send-test.ts';
 import './wa-sign-in.ts';
 import './wa-stats.ts';
+import './wa-webhook-deliveries.ts';
 import './wa-whatsapp-groups.ts';
 
 interface View {
@@ -41,6 +42,7 @@ const views: View[] = [
   { id: 'messages', label: 'Messages', render: () => html`<wa-messages></wa-messages>` },
   { id: 'inbox', label: 'Inbox', render: () => html`<wa-inbox></wa-inbox>` },
   { id: 'broadcasts', label: 'Broadcasts', render: () => html`<wa-broadcasts></wa-broadcasts>` },
+  { id: 'webhooks', label: 'Webhooks', render: () => html`<wa-webhook-deliveries></wa-webhook-deliveries>` },
   { id: 'send', label: 'Send', render: () => html`<wa-send-test></wa-send-test>` },
   {
     id: 'contacts',

@@ -325,6 +325,37 @@ const chatMethods = {
   'group.leave': { params: groupRef, result: z.object({ left: z.boolean() }) },
 } as const;
 
+// ───────────── webhook deliveries (issue #14, part 5) ─────────────
+
+/** One webhook of a device as people see it (session-host/webhooks/deliveries.ts); times in ms since the epoch. */
+export const webhookDelivery = z.object({
+  id: z.string(),
+  event: z.string(),
+  url: z.string().nullable(),
+  status: z.enum(['pending', 'failed', 'delivered', 'dropped']),
+  statusCode: z.number().int().nullable(),
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  createdAt: z.number(),
+  lastAttemptAt: z.number().nullable(),
+  nextAttemptAt: z.number().nullable(),
+  deliveredAt: z.number().nullable(),
+  messageId: z.string().nullable(),
+  retryable: z.boolean(),
+});
+export type WebhookDelivery = z.infer<typeof webhookDelivery>;
+export const webhookDeliveryFilter = z.enum(['pending', 'failed', 'delivered']);
+
+const webhookDeliveryMethods = {
+  /** The device's recent webhooks, newest first. */
+  'webhooks.deliveries': {
+    params: z.object({ deviceId, limit: z.number().int().min(1).max(200).optional(), status: webhookDeliveryFilter.optional() }),
+    result: z.object({ deliveries: z.array(webhookDelivery) }),
+  },
+  /** A queued webhook's next attempt made due now (one given up: queued again, once); its state after. */
+  'webhooks.retry': { params: z.object({ deviceId, id: z.string().min(1).max(100) }), result: webhookDelivery },
+} as const;
+
 // ───────────── requests: method → params and result ─────────────
 
 export const methods = {
@@ -383,6 +414,7 @@ export const methods = {
     }),
     result: z.object({ stored: z.number().int().nonnegative() }),
   },
+  ...webhookDeliveryMethods,
 } as const;
 
 export type Method = keyof typeof methods;

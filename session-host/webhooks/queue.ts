@@ -21,7 +21,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RequestError, displayUrl, safeRequest } from '../net/safe-request.ts';
+import { LinkError } from '../link/protocol.ts';
 import { StoreUnavailableError, type Store } from '../store/store.ts';
+import { bodyId, DeliveryHistory, finishedView, type Delivery, type DeliveryStatus, type FinishedRecord } from './deliveries.ts';
 import { signWebhook } from './signature.ts';
 
 export type WebhookEventType = 'message' | 'status' | 'connection' | 'group';
@@ -56,6 +58,10 @@ export interface WebhookQueueOptions {
    * signed link that expires) is added here, not at enqueue, so a retry an hour later still works.
    */
   prepare?: (deviceId: string, type: WebhookEventType, payload: object) => object | Promise<object>;
+  /** How long finished deliveries stay listed (RETENTION_DAYS; default 7 days). */
+  historyRetentionMs?: number;
+  /** Finished deliveries listed per device (default 200). */
+  historyPerDevice?: number;
 }
 
 /** Retry timing, in milliseconds; the defaults suit production, tests shorten them. */
@@ -96,6 +102,12 @@ const jobSchema = z.object({
   attempts: z.number(),
   dueAt: z.number(),
   lastError: z.string().optional(),
+  /** The last attempt: when, where to (as logs show it), and the HTTP status it got (none: no answer). */
+  lastAttemptAt: z.number().optional(),
+  url: z.string().optional(),
+  lastStatus: z.number().optional(),
+  /** Queued again by hand after it was given up; it will not be again. */
+  requeued: z.boolean().optional(),
 });
 type Job = z.infer<typeof jobSchema>;
 
@@ -122,6 +134,7 @@ export class WebhookQueue {
   private readonly prefix: string;
   private readonly windowPerDevice: number;
   private readonly prepare: NonNullable<WebhookQueueOptions['prepare']>;
+  private readonly history: DeliveryHistory;
 
   /**
    * The window: per device its oldest pending jobs, in `seq` order; the head is the only one that
@@ -170,6 +183,7 @@ export class WebhookQueue {
     this.prefix = options.keyPrefix ?? 'webhook:';
     this.windowPerDevice = Math.max(1, options.windowPerDevice ?? 100);
     this.prepare = options.prepare ?? ((_deviceId, _type, payload) => payload);
+    this.history = new DeliveryHistory({ store: this.store, retentionMs: options.historyRetentionMs ?? 7 * 86_400_000, perDevice: options.historyPerDevice });
   }
 
   /** Loads the jobs a previous run left in the store and starts delivering. */
@@ -184,7 +198,12 @@ export class WebhookQueue {
    * the JSON body, as is. Resolves only once the
    * job is in the store. Works before `start()` and after `stop()` too; the job then waits.
    */
-  async enqueue(deviceId: string, event: WebhookEvent): Promise<string> {
+  enqueue(deviceId: string, event: WebhookEvent): Promise<string> {
+    return this.add(deviceId, event, {});
+  }
+
+  /** `carry`: a job queued again keeps its id (receivers may have seen it) and is marked requeued. */
+  private async add(deviceId: string, event: WebhookEvent, carry: { id?: string; requeued?: boolean }): Promise<string> {
     if (!deviceId) throw new TypeError('webhook deviceId is empty');
     if (!EVENT_TYPES.includes(event?.type)) {
       throw new TypeError(`webhook event type must be one of ${EVENT_TYPES.join(', ')}, not ${JSON.stringify(event?.type)}`);
@@ -197,7 +216,8 @@ export class WebhookQueue {
     const now = Date.now();
     this.seq = Math.max(this.seq + 1, now * 1000);
     const job: Job = {
-      id: randomUUID(),
+      id: carry.id ?? randomUUID(),
+      ...(carry.requeued && { requeued: true }),
       deviceId,
       type: event.type,
       payload: event.payload as Job['payload'],
@@ -307,11 +327,14 @@ export class WebhookQueue {
     clearTimeout(this.timer);
     if (this.held.size) this.logger.error({ jobs: this.held.size }, 'stopping with webhook jobs the store never took: they are lost');
     clearTimeout(this.heldTimer);
-    if (this.inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
-    await Promise.race([Promise.allSettled(this.inFlight.values()), timeout]);
-    clearTimeout(timer);
+    if (this.inFlight.size) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.stopTimeoutMs)));
+      await Promise.race([Promise.allSettled(this.inFlight.values()), timeout]);
+      clearTimeout(timer);
+    }
+    // Finished deliveries gathered for the history are written before the store closes.
+    await this.history.flush();
   }
 
   get stats(): WebhookStats {
@@ -494,6 +517,9 @@ export class WebhookQueue {
       return this.failed(job, `webhook target lookup failed: ${(err as Error).message}`, log);
     }
     if (!target?.url) return this.discard(job, 'dropped', log);
+    job.url = displayUrl(target.url);
+    job.lastAttemptAt = Date.now();
+    job.lastStatus = undefined;
 
     // The payload is the whole body, flat as Fonnte-style receivers expect; the delivery's own
     // metadata (id, event, signature) travels in headers.
@@ -522,6 +548,7 @@ export class WebhookQueue {
       });
       // A 3xx counts as received: Google Apps Script web apps answer every POST with a 302 to
       // their result page, and retrying those would run the receiver again.
+      job.lastStatus = response.status;
       if (response.status >= 200 && response.status < 400) return this.delivered(job, log);
       reason = `webhook URL ${displayUrl(target.url)} answered HTTP ${response.status}${replySummary(response)}`;
     } catch (err) {
@@ -534,6 +561,7 @@ export class WebhookQueue {
   private async delivered(job: Job, log: Logger): Promise<void> {
     this.counts.delivered++;
     this.remove(job);
+    this.finish(job, 'delivered');
     try {
       await this.store.write({ [this.key(job)]: null });
     } catch (err) {
@@ -549,11 +577,12 @@ export class WebhookQueue {
     const backoff = this.initialDelayMs * 2 ** (job.attempts - 1) * (0.8 + Math.random() * 0.4);
     const delay = Math.min(this.maxDelayMs, backoff);
     if (Date.now() + delay - job.createdAt > this.maxAgeMs) {
+      job.lastError = shortError(reason);
       log.warn({ attempts: job.attempts, reason }, 'webhook delivery failed');
       return this.discard(job, 'expired', log);
     }
     job.dueAt = Date.now() + delay;
-    job.lastError = reason;
+    job.lastError = shortError(reason);
     log.warn({ attempts: job.attempts, retryInMs: Math.round(delay), reason }, 'webhook delivery failed; will retry');
     try {
       await this.store.write({ [this.key(job)]: JSON.stringify(job) });
@@ -567,9 +596,99 @@ export class WebhookQueue {
     this.counts.dropped++;
     if (why === 'expired') this.counts.expired++;
     this.remove(job);
+    this.finish(job, why === 'expired' ? 'failed' : 'dropped');
     await this.store.write({ [this.key(job)]: null });
     if (why === 'dropped') log.info('webhook dropped: the device is gone or has no webhook URL');
     else log.warn({ attempts: job.attempts, ageMs: Date.now() - job.createdAt }, 'webhook expired undelivered');
+  }
+
+  /**
+   * A device's recent webhooks, newest first: the ones still queued (with their last attempt) and
+   * the finished ones the history keeps. `status` picks one kind.
+   */
+  async deliveries(deviceId: string, options: { limit?: number; status?: DeliveryStatus } = {}): Promise<Delivery[]> {
+    const limit = Math.min(Math.max(1, options.limit ?? 50), this.history.perDevice);
+    await this.load();
+    const queued = await this.queuedJobs(deviceId, limit);
+    const seen = new Set(queued.map((job) => job.id));
+    const finished = (await this.history.list(deviceId)).filter((record) => !seen.has(record.id));
+    return [...queued.map(jobView), ...finished.map(finishedView)]
+      .filter((delivery) => !options.status || delivery.status === options.status)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, limit);
+  }
+
+  /**
+   * Makes a queued webhook's next attempt due now, and answers its state. A device's webhooks go
+   * in order, so the ones queued before it are made due too. One given up (after `maxAgeMs`) is
+   * queued again, once, under its own id; a delivered or dropped one is refused.
+   */
+  async retryNow(deviceId: string, id: string): Promise<Delivery> {
+    await this.load();
+    const window = this.devices.get(deviceId) ?? [];
+    const job = window.find((j) => j.id === id) ?? (await this.queuedJobs(deviceId, Infinity)).find((j) => j.id === id);
+    if (job) {
+      const now = Date.now();
+      for (const queued of window) {
+        if (queued.seq > job.seq) break;
+        queued.dueAt = Math.min(queued.dueAt, now);
+      }
+      this.pump();
+      return jobView(job);
+    }
+    const record = (await this.history.list(deviceId)).find((r) => r.id === id);
+    if (!record) throw new LinkError('not_found', `No webhook delivery ${id} for this device`);
+    const type = EVENT_TYPES.find((t) => t === record.event);
+    if (!finishedView(record).retryable || !type || !record.payload) {
+      const why = record.status === 'failed' ? 'it was given up after being queued again once' : `it was ${record.status}`;
+      throw new LinkError('bad_request', `Webhook delivery ${id} cannot be retried: ${why}; only pending or failed ones can`);
+    }
+    await this.add(deviceId, { type, payload: record.payload }, { id: record.id, requeued: true });
+    await this.history.remove(deviceId, record.id);
+    const again = (await this.queuedJobs(deviceId, this.history.perDevice)).find((j) => j.id === id);
+    if (!again) throw new LinkError('internal', `Webhook delivery ${id} was queued again but is not in the queue`);
+    return jobView(again);
+  }
+
+  /** A device's queued jobs: its window (in memory, the freshest state) and its newest `limit` stored beyond it. */
+  private async queuedJobs(deviceId: string, limit: number): Promise<Job[]> {
+    const window = [...(this.devices.get(deviceId) ?? [])];
+    if (!this.outsideOf(deviceId)) return window;
+    const inWindow = new Set(window.map((job) => job.id));
+    const keys = (await this.store.keys(`${this.prefix}${deviceId}:`))
+      .map((key) => ({ key, name: this.nameOf(key) }))
+      .filter(({ name }) => name?.deviceId === deviceId && !inWindow.has(name.id))
+      .sort((a, b) => b.name!.seq - a.name!.seq)
+      .slice(0, limit);
+    const values = await this.store.getMany(keys.map((k) => k.key));
+    const stored = keys.flatMap((_key, i) => {
+      const parsed = values[i] === undefined ? undefined : jobSchema.safeParse(safeJson(values[i]!));
+      return parsed?.success && parsed.data.deviceId === deviceId ? [parsed.data] : [];
+    });
+    return [...window, ...stored];
+  }
+
+  /** Records a job that leaves the queue in the history (written in batches, off the delivery's path). */
+  private finish(job: Job, status: DeliveryStatus): void {
+    const delivered = status === 'delivered';
+    const record: FinishedRecord = {
+      id: job.id,
+      event: job.type,
+      url: job.url ?? null,
+      status,
+      statusCode: job.lastStatus ?? null,
+      error: delivered ? null : status === 'dropped' ? 'the device has no webhook URL for this event (any more)' : (job.lastError ?? null),
+      attempts: delivered ? job.attempts + 1 : job.attempts,
+      createdAt: job.createdAt,
+      lastAttemptAt: job.lastAttemptAt ?? null,
+      deliveredAt: delivered ? Date.now() : null,
+      messageId: bodyId(job.payload),
+      finishedAt: Date.now(),
+      // Only what was given up can be queued again, so only it keeps its body.
+      ...(status === 'failed' && !job.requeued && { payload: job.payload }),
+      ...(job.requeued && { requeued: true }),
+    };
+    this.history.finish(job.deviceId, record);
   }
 
   /** Per-device keys let a deleted device's queue go with one `deletePrefix`; the seq orders a page-in. */
@@ -601,6 +720,30 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A job still queued, as `deliveries` shows it. */
+function jobView(job: Job): Delivery {
+  return {
+    id: job.id,
+    event: job.type,
+    url: job.url ?? null,
+    status: job.attempts ? 'failed' : 'pending',
+    statusCode: job.lastStatus ?? null,
+    error: job.lastError ?? null,
+    attempts: job.attempts,
+    createdAt: job.createdAt,
+    lastAttemptAt: job.lastAttemptAt ?? null,
+    nextAttemptAt: job.dueAt,
+    deliveredAt: null,
+    messageId: bodyId(job.payload),
+    retryable: true,
+  };
+}
+
+/** Enough of a failure to say what went wrong, short enough to list. */
+function shortError(reason: string): string {
+  return reason.length > 300 ? `${reason.slice(0, 299)}…` : reason;
 }
 
 function replySummary({ body }: { body: Buffer }): string {

@@ -115,6 +115,9 @@ function standInHost(secret: string, deviceIds: () => string[], onSend: (count: 
     'media.download': notHere,
     // Uploads (Fonnte's `file`).
     'media.put': notHere,
+    // Webhook deliveries.
+    'webhooks.deliveries': notHere,
+    'webhooks.retry': notHere,
     'webhook.status': async () => {
       notices.push(performance.now());
       return { queued: true };

@@ -117,6 +117,12 @@ describe('device sessions', () => {
     expect(await admin('POST', `/api/devices/${device.id}/pairing-code`, { json: { phone: '628123456789' } })).toEqual({ status: 503, body: { error: 'Session host is offline' } });
   });
 
+  it('webhook deliveries answer 503 while the session host is offline', async () => {
+    const device = await newDevice();
+    expect(await admin('GET', `/api/devices/${device.id}/webhooks`)).toEqual({ status: 503, body: { error: 'Session host is offline' } });
+    expect(await admin('POST', `/api/devices/${device.id}/webhooks/3f6c9a2e/retry`)).toEqual({ status: 503, body: { error: 'Session host is offline' } });
+  });
+
   it('connect: settings first, then the state with the QR to scan', async () => {
     const device = await newDevice();
     host = fakeHost({ 'device.connect': ({ id }) => deviceState(id, { status: 'QR', qr: '2@qr-payload' }) });

@@ -67,6 +67,9 @@ describe('GET /api/openapi.json', () => {
         'GET /api/devices/{deviceId}/wa-groups/{groupId}/invite-link',
         'POST /api/devices/{deviceId}/wa-groups/{groupId}/invite-link/revoke',
         'POST /api/devices/{deviceId}/wa-groups/{groupId}/leave',
+        // Webhook deliveries.
+        'GET /api/devices/{deviceId}/webhooks',
+        'POST /api/devices/{deviceId}/webhooks/{deliveryId}/retry',
         'GET /api/contacts',
         'POST /api/contacts',
         'PATCH /api/contacts/{id}',
