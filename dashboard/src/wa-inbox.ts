@@ -1,4 +1,5 @@
 import { LitElement, css, html, nothing } from 'lit';
+import { LiveRefresh } from './data/events.ts';
 import { type Chat, type ChatMessage, listChats, loadConversation, mediaBlobUrl, type Received, sendReply } from './data/inbox.ts';
 import type { MediaType } from './data/messages.ts';
 import { status } from './data/status.ts';
@@ -170,19 +171,19 @@ export class WaInbox extends LitElement {
   sendError = '';
   /** Blob URLs of received images (and files once asked for), by message id. */
   media: Record<string, string | 'loading' | 'failed'> = {};
-  #timer?: ReturnType<typeof setInterval>;
   #call?: AbortController;
-
-  connectedCallback() {
-    super.connectedCallback();
-    this.#timer = setInterval(() => {
-      if (document.visibilityState === 'visible') void this.#refresh();
-    }, POLL_MS);
+  constructor() {
+    super();
+    // A message in or a status change of this device: the chats and the conversation again.
+    new LiveRefresh(this, {
+      refresh: () => void this.#refresh(),
+      wanted: (e) => e.deviceId === this.deviceId && (e.event === 'message' || e.event === 'status'),
+      pollMs: POLL_MS,
+    });
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
-    clearInterval(this.#timer);
     this.#call?.abort();
     this.#forgetMedia();
   }

@@ -1,4 +1,5 @@
 import { LitElement, css, html } from 'lit';
+import { LiveRefresh } from './data/events.ts';
 import { status } from './data/status.ts';
 import { Watch, messageOf } from './data/store.ts';
 import { listDeliveries, retryDelivery, type WebhookDelivery } from './data/webhooks.ts';
@@ -38,19 +39,23 @@ export class WaWebhookDeliveries extends LitElement {
   error = '';
   notice = '';
   #call?: AbortController;
-  #timer?: ReturnType<typeof setInterval>;
-
-  connectedCallback() {
-    super.connectedCallback();
-    // Only while shown and the tab is visible: a hidden tab asks the gateway nothing.
-    this.#timer = setInterval(() => {
-      if (this.deviceId && document.visibilityState === 'visible' && this.offsetParent !== null) void this.#load(this.deviceId, true);
-    }, REFRESH_MS);
+  constructor() {
+    super();
+    // A new webhook of this device (every webhook body is a live event) shows at once; its attempts'
+    // outcomes are not events, so the list is still asked for every few seconds.
+    new LiveRefresh(this, {
+      refresh: () => {
+        if (this.deviceId && this.offsetParent !== null) void this.#load(this.deviceId, true);
+      },
+      wanted: (e) => e.deviceId === this.deviceId && e.event !== 'device',
+      pollMs: REFRESH_MS,
+      safetyMs: REFRESH_MS,
+      afterEventMs: 1_000,
+    });
   }
 
   disconnectedCallback() {
     super.disconnectedCallback();
-    clearInterval(this.#timer);
     this.#call?.abort();
   }
 

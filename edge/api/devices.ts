@@ -8,6 +8,7 @@ import { hashKey, maskKey, newDeviceKey } from '../auth.ts';
 import { randomHex } from '../crypto.ts';
 import { deviceStatuses, devicesTable, hostsTable, messagesTable, type Device } from '../db/schema.ts';
 import type { DB } from '../env.ts';
+import { publish } from '../events/hub.ts';
 import { hostLink, relay } from '../link/relay.ts';
 import { dateTime } from './openapi.ts';
 
@@ -169,9 +170,11 @@ export const edgeOrigin = (request: Request) => new URL(request.url).origin;
 /**
  * Tells the device's host about a change, if it can be reached now. D1 holds the truth: the
  * HostLink pushes every device's settings whenever the link (re)connects, so a host that is
- * offline now catches up then, and the change itself must not fail for it.
+ * offline now catches up then, and the change itself must not fail for it. Live-event listeners
+ * hear of it too (a device added, renamed or deleted), so a dashboard need not poll for it.
  */
 export async function tellHost(env: Env, device: Device, change: 'upsert' | 'delete', edgeUrl?: string): Promise<void> {
+  await publish(env, [{ event: 'device', deviceId: device.id, data: { id: device.id, ...(change === 'delete' ? { deleted: true } : { changed: true }) } }]);
   try {
     if (change === 'upsert') await relay(env, device.hostId, 'device.upsert', settingsOf(device, edgeUrl), 5_000);
     else await relay(env, device.hostId, 'device.delete', { id: device.id }, 10_000);

@@ -28,6 +28,18 @@ const deviceTag = (id: string) => `device:${id}`;
 /** Tickets are good for a minute; a used one is remembered that long, then forgotten. */
 export const TICKET_TTL_MS = 60_000;
 
+/** Hands events to the hub from anywhere in the edge; never fails the caller (the stream is best effort). */
+export async function publish(env: Env, events: LiveEvent[]): Promise<boolean> {
+  try {
+    return await env.EVENT_HUB.getByName(HUB_NAME).publish(events);
+  } catch (error) {
+    console.warn('live events not published:', error);
+    return true;
+  }
+}
+
+export const HUB_NAME = 'events';
+
 export class EventHub extends DurableObject<Env> {
   /** Tickets already used, until they expire (in memory: a restart drops sockets and tickets alike). */
   private readonly usedTickets = new Map<string, number>();
@@ -77,7 +89,11 @@ export class EventHub extends DurableObject<Env> {
   }
 
   async webSocketClose(ws: WebSocket, code: number): Promise<void> {
-    ws.close(code === 1005 ? 1000 : code, 'closed');
+    try {
+      ws.close(code === 1005 ? 1000 : code, 'closed');
+    } catch {
+      // The runtime answered the close already.
+    }
   }
 
   /** The first listener: every HostLink publishes again (they stopped while nobody listened). */

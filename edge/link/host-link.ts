@@ -13,7 +13,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { Challenges, checkDial, type EventData, type EventName, type Method, PING, PONG, type Params, type Result, welcomeFor } from '../../session-host/link/protocol.ts';
 import { hostsTable } from '../db/schema.ts';
-import type { LiveEvent } from '../events/hub.ts';
+import { type LiveEvent, publish } from '../events/hub.ts';
 import { Claims } from './claims.ts';
 import { DeviceKeys } from './device-keys.ts';
 import { Inbox, inboxRetentionDays } from './inbox.ts';
@@ -215,11 +215,7 @@ export class HostLink extends DurableObject<Env> {
       await Promise.resolve(); // the rest of this turn's events join the batch
       const batch = this.liveBatch;
       this.liveBatch = [];
-      try {
-        this.listening = await this.env.EVENT_HUB.getByName('events').publish(batch);
-      } catch (error) {
-        console.warn(`host link ${this.hostId}: live events not published:`, error);
-      }
+      this.listening = await publish(this.env, batch);
     });
     this.ctx.waitUntil(this.livePublished);
   }

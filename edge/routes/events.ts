@@ -11,10 +11,10 @@ import { z } from 'zod';
 import { endpoint } from '../api/openapi.ts';
 import { authenticate, unauthorized } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
-import { AUDIENCE_HEADER, type Audience } from '../events/hub.ts';
+import { AUDIENCE_HEADER, type Audience, HUB_NAME } from '../events/hub.ts';
 import { issueTicket, readTicket } from '../events/tickets.ts';
 
-const hub = (env: Env) => env.EVENT_HUB.getByName('events');
+const hub = (env: Env) => env.EVENT_HUB.getByName(HUB_NAME);
 
 /** Whose events a request may see: from its ticket (used up here) or its key. */
 async function audienceOf(env: Env, request: Request, ticket: string | undefined): Promise<Audience> {

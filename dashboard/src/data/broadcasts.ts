@@ -1,4 +1,5 @@
 // Broadcasts: composed and cancelled here, their progress polled while the page shows them.
+import { live, onLiveEvent, type LiveEvent } from './events.ts';
 import { api, onSignOut } from './session.ts';
 import { Store, messageOf, type Remote } from './store.ts';
 
@@ -38,14 +39,26 @@ export interface NewBroadcast {
   delay?: string;
 }
 
-// Progress moves as the outbox sends; looked at this often while on screen.
+// Progress moves as the outbox sends: asked for a moment after each status event, or this often
+// while the live events are down (every SAFETY_MS while they are up).
 const POLL_MS = 1_500;
+const SAFETY_MS = 15_000;
+const AFTER_EVENT_MS = 400;
 let timer: ReturnType<typeof setTimeout> | undefined;
+let stopEvents: (() => void) | undefined;
 
 export const broadcasts = new Store<Remote<Broadcast[]>>({ loading: true }, (watched) => {
+  stopEvents?.();
+  stopEvents = watched ? onLiveEvent(onEvent) : undefined;
   if (watched) void loadBroadcasts().then(poll);
   else clearTimeout(timer);
 });
+
+function onEvent(event: LiveEvent): void {
+  if (event.event !== 'status' || !(broadcasts.value.data ?? []).some(followed)) return;
+  clearTimeout(timer);
+  timer = setTimeout(() => void poll(), AFTER_EVENT_MS);
+}
 
 const path = (id: string) => `/api/broadcasts/${encodeURIComponent(id)}`;
 // Receipts keep arriving after the last message went: a recent broadcast is followed a while longer.
@@ -73,7 +86,7 @@ async function poll(): Promise<void> {
   if (!broadcasts.watched) return;
   const going = (broadcasts.value.data ?? []).filter(followed);
   await Promise.all(going.map((b) => api<Broadcast>('GET', path(b.id)).then(update, () => undefined)));
-  if (broadcasts.watched) timer = setTimeout(() => void poll(), POLL_MS);
+  if (broadcasts.watched) timer = setTimeout(() => void poll(), live.value ? SAFETY_MS : POLL_MS);
 }
 
 export async function createBroadcast(input: NewBroadcast): Promise<Broadcast> {

@@ -2,6 +2,7 @@
 // socket for the page, open while something listens, the page is visible and the admin is
 // signed in; opened with a one-minute ticket, so the admin key never appears in a URL. `live`
 // says whether it is up: stores poll only while it is not.
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { api, onSignOut, session } from './session.ts';
 import { Store } from './store.ts';
 
@@ -78,3 +79,53 @@ function disconnect(): void {
 
 document.addEventListener('visibilitychange', () => (document.hidden ? disconnect() : void connect()));
 onSignOut(disconnect);
+
+/**
+ * Keeps what an element shows fresh while it is on the page: `refresh` runs a moment after each
+ * live event `wanted` picks, and otherwise every `pollMs` while the live events are down (only
+ * every `safetyMs` while they are up). A hidden tab asks nothing.
+ */
+export interface LiveRefreshOptions {
+  refresh: () => void;
+  /** The events that change what is shown. */
+  wanted: (event: LiveEvent) => boolean;
+  pollMs: number;
+  safetyMs?: number;
+  /** How long after an event (its rows reach D1 just after it): a burst refreshes once. */
+  afterEventMs?: number;
+}
+
+export class LiveRefresh implements ReactiveController {
+  readonly #options: LiveRefreshOptions;
+  #timer?: ReturnType<typeof setTimeout>;
+  #stop?: () => void;
+
+  constructor(host: ReactiveControllerHost, options: LiveRefreshOptions) {
+    this.#options = options;
+    host.addController(this);
+  }
+
+  hostConnected(): void {
+    this.#stop = onLiveEvent((event) => {
+      if (this.#options.wanted(event)) this.#next(this.#options.afterEventMs ?? 400);
+    });
+    this.#next(this.#wait());
+  }
+
+  hostDisconnected(): void {
+    this.#stop?.();
+    clearTimeout(this.#timer);
+  }
+
+  #wait(): number {
+    return live.value ? (this.#options.safetyMs ?? 15_000) : this.#options.pollMs;
+  }
+
+  #next(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      if (!document.hidden) this.#options.refresh();
+      this.#next(this.#wait());
+    }, ms);
+  }
+}

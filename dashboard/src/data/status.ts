@@ -44,11 +44,19 @@ export const status = new Store<Remote<GatewayStatus>>({ loading: true }, (watch
 let timer: ReturnType<typeof setTimeout> | undefined;
 let inFlight: AbortController | undefined;
 
-/** A device's new state, as the live events tell it: into the list without asking again. */
+/**
+ * A device's new state, as the live events tell it: into the list without asking again. A device
+ * added, renamed or deleted (no state in the event) or one not listed yet: the list again, once.
+ */
 function applyEvent(event: LiveEvent): void {
   const data = status.value.data;
   if (event.event !== 'device' || !data) return;
-  const change = event.data as Partial<Device> & { status: DeviceState };
+  const change = event.data as Partial<Device>;
+  if (!change.status || !data.devices.some((d) => d.id === event.deviceId)) {
+    clearTimeout(timer);
+    timer = setTimeout(refreshStatus, 200);
+    return;
+  }
   const devices = data.devices.map((d) => {
     if (d.id !== event.deviceId) return d;
     const next = { ...d, ...pick(change) };
