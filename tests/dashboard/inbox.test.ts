@@ -42,7 +42,7 @@ const bubble = (id: string) => inbox().locator(`.bubble[data-id="${id}"]`);
 
 describe('the inbox', () => {
   it('an incoming message appears in the inbox and a reply from there reaches the simulator quoting it', async () => {
-    await page.goto(stack.edgeUrl);
+    await page.goto(`${stack.edgeUrl}/#inbox`);
     await page.getByLabel('Admin key').fill(stack.adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await inbox().getByRole('heading', { name: 'Inbox' }).waitFor();

@@ -63,7 +63,7 @@ describe('webhook deliveries', () => {
     expect(json.deliveries[0].attempts).toBeGreaterThanOrEqual(1);
     expect(Date.parse(json.deliveries[0].nextAttemptAt)).toBeGreaterThan(Date.now() + 30 * 60_000);
 
-    await page.goto(stack.edgeUrl);
+    await page.goto(`${stack.edgeUrl}/#webhooks`);
     await page.getByLabel('Admin key').fill(stack.adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await view().getByRole('heading', { name: 'Webhook Deliveries' }).waitFor();
