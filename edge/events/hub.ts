@@ -28,13 +28,23 @@ const deviceTag = (id: string) => `device:${id}`;
 /** Tickets are good for a minute; a used one is remembered that long, then forgotten. */
 export const TICKET_TTL_MS = 60_000;
 
+/**
+ * What a publish learns: whether anyone listens, and in which listening period (`epoch`) the hub
+ * said so. A HostLink told "nobody" stops publishing only if no newer period has begun since:
+ * the answer may have been on its way while the first client arrived and `listen` was sent.
+ */
+export interface Published {
+  listening: boolean;
+  epoch: number;
+}
+
 /** Hands events to the hub from anywhere in the edge; never fails the caller (the stream is best effort). */
-export async function publish(env: Env, events: LiveEvent[]): Promise<boolean> {
+export async function publish(env: Env, events: LiveEvent[]): Promise<Published> {
   try {
     return await env.EVENT_HUB.getByName(HUB_NAME).publish(events);
   } catch (error) {
     console.warn('live events not published:', error);
-    return true;
+    return { listening: true, epoch: 0 };
   }
 }
 
@@ -43,6 +53,8 @@ export const HUB_NAME = 'events';
 export class EventHub extends DurableObject<Env> {
   /** Tickets already used, until they expire (in memory: a restart drops sockets and tickets alike). */
   private readonly usedTickets = new Map<string, number>();
+  /** The listening period: one more each time a first client arrives; from the clock, so a restart only goes up. */
+  private epoch = Date.now() * 1000;
 
   /** The upgrade, forwarded by the Worker once it knew who is asking (the audience header). */
   async fetch(request: Request): Promise<Response> {
@@ -52,7 +64,10 @@ export class EventHub extends DurableObject<Env> {
     const first = this.ctx.getWebSockets().length === 0;
     this.ctx.acceptWebSocket(server, [audience.admin ? ADMIN_TAG : deviceTag(audience.deviceId)]);
     server.send(JSON.stringify({ event: 'ready', audience: audience.admin ? 'admin' : audience.deviceId }));
-    if (first) this.ctx.waitUntil(this.wakeHosts());
+    if (first) {
+      this.epoch++;
+      this.ctx.waitUntil(this.wakeHosts(this.epoch));
+    }
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -66,9 +81,9 @@ export class EventHub extends DurableObject<Env> {
   }
 
   /** Sends each event to the sockets that may see it; answers whether anyone listens at all. */
-  async publish(events: LiveEvent[]): Promise<boolean> {
+  async publish(events: LiveEvent[]): Promise<Published> {
     const everyone = this.ctx.getWebSockets();
-    if (!everyone.length) return false;
+    if (!everyone.length) return { listening: false, epoch: this.epoch };
     const admins = this.ctx.getWebSockets(ADMIN_TAG);
     for (const event of events) {
       const frame = JSON.stringify(event);
@@ -80,7 +95,7 @@ export class EventHub extends DurableObject<Env> {
         }
       }
     }
-    return true;
+    return { listening: true, epoch: this.epoch };
   }
 
   async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
@@ -97,13 +112,13 @@ export class EventHub extends DurableObject<Env> {
   }
 
   /** The first listener: every HostLink publishes again (they stopped while nobody listened). */
-  private async wakeHosts(): Promise<void> {
+  private async wakeHosts(epoch: number): Promise<void> {
     const rows = await drizzle(this.env.DB).select({ id: hostsTable.id }).from(hostsTable);
     const ids = [...(this.env.HOST_SECRET ? [DEFAULT_HOST_ID] : []), ...rows.map((r) => r.id)];
     await Promise.all(
       ids.map((id) =>
         this.env.HOST_LINK.getByName(id)
-          .listen(id)
+          .listen(id, epoch)
           .catch(() => undefined),
       ),
     );

@@ -57,6 +57,7 @@ export class HostLink extends DurableObject<Env> {
   private liveBatch: LiveEvent[] = [];
   private livePublished: Promise<void> = Promise.resolve();
   private listening = true;
+  private listenEpoch = 0;
   private inboxOf?: Inbox;
   /** Challenges for hosts that dial in; in memory, so none outlives the object (see protocol.ts). */
   private readonly challenges = new Challenges();
@@ -215,14 +216,17 @@ export class HostLink extends DurableObject<Env> {
       await Promise.resolve(); // the rest of this turn's events join the batch
       const batch = this.liveBatch;
       this.liveBatch = [];
-      this.listening = await publish(this.env, batch);
+      const { listening, epoch } = await publish(this.env, batch);
+      // "Nobody" from before the last `listen` is stale: a client arrived meanwhile.
+      if (listening || epoch >= this.listenEpoch) this.listening = listening;
     });
     this.ctx.waitUntil(this.livePublished);
   }
 
-  /** Someone listens to live events again: publish them from now on. */
-  async listen(hostId: string): Promise<void> {
+  /** Someone listens to live events again (in the hub's listening period `epoch`): publish them from now on. */
+  async listen(hostId: string, epoch: number): Promise<void> {
     await this.bind(hostId);
+    this.listenEpoch = Math.max(this.listenEpoch, epoch);
     this.listening = true;
   }
 
