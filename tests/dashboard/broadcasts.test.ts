@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../bin/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, openPage } from '../support/browser.ts';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -21,8 +21,7 @@ let page: Page;
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   [{ sim, stack }, browser] = await Promise.all([startSimStack('broadcasts-ui', { sim: { autoReceipts: 'delivery' } }), launchChromium()]);
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page = await openPage(browser);
 }, 120_000);
 
 afterAll(async () => {

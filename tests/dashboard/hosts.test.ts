@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, openPage } from '../support/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, OFFLINE_ENV, startStack, waitForHealth, type Stack } from '../../bin/stack.ts';
 import { WaSim } from '../wa-sim/index.ts';
@@ -33,8 +33,7 @@ beforeAll(async () => {
   writeFileSync(caFile, sim.caCertPem);
   simEnv = { WA_WS_URL: sim.wsUrl, WA_ROOT_KEY: sim.rootPublicKey, NODE_EXTRA_CA_CERTS: caFile, MEDIA_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' };
   [stack, browser] = await Promise.all([startStack({ dataDir, edgePort: await freePort(), hostPort: await freePort(), hostEnv: simEnv }), launchChromium()]);
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page = await openPage(browser);
 }, 120_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../bin/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, openPage } from '../support/browser.ts';
 import { createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { png } from '../support/fixtures.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -25,8 +25,7 @@ beforeAll(async () => {
   // The simulator's media host listens on 127.0.0.1.
   [{ sim, stack }, browser] = await Promise.all([startSimStack('inbox', { stack: { hostEnv: { MEDIA_ALLOW_PRIVATE_NETWORKS: 'true' } } }), launchChromium()]);
   device = await createLinkedDevice(stack, sim, { name: 'Toko Inbox' });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page = await openPage(browser);
 }, 120_000);
 
 afterAll(async () => {

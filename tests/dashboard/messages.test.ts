@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../bin/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, openPage } from '../support/browser.ts';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import type { WaSim } from '../wa-sim/index.ts';
 
@@ -24,8 +24,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   [{ sim, stack }, browser] = await Promise.all([startSimStack('messages-page', { sim: { autoReceipts: 'read' } }), launchChromium()]);
   shop = await createLinkedDevice(stack, sim, { name: 'Toko Utama' });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page = await openPage(browser);
 }, 180_000);
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Stack } from '../../bin/stack.ts';
-import { launchChromium } from '../support/browser.ts';
+import { launchChromium, openPage } from '../support/browser.ts';
 import { callEdge, createLinkedDevice, startSimStack } from '../support/e2e.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
 import type { WaSim } from '../wa-sim/index.ts';
@@ -31,8 +31,7 @@ beforeAll(async () => {
   device = await createLinkedDevice(stack, sim, { name: 'Toko Webhook', webhookUrl: receiver.url, statusWebhookUrl: '', connectionWebhookUrl: '' });
   const created = await callEdge(stack.edgeUrl, 'POST', '/api/devices', { key: `Bearer ${stack.adminKey}`, json: { name: 'Another shop' } });
   other = { id: created.json.id, apiKey: created.json.apiKey };
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
+  page = await openPage(browser);
 }, 180_000);
 
 afterAll(async () => {

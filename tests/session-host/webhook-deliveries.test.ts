@@ -1,45 +1,16 @@
-// Webhook deliveries per device, as people see them when a receiver fails: each webhook's status
-// code, attempts, next retry and error, bounded per device and gone after the retention; and
-// "retry now", which delivers at once instead of after the backoff. The real queue against a real
-// receiver on 127.0.0.1, on both real stores.
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type StoreConfig } from '../../session-host/store/index.ts';
 import type { Store } from '../../session-host/store/store.ts';
 import { WebhookQueue, type WebhookQueueOptions } from '../../session-host/webhooks/queue.ts';
 import { WebhookReceiver } from '../support/receiver.ts';
+import { storeBackends } from '../support/store-backends.ts';
 import { until } from '../support/until.ts';
 
 const SECRET = 'whsec-deliveries-7a1b2c3d4e';
 const HOUR = 3_600_000;
 
-const backends: [name: string, open: () => Promise<{ config: StoreConfig; cleanup: () => Promise<void> }>][] = [
-  [
-    'file',
-    async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'wa-deliveries-'));
-      return { config: { dataDir, expiryResolutionMs: 100 }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const config = { redisUrl: 'redis://127.0.0.1:6379', dataDir: '', namespace: `test:deliveries:${randomUUID()}:` };
-      return {
-        config,
-        cleanup: async () => {
-          const store = await openStore(config);
-          await store.deletePrefix('');
-          await store.close();
-        },
-      };
-    },
-  ],
-];
+const backends = storeBackends('deliveries', { expiryResolutionMs: 100 });
 
 describe.each(backends)('webhook deliveries on the %s store', (_backend, openBackend) => {
   let cleanup: () => Promise<void>;

@@ -2,18 +2,15 @@
 // through a receiver that is down and then failing, restarts, a SIGKILLed process, expiry, and
 // the private-network rule.
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type StoreConfig } from '../../session-host/store/index.ts';
 import type { Store } from '../../session-host/store/store.ts';
 import { WebhookQueue, type WebhookQueueOptions, type WebhookTarget } from '../../session-host/webhooks/queue.ts';
 import { signWebhook, verifyWebhookSignature } from '../../session-host/webhooks/signature.ts';
+import { storeBackends } from '../support/store-backends.ts';
 
 const SECRET = 'whsec-test-5f0c1d2e3a4b';
 
@@ -119,29 +116,7 @@ describe('verifyWebhookSignature', () => {
   });
 });
 
-const backends: [name: string, open: () => Promise<{ config: StoreConfig; cleanup: () => Promise<void> }>][] = [
-  [
-    'file',
-    async () => {
-      const dataDir = await mkdtemp(join(tmpdir(), 'wa-webhooks-'));
-      return { config: { dataDir }, cleanup: () => rm(dataDir, { recursive: true, force: true }) };
-    },
-  ],
-  [
-    'redis',
-    async () => {
-      const config = { redisUrl: 'redis://127.0.0.1:6379', dataDir: '', namespace: `test:webhooks:${randomUUID()}:` };
-      return {
-        config,
-        cleanup: async () => {
-          const store = await openStore(config);
-          await store.deletePrefix('');
-          await store.close();
-        },
-      };
-    },
-  ],
-];
+const backends = storeBackends('webhooks');
 
 describe.each(backends)('webhook queue on the %s store', (_backend, openBackend) => {
   let config: StoreConfig;
